@@ -1,0 +1,21 @@
+import type { ModelBounds } from '../quantize/bounds.js';
+import type { QuantizedModel } from '../quantize/types.js';
+import { compileCircom, type CompiledCircuit } from './compile.js';
+import { emitCircuit, type PublicLayout } from './emit.js';
+
+/** The circuit stage's output: the quantized model with its compiled circuit and public signal layout. */
+export interface ModelCircuit {
+  qmodel: QuantizedModel;
+  circuit: CompiledCircuit;
+  layout: PublicLayout;
+  bounds: ModelBounds;
+}
+
+export async function compileModel(qmodel: QuantizedModel, options: { artifactsDir?: string } = {}): Promise<ModelCircuit> {
+  const { source, bounds, layout } = emitCircuit(qmodel);
+  const circuit = await compileCircom(source, { name: 'model', artifactsDir: options.artifactsDir });
+  return { qmodel, circuit, layout, bounds };
+}
+
+export { emitCircuit, publicLayout, type PublicLayout } from './emit.js';
+export type { CompiledCircuit } from './compile.js';

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { ZkinferError } from '../util/errors.js';
+import { parseWith } from './schema.js';
+
+/**
+ * The proof bundle: everything a verifier needs besides the key. `prediction` is a convenience copy; the
+ * verifier recomputes it from the proved public signals and rejects a bundle where the two differ.
+ */
+export const BUNDLE_FORMAT = 'zkinfer-proof';
+export const BUNDLE_VERSION = 1;
+
+const decimal = z.string().regex(/^\d+$/, 'expected a decimal integer string');
+const signedDecimal = z.string().regex(/^-?\d+$/, 'expected an integer string');
+
+export const proofSchema = z.object({
+  pi_a: z.array(decimal).length(3),
+  pi_b: z.array(z.array(decimal).length(2)).length(3),
+  pi_c: z.array(decimal).length(3),
+  protocol: z.literal('groth16'),
+  curve: z.literal('bn128'),
+});
+
+export const predictionSchema = z.object({
+  class: z.number().int().nonnegative(),
+  label: z.string().optional(),
+  /** Integer logits, as strings because they may exceed 2^53 in larger models. */
+  logits: z.array(signedDecimal),
+  /** Logits times the logit scale: the float model's logits, approximately. */
+  scores: z.array(z.number()),
+  note: z.string(),
+});
+
+export const bundleSchema = z.object({
+  format: z.literal(BUNDLE_FORMAT),
+  version: z.literal(BUNDLE_VERSION),
+  protocol: z.literal('groth16'),
+  curve: z.literal('bn128'),
+  modelId: z.string().regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex SHA-256'),
+  publicSignals: z.array(decimal).min(1),
+  proof: proofSchema,
+  prediction: predictionSchema,
+});
+
+export type ProofBundle = z.infer<typeof bundleSchema>;
+export type Prediction = z.infer<typeof predictionSchema>;
+
+export function parseBundle(value: unknown): ProofBundle {
+  if (value && typeof value === 'object' && 'version' in value && (value as { version: unknown }).version !== BUNDLE_VERSION) {
+    const v = JSON.stringify((value as { version: unknown }).version);
+    throw new ZkinferError('BAD_BUNDLE', `malformed proof bundle: version: unsupported version ${v} (this zkinfer reads version ${BUNDLE_VERSION})`);
+  }
+  return parseWith(bundleSchema, value, 'proof bundle', 'BAD_BUNDLE');
+}

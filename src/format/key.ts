@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { canonicalJson, sha256Hex } from '../util/fs.js';
+import { ZkinferError } from '../util/errors.js';
+import { parseWith } from './schema.js';
+
+/**
+ * The zkinfer verification key: snarkjs's Groth16 key plus what a verifier needs to decode the public
+ * signals (layout, scales, labels) and how the setup was made. It never contains weights.
+ * The model id is the SHA-256 of its canonical JSON, so a bundle names exactly one key.
+ */
+export const KEY_FORMAT = 'zkinfer-key';
+export const KEY_VERSION = 1;
+
+const decimal = z.string().regex(/^\d+$/, 'expected a decimal integer string');
+
+const layoutSchema = z.object({
+  logitsOffset: z.number().int().nonnegative(),
+  logits: z.number().int().min(2),
+  classIndex: z.number().int().nonnegative(),
+  inputOffset: z.number().int().nonnegative(),
+  inputs: z.number().int().positive(),
+  total: z.number().int().positive(),
+});
+
+export const keySchema = z.object({
+  format: z.literal(KEY_FORMAT),
+  version: z.literal(KEY_VERSION),
+  protocol: z.literal('groth16'),
+  curve: z.literal('bn128'),
+  model: z.object({
+    name: z.string(),
+    inputShape: z.array(z.number().int().positive()).min(1),
+    inputBits: z.number().int().min(1).max(32),
+    inputScale: z.number().positive(),
+    outputSize: z.number().int().min(2),
+    logitScale: z.number().positive(),
+    labels: z.array(z.string()).optional(),
+    circuitHash: z.string(),
+    constraints: z.number().int().nonnegative(),
+    notes: z.array(z.string()),
+  }),
+  publicSignals: layoutSchema,
+  setup: z.object({
+    ptau: z.object({
+      kind: z.enum(['local-development', 'ceremony']),
+      insecure: z.boolean(),
+      power: z.number().int().positive(),
+      sha256: z.string(),
+    }),
+    phase2: z.string(),
+  }),
+  vkey: z
+    .object({
+      protocol: z.literal('groth16'),
+      curve: z.literal('bn128'),
+      nPublic: z.number().int().positive(),
+      vk_alpha_1: z.array(decimal),
+      vk_beta_2: z.array(z.array(decimal)),
+      vk_gamma_2: z.array(z.array(decimal)),
+      vk_delta_2: z.array(z.array(decimal)),
+      IC: z.array(z.array(decimal)),
+    })
+    .loose(),
+});
+
+export type ZkinferKey = z.infer<typeof keySchema>;
+
+export function parseKey(value: unknown): ZkinferKey {
+  const key = parseWith(keySchema, value, 'verification key', 'BAD_KEY');
+  if (key.vkey.nPublic !== key.publicSignals.total || key.vkey.IC.length !== key.publicSignals.total + 1) {
+    throw new ZkinferError('BAD_KEY', `malformed verification key: vkey.nPublic (${key.vkey.nPublic}) does not match publicSignals.total (${key.publicSignals.total})`);
+  }
+  return key;
+}
+
+export function modelIdOf(key: ZkinferKey): string {
+  return sha256Hex(canonicalJson(key));
+}

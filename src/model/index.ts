@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { ZkinferError } from '../util/errors.js';
+import { PACKAGE_ROOT, readJsonFile } from '../util/fs.js';
+import { loadMnistSplit } from './mnist.js';
+import { loadTfjsLayersModel } from './tfjsLayers.js';
+import type { FloatModel } from './types.js';
+
+/**
+ * The model stage: a float model plus what quantization needs to know about its inputs (integer range and
+ * scale) and the calibration samples that set its activation scales.
+ */
+export interface ModelSource {
+  float: FloatModel;
+  /** Integer inputs (the prover's kind of input) used to calibrate activation scales. */
+  calibration: ArrayLike<number>[];
+  inputBits: number;
+  inputScale: number;
+  labels?: string[];
+}
+
+/** Models shipped in the repository, trained by the project's own scripts. */
+export const BUNDLED_MODELS: Record<string, { modelJson: string; description: string }> = {
+  mlp: { modelJson: 'models/mnist-mlp/model.json', description: 'MNIST digits MLP 784-32-10, trained by npm run train:mnist' },
+};
+export const DEFAULT_MODEL = 'mlp';
+/** Training samples used for calibration: enough to see typical activation maxima, quick to run. */
+export const MNIST_CALIBRATION_SAMPLES = 1000;
+
+export interface LoadOptions {
+  /** JSON file with an array of integer input vectors, for models other than the bundled ones. */
+  calibrationFile?: string;
+  inputBits?: number;
+  inputScale?: number;
+  labels?: string[];
+}
+
+export async function loadModelSource(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ModelSource> {
+  const bundled = BUNDLED_MODELS[spec];
+  if (bundled) {
+    const float = await loadTfjsLayersModel(path.join(PACKAGE_ROOT, bundled.modelJson));
+    const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+    return { float, calibration, inputBits: 8, inputScale: 1 / 255, labels: Array.from({ length: 10 }, (_, i) => String(i)) };
+  }
+  if (!spec.endsWith('.json')) {
+    throw new ZkinferError('NOT_FOUND', `unknown model '${spec}': use one of ${Object.keys(BUNDLED_MODELS).join(', ')} or a path to a tfjs model.json`);
+  }
+  const float = await loadTfjsLayersModel(path.resolve(spec));
+  if (!options.calibrationFile) {
+    throw new ZkinferError('BAD_INPUT', 'a custom model needs --calibration FILE: a JSON array of integer input vectors');
+  }
+  const calibration = await readJsonFile(options.calibrationFile, 'calibration data', 'BAD_INPUT');
+  if (!Array.isArray(calibration) || calibration.length === 0 || !calibration.every(Array.isArray)) {
+    throw new ZkinferError('BAD_INPUT', `calibration data ${options.calibrationFile} must be a non-empty array of input arrays`);
+  }
+  return {
+    float,
+    calibration: calibration as number[][],
+    inputBits: options.inputBits ?? 8,
+    inputScale: options.inputScale ?? 1 / 255,
+    labels: options.labels,
+  };
+}

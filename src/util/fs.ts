@@ -1,0 +1,116 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ZkinferError, type ZkinferErrorCode } from './errors.js';
+
+/** Root of the zkinfer package (where circuits/ and node_modules/ live), whatever the caller's cwd. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Default artifacts directory; overridable so tests and users can keep caches elsewhere. */
+export function defaultArtifactsDir(): string {
+  return process.env.ZKINFER_ARTIFACTS ?? path.join(PACKAGE_ROOT, 'artifacts');
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** JSON with object keys sorted, so equal values always hash the same. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const sorted: Record<string, unknown> = {};
+      for (const k of Object.keys(v as object).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+      return sorted;
+    }
+    return v;
+  });
+}
+
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tempSibling(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Write a file so that readers see either the old content or the whole new content, never a prefix. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = tempSibling(file);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Produce a file through `produce(tmpPath)` and move it into place only when it succeeded.
+ * Used for files written by snarkjs, which writes in place and would leave a half file if killed.
+ */
+export async function produceFileAtomic(file: string, produce: (tmpPath: string) => Promise<void>): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = tempSibling(file);
+  try {
+    await produce(tmp);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/**
+ * Build a directory in a temporary sibling and rename it into place: a cache directory that exists is
+ * always complete, so a killed run never leaves a half-built entry that a later run would trust.
+ */
+export async function produceDirAtomic(dir: string, produce: (tmpDir: string) => Promise<void>): Promise<void> {
+  await mkdir(path.dirname(dir), { recursive: true });
+  const tmp = tempSibling(dir);
+  await mkdir(tmp, { recursive: true });
+  try {
+    await produce(tmp);
+    try {
+      await rename(tmp, dir);
+    } catch (err) {
+      // Another process finished the same content-addressed entry first: theirs is as good as ours.
+      if (await exists(dir)) await rm(tmp, { recursive: true, force: true });
+      else throw err;
+    }
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Read and parse a JSON file; a missing file or bad JSON becomes a ZkinferError naming the file. */
+export async function readJsonFile(file: string, what: string, code: ZkinferErrorCode): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ZkinferError('NOT_FOUND', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ZkinferError(code, `${what} ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
