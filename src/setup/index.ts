@@ -62,7 +62,7 @@ export async function setupModel(model: ModelCircuit, options: SetupOptions = {}
   const power = requiredPower(circuit.constraints, circuit.publicInputs, circuit.outputs);
   const ptau = options.ptauPath
     ? await ceremonyPtau(options.ptauPath, power, { artifactsDir: options.artifactsDir })
-    : await localDevPtau(power, { artifactsDir: options.artifactsDir, onProgress: (d, t) => progress('ptau', d, t) });
+    : await localDevPtau(power, { artifactsDir: options.artifactsDir, onProgress: (stage, d, t) => progress(`ptau ${stage}`, d, t) });
 
   const dir = path.join(options.artifactsDir ?? defaultArtifactsDir(), 'keys', sha256Hex(`${circuit.hash}\0${ptau.sha256}`).slice(0, 16));
   const zkeyPath = path.join(dir, 'model.zkey');

@@ -62,13 +62,13 @@ export async function readPtauHeader(file: string): Promise<{ power: number; pre
 }
 
 /** Local development ptau of exactly `power`, generated once and cached under artifacts/ptau/. */
-export async function localDevPtau(power: number, opts: { artifactsDir?: string; onProgress?: (done: number, total: number) => void } = {}): Promise<PtauChoice> {
+export async function localDevPtau(power: number, opts: { artifactsDir?: string; onProgress?: (stage: string, done: number, total: number) => void } = {}): Promise<PtauChoice> {
   const file = path.join(opts.artifactsDir ?? defaultArtifactsDir(), 'ptau', `local-dev-insecure-pow${power}.ptau`);
   const hashFile = `${file}.sha256`;
   // The hash sidecar is written after the (atomically renamed) ptau, so its presence marks a finished file.
   if (!(await exists(hashFile))) {
     await mkdir(path.dirname(file), { recursive: true });
-    await generateDevPtau(power, file, { onProgress: (_stage, done, total) => opts.onProgress?.(done, total) });
+    await generateDevPtau(power, file, { onProgress: (stage, done, total) => opts.onProgress?.(stage, done, total) });
     await writeFileAtomic(hashFile, await sha256File(file));
   }
   return { path: file, kind: 'local-development', insecure: true, power, sha256: (await readFile(hashFile, 'utf8')).trim() };

@@ -1,0 +1,169 @@
+import path from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { buildModel, type BuildOptions } from '../index.js';
+import { loadModelSource } from '../model/index.js';
+import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
+import { runFloat } from '../model/types.js';
+import { compileModel } from '../circuit/index.js';
+import { quantizeModel } from '../quantize/quantize.js';
+import { argmaxFirst, runQuantized } from '../quantize/reference.js';
+import { prove } from '../prove/index.js';
+import { verify } from '../verify/index.js';
+import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
+import { generateDevPtau } from '../setup/devPtau.js';
+import type { ProofBundle } from '../format/bundle.js';
+import { ZkinferError } from '../util/errors.js';
+import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
+import { createProgress } from './progress.js';
+
+/** Shared options of the commands that build a model. */
+export interface ModelFlags {
+  model: string;
+  calibration?: string;
+  ptau?: string;
+  artifacts?: string;
+  quiet?: boolean;
+}
+
+const INSECURE_WARNING =
+  'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function build(flags: ModelFlags): Promise<CompiledModel> {
+  const progress = createProgress(flags.quiet);
+  const options: BuildOptions = {
+    calibrationFile: flags.calibration,
+    ptauPath: flags.ptau,
+    artifactsDir: flags.artifacts,
+    onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
+    onProgress: (stage, done, total) => progress.update(stage, done, total),
+  };
+  try {
+    const model = await buildModel(flags.model, options);
+    progress.stage('ready');
+    return model;
+  } finally {
+    progress.stop();
+  }
+}
+
+function describe(model: CompiledModel): void {
+  out(`model      ${model.qmodel.name} (${model.qmodel.layers.map((l) => `${l.inputSize}->${l.outputSize}`).join(', ')})`);
+  out(`circuit    ${model.circuit.constraints} constraints, ${model.circuit.publicInputs + model.circuit.outputs} public signals`);
+  out(`setup      ptau 2^${model.key.setup.ptau.power} (${model.key.setup.ptau.kind})`);
+  out(`model id   ${model.modelId}`);
+  if (model.key.setup.ptau.insecure) process.stderr.write(`${INSECURE_WARNING}\n`);
+}
+
+/** `zkinfer compile`: quantize, report float vs quantized accuracy on held-out digits, compile. */
+export async function compileCommand(flags: ModelFlags): Promise<void> {
+  const progress = createProgress(flags.quiet);
+  progress.stage('load + quantize');
+  const source = await loadModelSource(flags.model, { calibrationFile: flags.calibration });
+  const qmodel = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
+  if (flags.model === 'mlp') {
+    const test = loadMnistSplit().test;
+    let floatOk = 0;
+    let quantOk = 0;
+    for (const s of test) {
+      if (argmaxFirst(Array.from(runFloat(source.float, Array.from(s.pixels, (v) => v * source.inputScale)))) === s.label) floatOk++;
+      if (runQuantized(qmodel, s.pixels).predicted === s.label) quantOk++;
+    }
+    out(`accuracy   float ${((100 * floatOk) / test.length).toFixed(2)}%, quantized ${((100 * quantOk) / test.length).toFixed(2)}% on ${test.length} held-out digits`);
+  }
+  progress.stage('compile (circom2)');
+  const compiled = await compileModel(qmodel, { artifactsDir: flags.artifacts });
+  progress.stop();
+  out(`circuit    ${compiled.circuit.constraints} constraints, ${compiled.circuit.wires} wires`);
+  out(`artifacts  ${compiled.circuit.dir}`);
+}
+
+export async function setupCommand(flags: ModelFlags): Promise<void> {
+  const model = await build(flags);
+  describe(model);
+  out(`key        ${path.join(keyRegistryDir(flags.artifacts), `${model.modelId}.json`)}`);
+}
+
+async function readInput(flags: { input?: string; mnistIndex?: string }): Promise<{ pixels: number[]; label?: number }> {
+  if (flags.input && flags.mnistIndex !== undefined) throw new ZkinferError('BAD_INPUT', 'give either --input or --mnist-index, not both');
+  if (flags.input) {
+    const value = await readJsonFile(flags.input, 'input', 'BAD_INPUT');
+    const arr = Array.isArray(value) ? value : (value as { input?: unknown })?.input;
+    if (!Array.isArray(arr)) throw new ZkinferError('BAD_INPUT', `input file ${flags.input} must hold a JSON array of integers (or {"input": [...]})`);
+    return { pixels: arr as number[] };
+  }
+  const test = loadMnistSplit().test;
+  const index = Number(flags.mnistIndex ?? 0);
+  if (!Number.isInteger(index) || index < 0 || index >= test.length) {
+    throw new ZkinferError('BAD_INPUT', `--mnist-index must be an integer from 0 to ${test.length - 1}`);
+  }
+  return { pixels: Array.from(test[index].pixels), label: test[index].label };
+}
+
+export async function proveCommand(flags: ModelFlags & { input?: string; mnistIndex?: string; out: string }): Promise<void> {
+  const { pixels } = await readInput(flags);
+  const model = await build(flags);
+  const bundle = await prove(model, pixels);
+  await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
+  out(`class ${bundle.prediction.class}; proof written to ${flags.out}`);
+}
+
+async function findKey(modelId: string, artifacts?: string): Promise<unknown> {
+  const file = path.join(keyRegistryDir(artifacts), `${modelId}.json`);
+  if (!(await exists(file))) {
+    const known = (await exists(keyRegistryDir(artifacts))) ? (await readdir(keyRegistryDir(artifacts))).length : 0;
+    throw new ZkinferError('NOT_FOUND', `no verification key for model ${modelId.slice(0, 16)}… among ${known} known keys; pass --key FILE`);
+  }
+  return readJsonFile(file, 'verification key', 'BAD_KEY');
+}
+
+/** `zkinfer verify`: exit code 0 only for a valid proof; otherwise one line saying why. */
+export async function verifyCommand(file: string, flags: { key?: string; artifacts?: string; json?: boolean }): Promise<number> {
+  const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
+  const id = (bundle as { modelId?: unknown })?.modelId;
+  const key = flags.key
+    ? await readJsonFile(flags.key, 'verification key', 'BAD_KEY')
+    : typeof id === 'string' && /^[0-9a-f]{64}$/.test(id)
+      ? await findKey(id, flags.artifacts)
+      : null;
+  if (key === null) throw new ZkinferError('BAD_BUNDLE', 'malformed proof bundle: modelId: missing or not a 64-digit hex id (pass --key to verify anyway)');
+  const result = await verify(bundle, key);
+  if (flags.json) out(JSON.stringify(result));
+  else if (result.valid) {
+    const p = result.output!.prediction;
+    out(`VALID: model ${result.modelId!.slice(0, 16)}… predicts class ${p.class}${p.label !== undefined ? ` (label ${p.label})` : ''}`);
+  } else out(`INVALID: ${result.reason}`);
+  return result.valid ? 0 : 1;
+}
+
+export async function ptauCommand(flags: { power: string; out: string }): Promise<void> {
+  const power = Number(flags.power);
+  const progress = createProgress();
+  progress.stage(`generating a local development ptau of power ${power} (INSECURE: the generator knew tau)`);
+  const { seconds } = await generateDevPtau(power, flags.out, { onProgress: (stage, d, t) => progress.update(stage, d, t) });
+  progress.stop();
+  out(`wrote ${flags.out} in ${seconds.toFixed(1)} s`);
+  process.stderr.write(`${INSECURE_WARNING}\n`);
+}
+
+/** `zkinfer demo`: the whole path on one held-out digit, bundle in artifacts/demo/proof.json. */
+export async function demoCommand(flags: ModelFlags & { mnistIndex?: string }): Promise<number> {
+  const { pixels, label } = await readInput({ mnistIndex: flags.mnistIndex ?? '0' });
+  out(asciiDigit(Uint8Array.from(pixels)));
+  out(`held-out digit #${flags.mnistIndex ?? 0}, true label ${label}`);
+  const model = await build(flags);
+  describe(model);
+  let t = Date.now();
+  const bundle: ProofBundle = await prove(model, pixels);
+  const proveSeconds = (Date.now() - t) / 1000;
+  const dir = path.join(flags.artifacts ?? defaultArtifactsDir(), 'demo');
+  await writeFileAtomic(path.join(dir, 'proof.json'), JSON.stringify(bundle, null, 2));
+  await writeFileAtomic(path.join(dir, 'verification_key.json'), JSON.stringify(model.key, null, 2));
+  t = Date.now();
+  const result = await verify(bundle, model.key);
+  const verifyMs = Date.now() - t;
+  out(`proved     class ${bundle.prediction.class} in ${proveSeconds.toFixed(2)} s -> ${path.join(dir, 'proof.json')}`);
+  out(`verified   ${result.valid ? 'VALID' : `INVALID: ${result.reason}`} in ${verifyMs} ms (key: ${path.join(dir, 'verification_key.json')})`);
+  return result.valid ? 0 : 1;
+}

@@ -1,0 +1,66 @@
+import { Command, Option } from 'commander';
+import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
+import { ZkinferError } from '../util/errors.js';
+import { compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
+
+/** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
+const modelOption = () =>
+  new Option('-m, --model <model>', `bundled model (${Object.keys(BUNDLED_MODELS).join(', ')}) or path to a tfjs model.json`).default(DEFAULT_MODEL);
+const common = (cmd: Command) =>
+  cmd
+    .addOption(modelOption())
+    .option('--calibration <file>', 'JSON array of integer inputs to calibrate a custom model')
+    .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
+    .option('-q, --quiet', 'no progress output');
+
+const program = new Command('zkinfer')
+  .description('Prove in zero knowledge that an output came from running a given quantized neural network on a given input (Groth16).')
+  .showHelpAfterError();
+
+common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action(compileCommand);
+
+common(program.command('setup').description('Groth16 setup for the model (cached); writes its verification key'))
+  .option('--ptau <file>', 'ceremony powers-of-tau file prepared for phase 2 (verified before use); default: local INSECURE dev ptau')
+  .action(setupCommand);
+
+common(program.command('prove').description('prove one inference and write a proof bundle'))
+  .option('--input <file>', 'JSON array of input integers')
+  .option('--mnist-index <n>', 'use held-out MNIST digit n as the input')
+  .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
+  .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
+  .action(proveCommand);
+
+program
+  .command('verify')
+  .description('verify a proof bundle; exit 0 if valid, 1 if not (with the reason)')
+  .argument('<bundle>', 'proof bundle JSON file')
+  .option('-k, --key <file>', 'verification key (default: looked up by the bundle\'s model id under artifacts/keys/by-id)')
+  .option('--artifacts <dir>', 'artifacts directory holding keys/by-id')
+  .option('--json', 'print the full verdict as JSON')
+  .action(async (file: string, flags) => {
+    process.exitCode = await verifyCommand(file, flags);
+  });
+
+program
+  .command('ptau')
+  .description('write a prepared local development powers-of-tau file (INSECURE, for development only)')
+  .requiredOption('-p, --power <n>', 'log2 of the maximum constraint count')
+  .requiredOption('-o, --out <file>', 'output .ptau file')
+  .action(ptauCommand);
+
+common(program.command('demo').description('compile, set up, prove and verify one held-out MNIST digit'))
+  .option('--mnist-index <n>', 'which held-out digit', '0')
+  .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
+  .action(async (flags) => {
+    process.exitCode = await demoCommand(flags);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const message = err instanceof ZkinferError ? err.message : `internal error: ${(err as Error)?.stack ?? String(err)}`;
+  process.stderr.write(`zkinfer: ${message}\n`);
+  process.exitCode = 2;
+}
+// snarkjs/ffjavascript keep curve worker threads alive; the CLI is done, so end the process here.
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,71 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileModel } from '../src/circuit/index.js';
+import { computeWitness, fieldToSigned } from '../src/circuit/witness.js';
+import { modelBounds } from '../src/quantize/bounds.js';
+import { quantizeModel } from '../src/quantize/quantize.js';
+import { runQuantized } from '../src/quantize/reference.js';
+import type { QuantizedModel } from '../src/quantize/types.js';
+import { ZkinferError } from '../src/util/errors.js';
+import { randomFloatModel, randomInputs } from './helpers/models.js';
+
+/** The emitted circuit equals the TypeScript reference bit for bit, on random models and edge inputs. */
+let artifactsDir: string;
+beforeAll(async () => {
+  artifactsDir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-circuit-'));
+});
+
+async function expectCircuitMatchesReference(q: QuantizedModel, inputs: number[][]) {
+  const compiled = await compileModel(q, { artifactsDir });
+  const { logits, classIndex } = compiled.layout;
+  for (const x of inputs) {
+    const witness = await computeWitness(compiled.circuit.wasmPath, { x });
+    const ref = runQuantized(q, x);
+    expect(witness.slice(1, 1 + logits).map((v) => Number(fieldToSigned(v)))).toEqual(ref.logits);
+    expect(Number(witness[1 + classIndex])).toBe(ref.predicted);
+  }
+  return compiled;
+}
+
+describe('circuit vs reference', () => {
+  for (const [sizes, seed] of [
+    [[16, 8, 4], 1],
+    [[10, 6, 6, 3], 2],
+    [[5, 2], 3],
+    [[24, 12, 8, 10], 4],
+  ] as Array<[number[], number]>) {
+    it(`random model ${sizes.join('-')} on random and edge inputs`, async () => {
+      const float = randomFloatModel(sizes, seed);
+      const q = quantizeModel(float, randomInputs(30, sizes[0], 8, seed + 100), { inputBits: 8, inputScale: 1 / 255 });
+      const edges = [new Array(sizes[0]).fill(0), new Array(sizes[0]).fill(255), Array.from({ length: sizes[0] }, (_, i) => (i % 2) * 255)];
+      await expectCircuitMatchesReference(q, [...randomInputs(12, sizes[0], 8, seed + 200), ...edges]);
+    });
+  }
+
+  it('a hand-built model with ties, clamping and the no-clamp branch', async () => {
+    const q: QuantizedModel = {
+      format: 'zkinfer-qmodel', version: 1, name: 'tiny', input: { shape: [2], bits: 8, scale: 1 },
+      layers: [
+        { kind: 'dense', name: 'h', inputSize: 2, outputSize: 3, weights: [3, -2, -1, 1, 0, 0], bias: [5, -7, 3], weightScales: [1, 1, 1],
+          requant: { multipliers: [3, 1, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 } },
+        { kind: 'dense', name: 'o', inputSize: 3, outputSize: 3, weights: [1, 0, 0, 0, 1, 0, 0, 0, 1], bias: [0, 0, 0], weightScales: [1, 1, 1], requant: null },
+      ],
+      output: { size: 3, logitScale: 1 }, notes: [],
+    };
+    const inputs = [[10, 4], [255, 0], [0, 8], [0, 10], [0, 0], [255, 255], [1, 2], [100, 151]];
+    const compiled = await expectCircuitMatchesReference(q, inputs);
+    expect(modelBounds(q).logitBits).toBeLessThan(12);
+    expect(compiled.circuit.constraints).toBeLessThan(200);
+  });
+
+  it('the circuit rejects an out-of-range input even if the caller skips validation', async () => {
+    const float = randomFloatModel([5, 2], 3);
+    const q = quantizeModel(float, randomInputs(10, 5, 8, 9), { inputBits: 8, inputScale: 1 / 255 });
+    const compiled = await compileModel(q, { artifactsDir });
+    const err = await computeWitness(compiled.circuit.wasmPath, { x: [0, 0, 256, 0, 0] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ZkinferError);
+    expect((err as Error).message).toMatch(/circuit rejected the input/);
+  });
+});

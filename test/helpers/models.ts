@@ -1,0 +1,34 @@
+import type { FloatModel } from '../../src/model/types.js';
+
+/** Deterministic pseudo-random numbers for test models and inputs (tests must be reproducible). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+/** A small random float MLP: sizes [in, h1, ..., out], relu on hidden layers. */
+export function randomFloatModel(sizes: number[], seed: number, name = 'random'): FloatModel {
+  const r = rng(seed);
+  const layers = sizes.slice(1).map((outputSize, l) => {
+    const inputSize = sizes[l];
+    return {
+      kind: 'dense' as const,
+      name: `dense${l}`,
+      inputSize,
+      outputSize,
+      kernel: Float32Array.from({ length: inputSize * outputSize }, () => (r() * 2 - 1) / Math.sqrt(inputSize)),
+      bias: Float32Array.from({ length: outputSize }, () => (r() - 0.5) * 0.2),
+      activation: (l === sizes.length - 2 ? 'linear' : 'relu') as 'linear' | 'relu',
+    };
+  });
+  return { name, inputShape: [sizes[0]], layers, notes: [] };
+}
+
+export function randomInputs(n: number, size: number, bits: number, seed: number): number[][] {
+  const r = rng(seed);
+  const max = 2 ** bits - 1;
+  return Array.from({ length: n }, () => Array.from({ length: size }, () => Math.floor(r() * (max + 1))));
+}
