@@ -66,7 +66,7 @@ function parseList(args: string[], flag: string, fallback: number[]): number[] {
   });
 }
 
-function formatTable(rows: DevPtauBenchRow[]): string {
+export function formatTable(rows: DevPtauBenchRow[]): string {
   const lines = ["| power | generateDevPtau (s) | snarkjs prepare phase2 (s) | speedup |", "|---:|---:|---:|---:|"];
   for (const r of rows) {
     const sj = r.snarkjsPrepareSeconds;
