@@ -21,6 +21,10 @@ import { Command, InvalidArgumentError } from 'commander';
 
 import { loadMnistSplit, MNIST_PIXELS, MNIST_TEST_FRACTION, type DigitSample } from '../src/model/mnist.js';
 import { loadTf } from '../src/model/tf.js';
+import { MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
+import { loadTfjsLayersModel } from '../src/model/tfjsLayers.js';
+import { compareAccuracy } from '../src/quantize/accuracy.js';
+import { quantizeModel } from '../src/quantize/quantize.js';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -260,6 +264,12 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
     });
     await saveModelAtomic(tf, model, outDir);
     log(`saved ${path.join(outDir, 'model.json')}`);
+    // Re-import the saved file through zkinfer's own importer and quantize it as the pipeline will.
+    const imported = await loadTfjsLayersModel(path.join(outDir, 'model.json'));
+    const calibration = train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+    const qmodel = quantizeModel(imported, calibration, { inputBits: 8, inputScale: 1 / 255 });
+    const acc = compareAccuracy(imported, qmodel, test);
+    log(`held-out accuracy: float ${(acc.float * 100).toFixed(2)}%  quantized ${(acc.quantized * 100).toFixed(2)}%`);
     return { outDir, trainAccuracy, testAccuracy };
   } finally {
     model.dispose();

@@ -3,10 +3,9 @@ import { readdir } from 'node:fs/promises';
 import { buildModel, type BuildOptions } from '../index.js';
 import { loadModelSource } from '../model/index.js';
 import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
-import { runFloat } from '../model/types.js';
 import { compileModel } from '../circuit/index.js';
 import { quantizeModel } from '../quantize/quantize.js';
-import { argmaxFirst, runQuantized } from '../quantize/reference.js';
+import { compareAccuracy } from '../quantize/accuracy.js';
 import { prove } from '../prove/index.js';
 import { verify } from '../verify/index.js';
 import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
@@ -63,14 +62,8 @@ export async function compileCommand(flags: ModelFlags): Promise<void> {
   const source = await loadModelSource(flags.model, { calibrationFile: flags.calibration });
   const qmodel = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
   if (flags.model === 'mlp') {
-    const test = loadMnistSplit().test;
-    let floatOk = 0;
-    let quantOk = 0;
-    for (const s of test) {
-      if (argmaxFirst(Array.from(runFloat(source.float, Array.from(s.pixels, (v) => v * source.inputScale)))) === s.label) floatOk++;
-      if (runQuantized(qmodel, s.pixels).predicted === s.label) quantOk++;
-    }
-    out(`accuracy   float ${((100 * floatOk) / test.length).toFixed(2)}%, quantized ${((100 * quantOk) / test.length).toFixed(2)}% on ${test.length} held-out digits`);
+    const acc = compareAccuracy(source.float, qmodel, loadMnistSplit().test);
+    out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${acc.samples} held-out digits`);
   }
   progress.stage('compile (circom2)');
   const compiled = await compileModel(qmodel, { artifactsDir: flags.artifacts });
