@@ -62,22 +62,6 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
 }
 
 /**
- * Produce a file through `produce(tmpPath)` and move it into place only when it succeeded.
- * Used for files written by snarkjs, which writes in place and would leave a half file if killed.
- */
-export async function produceFileAtomic(file: string, produce: (tmpPath: string) => Promise<void>): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = tempSibling(file);
-  try {
-    await produce(tmp);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-/**
  * Build a directory in a temporary sibling and rename it into place: a cache directory that exists is
  * always complete, so a killed run never leaves a half-built entry that a later run would trust.
  */
