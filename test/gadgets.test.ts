@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { compileCircom } from '../src/circuit/compile.js';
 import { checkWitness, hasSignal, loadR1cs, loadSymbols, withSignals, type R1csSystem } from '../src/circuit/r1cs.js';
@@ -110,6 +110,18 @@ function assemble(c: Circuit, values: Values): bigint[] {
   return withSignals(blank, c.sym, surviving);
 }
 
+/**
+ * Some attacks cannot be expressed once --O2 has removed the signal they tamper with (e.g. forcing the sign bit
+ * while keeping q: the sign bit is a linear function of q and the other bits) or coincide with the honest
+ * witness at some inputs (out = q mod 2^h when that is the cap). Those project onto the honest witness: skip
+ * them, but count the real ones so a test cannot pass vacuously.
+ */
+function rejectUnlessSame(c: Circuit, honest: bigint[], tampered: bigint[], what: string): number {
+  if (tampered.every((v, i) => fp(v) === fp(honest[i]))) return 0;
+  expectRejected(c, honest, tampered, what);
+  return 1;
+}
+
 /** The witness must be a real change, the honest one must pass and the tampered one must fail. */
 function expectRejected(c: Circuit, honest: bigint[], tampered: bigint[], what: string) {
   expect(passes(c, honest), `honest witness (${what})`).toBe(true);
@@ -209,6 +221,16 @@ const oneHot = (N: number, k: number) => Array.from({ length: N }, (_, i) => (i 
 
 const honestWitness = (c: Circuit, input: Record<string, unknown>) => computeWitness(c.wasm, input);
 
+/** The witness generator itself refuses the input (an `===` fails); its console noise is silenced. */
+async function expectNoWitness(c: Circuit, input: Record<string, unknown>) {
+  const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+  try {
+    await expect(honestWitness(c, input)).rejects.toThrow(/rejected the input/);
+  } finally {
+    quiet.mockRestore();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 describe('R1CS evaluator (src/circuit/r1cs.ts)', () => {
@@ -277,13 +299,13 @@ describe('DivFloorPow2', () => {
   });
 
   it('inputs just outside the range have no witness', async () => {
-    await expect(honestWitness(c(), { in: HI })).rejects.toThrow(/rejected the input/);
-    await expect(honestWitness(c(), { in: LO - 1n })).rejects.toThrow(/rejected the input/);
+    await expectNoWitness(c(), { in: HI });
+    await expectNoWitness(c(), { in: LO - 1n });
     // The nearest candidates (q one past the range, bits either way) all fail.
     for (const [x, q] of [[HI, pow2(N - 1)], [LO - 1n, -pow2(N - 1) - 1n]]) {
       for (const mode of MODES) expect(passes(c(), assemble(c(), divValues('main', S, N, x, q, x - q * 4n, mode).v))).toBe(false);
     }
-    await expect(honestWitness(circuits.div04, { in: 8 })).rejects.toThrow(/rejected the input/);
+    await expectNoWitness(circuits.div04, { in: 8 });
   });
 
   it('rejects other quotient/remainder pairs, out-of-range remainders and field-wrapped quotients', async () => {
@@ -375,7 +397,7 @@ describe('DivFloorPow2', () => {
     let checked = 0;
     for (let x = LO - 1n; x <= HI; x++) {
       const domains = free.map((i) => (isBit(names.get(i)!) ? bitDomain : valueDomain(x)));
-      const w = Array.from({ length: C.r1cs.nVars }, (_, i) => (i === 0 ? 1n : 0n));
+      const w: bigint[] = Array.from({ length: C.r1cs.nVars }, (_, i) => (i === 0 ? 1n : 0n));
       w[inputWire] = fp(x);
       const passing: string[] = [];
       const counters = free.map(() => 0);
@@ -410,8 +432,8 @@ describe('RequantReluClamp', () => {
         expect(passes(C, w), `${name} in=${x}`).toBe(true);
         expect(sig(C, w, 'main.out'), `${name} in=${x}`).toBe(requantExpected(p, x));
       }
-      await expect(honestWitness(C, { in: pow2(p.s + p.n - 1) })).rejects.toThrow(/rejected the input/);
-      await expect(honestWitness(C, { in: -pow2(p.s + p.n - 1) - 1n })).rejects.toThrow(/rejected the input/);
+      await expectNoWitness(C, { in: pow2(p.s + p.n - 1) });
+      await expectNoWitness(C, { in: -pow2(p.s + p.n - 1) - 1n });
     }
   });
 
@@ -439,6 +461,8 @@ describe('RequantReluClamp', () => {
   });
 
   it('ReLU: a negative q cannot be passed through, made positive, or claimed as a wrapped large value', async () => {
+    let real = 0;
+    let total = 0;
     for (const [name, p] of Object.entries(params)) {
       const C = circuits[name];
       const off = pow2(p.n - 1);
@@ -455,6 +479,7 @@ describe('RequantReluClamp', () => {
           ['out = |q|', requantValues(p, x, {}, { out: a })],
           ['out = 1', requantValues(p, x, {}, { out: 1n })],
           ['nonNeg forced to 1, other bits kept, out derived', requantValues(p, x, { qBits: signForced })],
+          ['nonNeg forced to 1, q := what the bits encode, r to match', requantValues(p, x, { q: q + off, r: x - (q + off) * pow2(p.s), qBits: signForced })],
           ['nonNeg forced to 1, out = q', requantValues(p, x, { qBits: signForced }, { out: q })],
           ['nonNeg forced to 1, low bits of |q|', requantValues(p, x, { qBits: bitsOf(a + off, p.n) })],
           ['nonNeg forced to 1, low bits of q mod 2^(n-1)', requantValues(p, x, { qBits: [...bitsOf(mod(q, off), p.n - 1), 1n] })],
@@ -464,12 +489,16 @@ describe('RequantReluClamp', () => {
           ['wrapped: q as p - |q| with field bits, nonNeg = 1', requantValues(p, x, { mode: 'field', qBits: [...bitsOf(fp(q + off) % off, p.n - 1), 1n] }, { out: fp(q) })],
           ['wrapped: out = p - |q| (field value of q) claimed positive', requantValues(p, x, { mode: 'field' }, { out: fp(q) })],
         ];
-        for (const [what, v] of attacks) expectRejected(C, honest, assemble(C, v), `${name} in=${x}: ${what}`);
+        for (const [what, v] of attacks) real += rejectUnlessSame(C, honest, assemble(C, v), `${name} in=${x}: ${what}`);
+        total += attacks.length;
       }
     }
+    expect(real).toBeGreaterThan(total * 0.9);
   });
 
   it('clamp: q above 2^h - 1 cannot claim out = q or q mod 2^h, by any path through IsZero', async () => {
+    let real = 0;
+    let total = 0;
     for (const name of ['rq352', 'rq353']) {
       const p = params[name];
       const C = circuits[name];
@@ -492,9 +521,11 @@ describe('RequantReluClamp', () => {
           ['q := q mod 2^h with r to match, field bits', requantValues(p, x, { q: low, r: x - low * pow2(p.s), mode: 'field' })],
           ['out = cap + 1', requantValues(p, x, {}, { out: cap + 1n })],
         ];
-        for (const [what, v] of attacks) expectRejected(C, honest, assemble(C, v), `${name} q=${q}: ${what}`);
+        for (const [what, v] of attacks) real += rejectUnlessSame(C, honest, assemble(C, v), `${name} q=${q}: ${what}`);
+        total += attacks.length;
       }
     }
+    expect(real).toBeGreaterThan(total * 0.9);
   });
 
   it('every single-wire change of an honest witness is rejected, except the IsZero inverse hint when its input is 0', async () => {
@@ -532,7 +563,7 @@ describe('RequantReluClamp', () => {
       expect(passes(C, w)).toBe(true);
       expect(sig(C, w, 'main.out'), `in=${x}`).toBe(requantExpected(p, x));
     }
-    await expect(honestWitness(C, { in: lim })).rejects.toThrow(/rejected the input/);
+    await expectNoWitness(C, { in: lim });
     for (const x of [-987_654_321n, -1n, 5n * S + 17n, 127n * S, 300n * S + 1n, lim - 1n]) {
       const honest = await honestWitness(C, { in: x });
       const q = floorDiv(x, S);
@@ -547,11 +578,8 @@ describe('RequantReluClamp', () => {
           ['out = q mod 2^h', requantValues(p, x, { mode }, { out: mod(q, 128n) })],
           ['out = honest + 1', requantValues(p, x, { mode }, { out: requantExpected(p, x) + 1n })],
         ];
-        for (const [what, v] of attacks) {
-          const w = assemble(C, v);
-          if (w.every((e, i) => e === honest[i])) continue; // e.g. out = q when q is already the output
-          expectRejected(C, honest, w, `in=${x} ${mode}: ${what}`);
-        }
+        // (out = q is no change when 0 <= q <= cap.)
+        for (const [what, v] of attacks) rejectUnlessSame(C, honest, assemble(C, v), `in=${x} ${mode}: ${what}`);
       }
     }
   });
@@ -566,7 +594,9 @@ describe('ArgMax', () => {
       const k = firstArgmax(ins);
       expect([sig(C, w, 'main.index'), sig(C, w, 'main.max')], `${ins}`).toEqual([BigInt(k), ins[k]]);
     }
-    await expect(honestWitness(C, { in: [4, 0, 0] })).rejects.toThrow(/rejected the input/);
+    // Inputs are not range-checked here (the caller's static bounds are the precondition): [4, 0, 0] still
+    // gets its right answer, but a spread of 2^b or more leaves a gap outside [0, 2^b), so no witness.
+    await expectNoWitness(C, { in: [4, -4, 0] });
   });
 
   it('edge values: all tied, extremes, zero, maximum last (N=4, b=6 and N=10, b=24)', async () => {

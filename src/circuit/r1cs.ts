@@ -35,14 +35,13 @@ export async function loadR1cs(r1csPath: string): Promise<R1csSystem> {
       for (const [k, v] of Object.entries(lc)) out.set(Number(k), BigInt(F.toObject(v)));
       return out;
     };
-    return {
-      prime: BigInt(raw.prime),
-      nVars: raw.nVars,
-      nOutputs: raw.nOutputs,
-      nPubInputs: raw.nPubInputs,
-      nPrvInputs: raw.nPrvInputs,
-      constraints: raw.constraints.map(([a, b, c]) => [toLc(a), toLc(b), toLc(c)]),
-    };
+    // Indexed loop: above 2^20 constraints r1csfile returns a BigArray, which has no .map.
+    const constraints: R1csSystem['constraints'] = [];
+    for (let i = 0; i < raw.nConstraints; i++) {
+      const [a, b, c] = raw.constraints[i];
+      constraints.push([toLc(a), toLc(b), toLc(c)]);
+    }
+    return { prime: BigInt(raw.prime), nVars: raw.nVars, nOutputs: raw.nOutputs, nPubInputs: raw.nPubInputs, nPrvInputs: raw.nPrvInputs, constraints };
   } finally {
     await raw.curve?.terminate();
   }

@@ -29,8 +29,13 @@ export function witnessCalculator(wasmPath: string): Promise<WitnessCalculator> 
   return wc;
 }
 
-/** Turn a failed witness computation (an `===` or assert the input violates) into a clear error. */
-function witnessError(err: unknown): ZkinferError {
+/**
+ * Turn a failed witness computation (an `===` or assert the input violates) into a clear error. The
+ * calculator is dropped from the cache: circom_runtime appends every failure to one message buffer that
+ * it never resets, so a reused calculator would report an earlier failure first.
+ */
+function witnessError(wasmPath: string, err: unknown): ZkinferError {
+  calculators.delete(wasmPath);
   const msg = String((err as Error)?.message ?? err).split('\n')[0];
   return new ZkinferError('BAD_INPUT', `the circuit rejected the input: ${msg}`);
 }
@@ -41,7 +46,7 @@ export async function computeWitness(wasmPath: string, input: Record<string, unk
   try {
     return await wc.calculateWitness(input, true);
   } catch (err) {
-    throw witnessError(err);
+    throw witnessError(wasmPath, err);
   }
 }
 
@@ -51,6 +56,6 @@ export async function computeWitnessBin(wasmPath: string, input: Record<string, 
   try {
     return await wc.calculateWTNSBin(input, true);
   } catch (err) {
-    throw witnessError(err);
+    throw witnessError(wasmPath, err);
   }
 }
