@@ -9,6 +9,8 @@ import { setupModel, type CompiledModel, type SetupOptions } from './setup/index
 
 export interface BuildOptions extends LoadOptions, SetupOptions {
   quantize?: Partial<QuantizeOptions>;
+  /** Inferences per proof (default 1). */
+  batch?: number;
   onStage?: (stage: 'load' | 'quantize' | 'compile' | 'setup') => void;
 }
 
@@ -24,7 +26,7 @@ export async function buildModel(spec?: string, options: BuildOptions = {}): Pro
     ...options.quantize,
   });
   options.onStage?.('compile');
-  const circuit = await compileModel(qmodel, { artifactsDir: options.artifactsDir });
+  const circuit = await compileModel(qmodel, { artifactsDir: options.artifactsDir, batch: options.batch });
   options.onStage?.('setup');
   return setupModel(circuit, options);
 }
@@ -35,7 +37,7 @@ export { quantizeModel } from './quantize/quantize.js';
 export { runQuantized, validateInput } from './quantize/reference.js';
 export { compileModel, emitCircuit } from './circuit/index.js';
 export { setupModel, type CompiledModel } from './setup/index.js';
-export { prove } from './prove/index.js';
+export { prove, proveBatch } from './prove/index.js';
 export { verify, type VerifyResult } from './verify/index.js';
 export { parseBundle, type ProofBundle } from './format/bundle.js';
 export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';

@@ -11,8 +11,9 @@ export interface ModelCircuit {
   bounds: ModelBounds;
 }
 
-export async function compileModel(qmodel: QuantizedModel, options: { artifactsDir?: string } = {}): Promise<ModelCircuit> {
-  const { source, bounds, layout } = emitCircuit(qmodel);
+/** Compile the model's circuit; `batch` > 1 proves that many inferences in one proof. */
+export async function compileModel(qmodel: QuantizedModel, options: { artifactsDir?: string; batch?: number } = {}): Promise<ModelCircuit> {
+  const { source, bounds, layout } = emitCircuit(qmodel, options.batch ?? 1);
   const circuit = await compileCircom(source, { name: 'model', artifactsDir: options.artifactsDir });
   return { qmodel, circuit, layout, bounds };
 }

@@ -6,7 +6,7 @@ import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
 import { compileModel } from '../circuit/index.js';
 import { quantizeModel } from '../quantize/quantize.js';
 import { compareAccuracy } from '../quantize/accuracy.js';
-import { prove } from '../prove/index.js';
+import { prove, proveBatch } from '../prove/index.js';
 import { verify } from '../verify/index.js';
 import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
 import { generateDevPtau } from '../setup/devPtau.js';
@@ -18,6 +18,8 @@ import { createProgress } from './progress.js';
 /** Shared options of the commands that build a model. */
 export interface ModelFlags {
   model: string;
+  /** Inferences per proof (set by prove --batch). */
+  batchSize?: number;
   calibration?: string;
   ptau?: string;
   artifacts?: string;
@@ -35,6 +37,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
     calibrationFile: flags.calibration,
     ptauPath: flags.ptau,
     artifactsDir: flags.artifacts,
+    batch: flags.batchSize,
     onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
     onProgress: (stage, done, total) => progress.update(stage, done, total),
   };
@@ -94,12 +97,22 @@ async function readInput(flags: { input?: string; mnistIndex?: string }): Promis
   return { pixels: Array.from(test[index].pixels), label: test[index].label };
 }
 
-export async function proveCommand(flags: ModelFlags & { input?: string; mnistIndex?: string; out: string }): Promise<void> {
-  const { pixels } = await readInput(flags);
-  const model = await build(flags);
-  const bundle = await prove(model, pixels);
+async function readBatch(file: string): Promise<number[][]> {
+  const value = await readJsonFile(file, 'batch input', 'BAD_INPUT');
+  if (!Array.isArray(value) || value.length < 2 || !value.every(Array.isArray)) {
+    throw new ZkinferError('BAD_INPUT', `batch file ${file} must hold a JSON array of at least 2 input arrays`);
+  }
+  return value as number[][];
+}
+
+export async function proveCommand(flags: ModelFlags & { input?: string; mnistIndex?: string; batch?: string; out: string }): Promise<void> {
+  if (flags.batch && (flags.input || flags.mnistIndex !== undefined)) throw new ZkinferError('BAD_INPUT', 'give --batch alone, without --input or --mnist-index');
+  const inputs = flags.batch ? await readBatch(flags.batch) : [(await readInput(flags)).pixels];
+  const model = await build({ ...flags, batchSize: inputs.length });
+  const bundle = await proveBatch(model, inputs);
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
-  out(`class ${bundle.prediction.class}; proof written to ${flags.out}`);
+  const classes = (bundle.items ?? [bundle.prediction]).map((p) => p.class).join(', ');
+  out(`class${inputs.length > 1 ? 'es' : ''} ${classes}; proof written to ${flags.out}`);
 }
 
 async function findKey(modelId: string, artifacts?: string): Promise<unknown> {
@@ -124,8 +137,9 @@ export async function verifyCommand(file: string, flags: { key?: string; artifac
   const result = await verify(bundle, key);
   if (flags.json) out(JSON.stringify(result));
   else if (result.valid) {
-    const p = result.output!.prediction;
-    out(`VALID: model ${result.modelId!.slice(0, 16)}… predicts class ${p.class}${p.label !== undefined ? ` (label ${p.label})` : ''}`);
+    const items = result.output!.items;
+    const classes = items.map(({ prediction: p }) => `${p.class}${p.label !== undefined && p.label !== String(p.class) ? ` (${p.label})` : ''}`);
+    out(`VALID: model ${result.modelId!.slice(0, 16)}… predicts class${items.length > 1 ? 'es' : ''} ${classes.join(', ')}`);
   } else out(`INVALID: ${result.reason}`);
   return result.valid ? 0 : 1;
 }

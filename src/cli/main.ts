@@ -26,6 +26,7 @@ common(program.command('setup').description('Groth16 setup for the model (cached
 common(program.command('prove').description('prove one inference and write a proof bundle'))
   .option('--input <file>', 'JSON array of input integers')
   .option('--mnist-index <n>', 'use held-out MNIST digit n as the input')
+  .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
   .action(proveCommand);

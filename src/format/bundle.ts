@@ -38,7 +38,10 @@ export const bundleSchema = z.object({
   modelId: z.string().regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex SHA-256'),
   publicSignals: z.array(decimal).min(1),
   proof: proofSchema,
+  /** The prediction (for a batch proof: of the first item). */
   prediction: predictionSchema,
+  /** Batch proofs only: every item's prediction, in order. */
+  items: z.array(predictionSchema).min(2).optional(),
 });
 
 export type ProofBundle = z.infer<typeof bundleSchema>;

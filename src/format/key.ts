@@ -14,6 +14,7 @@ export const KEY_VERSION = 1;
 const decimal = z.string().regex(/^\d+$/, 'expected a decimal integer string');
 
 const layoutSchema = z.object({
+  batch: z.number().int().min(1),
   logitsOffset: z.number().int().nonnegative(),
   logits: z.number().int().min(2),
   classIndex: z.number().int().nonnegative(),

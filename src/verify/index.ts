@@ -1,7 +1,7 @@
 import * as snarkjs from 'snarkjs';
 import { FIELD_P } from '../circuit/witness.js';
 import { parseBundle, type ProofBundle } from '../format/bundle.js';
-import { decodePublicSignals, type DecodedOutput } from '../format/decode.js';
+import { decodePublicSignals, predictionsMatch, type DecodedOutput } from '../format/decode.js';
 import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 
@@ -49,9 +49,8 @@ export async function verify(bundleValue: unknown, keyValue: unknown): Promise<V
   if (!ok) return invalid('the Groth16 proof does not verify against the public signals and key', keyId);
 
   const output = decodePublicSignals(key, publicSignals);
-  const claimed = bundle.prediction;
-  if (claimed.class !== output.prediction.class || claimed.logits.join() !== output.prediction.logits.join()) {
-    return invalid(`the bundle's prediction (class ${claimed.class}) differs from the proved output (class ${output.prediction.class})`, keyId);
+  if (!predictionsMatch(output, bundle.prediction, bundle.items)) {
+    return invalid(`the bundle's prediction (class ${bundle.prediction.class}) differs from the proved output (class ${output.prediction.class})`, keyId);
   }
   return { valid: true, modelId: keyId, output };
 }

@@ -32,3 +32,33 @@ export function randomInputs(n: number, size: number, bits: number, seed: number
   const max = 2 ** bits - 1;
   return Array.from({ length: n }, () => Array.from({ length: size }, () => Math.floor(r() * (max + 1))));
 }
+
+/** Write a FloatModel of Dense layers as a tfjs Layers model (model.json + weights.bin), as tfjs saves one. */
+export async function writeTfjsModel(dir: string, model: FloatModel): Promise<string> {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const path = await import('node:path');
+  await mkdir(dir, { recursive: true });
+  const layers = model.layers.map((l, i) => ({
+    class_name: 'Dense',
+    config: {
+      name: l.name,
+      units: l.outputSize,
+      activation: l.activation,
+      use_bias: true,
+      ...(i === 0 ? { batch_input_shape: [null, ...model.inputShape] } : {}),
+    },
+  }));
+  const weights = model.layers.flatMap((l) => [
+    { name: `${l.name}/kernel`, shape: [l.inputSize, l.outputSize], dtype: 'float32' },
+    { name: `${l.name}/bias`, shape: [l.outputSize], dtype: 'float32' },
+  ]);
+  const bin = Buffer.concat(model.layers.flatMap((l) => [Buffer.from(l.kernel.buffer.slice(0)), Buffer.from(l.bias.buffer.slice(0))]));
+  const json = {
+    format: 'layers-model',
+    modelTopology: { class_name: 'Sequential', config: { name: model.name, layers } },
+    weightsManifest: [{ paths: ['weights.bin'], weights }],
+  };
+  await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+  await writeFile(path.join(dir, 'weights.bin'), bin);
+  return path.join(dir, 'model.json');
+}
