@@ -2,7 +2,7 @@
  * zkinfer library API. The pipeline runs model -> quantize -> circuit -> setup -> prove -> verify, each
  * stage a folder under src/ with one small entry point; `buildModel` chains the first four.
  */
-import { compileModel } from './circuit/index.js';
+import { compileModel, type Visibility } from './circuit/index.js';
 import { loadModelSource, type LoadOptions } from './model/index.js';
 import { quantizeModel, type QuantizeOptions } from './quantize/quantize.js';
 import { setupModel, type CompiledModel, type SetupOptions } from './setup/index.js';
@@ -11,6 +11,8 @@ export interface BuildOptions extends LoadOptions, SetupOptions {
   quantize?: Partial<QuantizeOptions>;
   /** Inferences per proof (default 1). */
   batch?: number;
+  /** What proofs reveal (default: public input and logits). */
+  visibility?: Visibility;
   onStage?: (stage: 'load' | 'quantize' | 'compile' | 'setup') => void;
 }
 
@@ -26,7 +28,7 @@ export async function buildModel(spec?: string, options: BuildOptions = {}): Pro
     ...options.quantize,
   });
   options.onStage?.('compile');
-  const circuit = await compileModel(qmodel, { artifactsDir: options.artifactsDir, batch: options.batch });
+  const circuit = await compileModel(qmodel, { artifactsDir: options.artifactsDir, batch: options.batch, visibility: options.visibility });
   options.onStage?.('setup');
   return setupModel(circuit, options);
 }
@@ -35,9 +37,10 @@ export { loadModelSource, BUNDLED_MODELS, DEFAULT_MODEL } from './model/index.js
 export { loadTfjsLayersModel } from './model/tfjsLayers.js';
 export { quantizeModel } from './quantize/quantize.js';
 export { runQuantized, validateInput } from './quantize/reference.js';
-export { compileModel, emitCircuit } from './circuit/index.js';
+export { compileModel, emitCircuit, PUBLIC_VISIBILITY, type Visibility } from './circuit/index.js';
 export { setupModel, type CompiledModel } from './setup/index.js';
-export { prove, proveBatch } from './prove/index.js';
+export { prove, proveBatch, proveWithOpenings, type Opening, type ProveOptions } from './prove/index.js';
+export { inputCommitment, randomSalt } from './format/commitment.js';
 export { verify, type VerifyResult } from './verify/index.js';
 export { parseBundle, type ProofBundle } from './format/bundle.js';
 export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';

@@ -98,6 +98,7 @@ describe('verify inputs', () => {
     expectError(() => parseBundle({ format: 'zkinfer-proof', version: 2 }), 'BAD_BUNDLE', /unsupported version 2/);
     const base = {
       format: 'zkinfer-proof', version: 1, protocol: 'groth16', curve: 'bn128', modelId: 'a'.repeat(64), publicSignals: ['1'],
+      visibility: { input: 'public', output: 'logits' },
       proof: { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['1', '2', '1'], protocol: 'groth16', curve: 'bn128' },
       prediction: { class: 1, logits: ['1', '-2'], scores: [0.1, -0.2], note: '' },
     };

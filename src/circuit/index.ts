@@ -1,7 +1,7 @@
 import type { ModelBounds } from '../quantize/bounds.js';
 import type { QuantizedModel } from '../quantize/types.js';
 import { compileCircom, type CompiledCircuit } from './compile.js';
-import { emitCircuit, type PublicLayout } from './emit.js';
+import { emitCircuit, type PublicLayout, type Visibility } from './emit.js';
 
 /** The circuit stage's output: the quantized model with its compiled circuit and public signal layout. */
 export interface ModelCircuit {
@@ -11,12 +11,19 @@ export interface ModelCircuit {
   bounds: ModelBounds;
 }
 
-/** Compile the model's circuit; `batch` > 1 proves that many inferences in one proof. */
-export async function compileModel(qmodel: QuantizedModel, options: { artifactsDir?: string; batch?: number } = {}): Promise<ModelCircuit> {
-  const { source, bounds, layout } = emitCircuit(qmodel, options.batch ?? 1);
+export interface CompileOptions {
+  artifactsDir?: string;
+  /** Inferences per proof (default 1). */
+  batch?: number;
+  /** What the proof reveals (default: public input and logits). */
+  visibility?: Visibility;
+}
+
+export async function compileModel(qmodel: QuantizedModel, options: CompileOptions = {}): Promise<ModelCircuit> {
+  const { source, bounds, layout } = emitCircuit(qmodel, options.batch ?? 1, options.visibility);
   const circuit = await compileCircom(source, { name: 'model', artifactsDir: options.artifactsDir });
   return { qmodel, circuit, layout, bounds };
 }
 
-export { emitCircuit, publicLayout, type PublicLayout } from './emit.js';
+export { emitCircuit, publicLayout, PUBLIC_VISIBILITY, type PublicLayout, type Visibility } from './emit.js';
 export type { CompiledCircuit } from './compile.js';

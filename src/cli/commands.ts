@@ -6,11 +6,13 @@ import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
 import { compileModel } from '../circuit/index.js';
 import { quantizeModel } from '../quantize/quantize.js';
 import { compareAccuracy } from '../quantize/accuracy.js';
-import { prove, proveBatch } from '../prove/index.js';
+import { prove, proveWithOpenings } from '../prove/index.js';
+import { inputCommitment } from '../format/commitment.js';
 import { verify } from '../verify/index.js';
 import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
 import { generateDevPtau } from '../setup/devPtau.js';
 import type { ProofBundle } from '../format/bundle.js';
+import { parseKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { createProgress } from './progress.js';
@@ -20,6 +22,8 @@ export interface ModelFlags {
   model: string;
   /** Inferences per proof (set by prove --batch). */
   batchSize?: number;
+  privateInput?: boolean;
+  classOnly?: boolean;
   calibration?: string;
   ptau?: string;
   artifacts?: string;
@@ -38,6 +42,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
     ptauPath: flags.ptau,
     artifactsDir: flags.artifacts,
     batch: flags.batchSize,
+    visibility: { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' },
     onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
     onProgress: (stage, done, total) => progress.update(stage, done, total),
   };
@@ -109,8 +114,13 @@ export async function proveCommand(flags: ModelFlags & { input?: string; mnistIn
   if (flags.batch && (flags.input || flags.mnistIndex !== undefined)) throw new ZkinferError('BAD_INPUT', 'give --batch alone, without --input or --mnist-index');
   const inputs = flags.batch ? await readBatch(flags.batch) : [(await readInput(flags)).pixels];
   const model = await build({ ...flags, batchSize: inputs.length });
-  const bundle = await proveBatch(model, inputs);
+  const { bundle, openings } = await proveWithOpenings(model, inputs);
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
+  if (openings.length > 0) {
+    const openingFile = `${flags.out.replace(/\.json$/, '')}.opening.json`;
+    await writeFileAtomic(openingFile, JSON.stringify(openings, null, 2));
+    process.stderr.write(`input openings (input + salt: SECRET, keep them to check the commitments) written to ${openingFile}\n`);
+  }
   const classes = (bundle.items ?? [bundle.prediction]).map((p) => p.class).join(', ');
   out(`class${inputs.length > 1 ? 'es' : ''} ${classes}; proof written to ${flags.out}`);
 }
@@ -124,17 +134,20 @@ async function findKey(modelId: string, artifacts?: string): Promise<unknown> {
   return readJsonFile(file, 'verification key', 'BAD_KEY');
 }
 
+/** The key a bundle is checked against: --key, else the key filed under the bundle's model id. */
+async function resolveKey(bundle: unknown, flags: { key?: string; artifacts?: string }): Promise<unknown> {
+  if (flags.key) return readJsonFile(flags.key, 'verification key', 'BAD_KEY');
+  const id = (bundle as { modelId?: unknown })?.modelId;
+  if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) {
+    throw new ZkinferError('BAD_BUNDLE', 'malformed proof bundle: modelId: missing or not a 64-digit hex id (pass --key to verify anyway)');
+  }
+  return findKey(id, flags.artifacts);
+}
+
 /** `zkinfer verify`: exit code 0 only for a valid proof; otherwise one line saying why. */
 export async function verifyCommand(file: string, flags: { key?: string; artifacts?: string; json?: boolean }): Promise<number> {
   const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
-  const id = (bundle as { modelId?: unknown })?.modelId;
-  const key = flags.key
-    ? await readJsonFile(flags.key, 'verification key', 'BAD_KEY')
-    : typeof id === 'string' && /^[0-9a-f]{64}$/.test(id)
-      ? await findKey(id, flags.artifacts)
-      : null;
-  if (key === null) throw new ZkinferError('BAD_BUNDLE', 'malformed proof bundle: modelId: missing or not a 64-digit hex id (pass --key to verify anyway)');
-  const result = await verify(bundle, key);
+  const result = await verify(bundle, await resolveKey(bundle, flags));
   if (flags.json) out(JSON.stringify(result));
   else if (result.valid) {
     const items = result.output!.items;
@@ -142,6 +155,32 @@ export async function verifyCommand(file: string, flags: { key?: string; artifac
     out(`VALID: model ${result.modelId!.slice(0, 16)}… predicts class${items.length > 1 ? 'es' : ''} ${classes.join(', ')}`);
   } else out(`INVALID: ${result.reason}`);
   return result.valid ? 0 : 1;
+}
+
+/** `zkinfer check-commitment`: the proof is valid AND its input commitments open to the given inputs. */
+export async function checkCommitmentCommand(file: string, flags: { opening: string; key?: string; artifacts?: string }): Promise<number> {
+  const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
+  const key = parseKey(await resolveKey(bundle, flags));
+  const result = await verify(bundle, key);
+  if (!result.valid) {
+    out(`INVALID: ${result.reason}`);
+    return 1;
+  }
+  const commitments = result.output!.items.map((i) => i.inputCommitment);
+  if (commitments.some((c) => c === undefined)) throw new ZkinferError('BAD_BUNDLE', 'this proof has public inputs: there is no commitment to check');
+  const openings = await readJsonFile(flags.opening, 'opening', 'BAD_INPUT');
+  if (!Array.isArray(openings) || openings.length !== commitments.length) {
+    throw new ZkinferError('BAD_INPUT', `opening file ${flags.opening} must hold ${commitments.length} openings as written by zkinfer prove`);
+  }
+  let ok = true;
+  for (const [i, o] of (openings as Array<{ input?: unknown; salt?: unknown }>).entries()) {
+    if (!Array.isArray(o?.input) || typeof o?.salt !== 'string' || !/^\d+$/.test(o.salt)) {
+      throw new ZkinferError('BAD_INPUT', `opening[${i}] needs "input" (array) and "salt" (decimal string)`);
+    }
+    if (String(await inputCommitment(o.input as number[], key.model.inputBits, BigInt(o.salt))) !== commitments[i]) ok = false;
+  }
+  out(ok ? 'MATCH: the proof is valid and its input commitments open to these inputs' : 'MISMATCH: the inputs/salts do not open the proved commitments');
+  return ok ? 0 : 1;
 }
 
 export async function ptauCommand(flags: { power: string; out: string }): Promise<void> {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
-import { compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
+import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -11,6 +11,8 @@ const common = (cmd: Command) =>
     .addOption(modelOption())
     .option('--calibration <file>', 'JSON array of integer inputs to calibrate a custom model')
     .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
+    .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
+    .option('--class-only', 'publish only the predicted class, not the logits')
     .option('-q, --quiet', 'no progress output');
 
 const program = new Command('zkinfer')
@@ -40,6 +42,17 @@ program
   .option('--json', 'print the full verdict as JSON')
   .action(async (file: string, flags) => {
     process.exitCode = await verifyCommand(file, flags);
+  });
+
+program
+  .command('check-commitment')
+  .description('verify a private-input proof and check that its input commitments open to the given inputs and salts')
+  .argument('<bundle>', 'proof bundle JSON file')
+  .requiredOption('--opening <file>', 'the .opening.json written by zkinfer prove (inputs and salts)')
+  .option('-k, --key <file>', 'verification key (default: looked up by model id)')
+  .option('--artifacts <dir>', 'artifacts directory holding keys/by-id')
+  .action(async (file: string, flags) => {
+    process.exitCode = await checkCommitmentCommand(file, flags);
   });
 
 program

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZkinferError } from '../util/errors.js';
+import { visibilitySchema } from './key.js';
 import { parseWith } from './schema.js';
 
 /**
@@ -36,12 +37,16 @@ export const bundleSchema = z.object({
   protocol: z.literal('groth16'),
   curve: z.literal('bn128'),
   modelId: z.string().regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex SHA-256'),
+  /** What the proof reveals; must equal the key's. */
+  visibility: visibilitySchema,
   publicSignals: z.array(decimal).min(1),
   proof: proofSchema,
   /** The prediction (for a batch proof: of the first item). */
   prediction: predictionSchema,
   /** Batch proofs only: every item's prediction, in order. */
   items: z.array(predictionSchema).min(2).optional(),
+  /** Private-input proofs only: each item's salted Poseidon commitment to its input (decimal). */
+  inputCommitments: z.array(decimal).min(1).optional(),
 });
 
 export type ProofBundle = z.infer<typeof bundleSchema>;

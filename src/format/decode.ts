@@ -5,8 +5,10 @@ import type { ZkinferKey } from './key.js';
 /** One inference as the proved public signals state it. */
 export interface DecodedItem {
   prediction: Prediction;
-  /** The input integers the proof is about (public in this mode). */
-  input: number[];
+  /** The input integers the proof is about, when inputs are public. */
+  input?: number[];
+  /** The salted Poseidon commitment to the input, when inputs are private. */
+  inputCommitment?: string;
 }
 
 /** What the proved public signals say, decoded with the key's layout and scales (never the weights). */
@@ -33,16 +35,32 @@ export function decodePublicSignals(key: ZkinferKey, publicSignals: string[]): D
         scores: logits.map((v) => Number(v) * key.model.logitScale),
         note: ARGMAX_NOTE,
       },
-      input: publicSignals.slice(l.inputOffset + b * l.inputs, l.inputOffset + (b + 1) * l.inputs).map(Number),
+      ...(l.inputs > 0 ? { input: publicSignals.slice(l.inputOffset + b * l.inputs, l.inputOffset + (b + 1) * l.inputs).map(Number) } : {}),
+      ...(l.commitmentIndex >= 0 ? { inputCommitment: publicSignals[l.commitmentIndex + b] } : {}),
     });
   }
   return { ...items[0], items };
 }
 
-/** True when a bundle's prediction fields state exactly what the proved output says. */
-export function predictionsMatch(decoded: DecodedOutput, prediction: Prediction, items: Prediction[] | undefined): boolean {
+/** The bundle's convenience fields (prediction, items, input commitments) as the proved signals imply them. */
+export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[] } {
+  const commitments = decoded.items.map((i) => i.inputCommitment).filter((c): c is string => c !== undefined);
+  return {
+    prediction: decoded.prediction,
+    ...(decoded.items.length > 1 ? { items: decoded.items.map((i) => i.prediction) } : {}),
+    ...(commitments.length > 0 ? { inputCommitments: commitments } : {}),
+  };
+}
+
+/** True when a bundle states exactly what the proved output says (classes, logits, commitments). */
+export function claimsMatch(decoded: DecodedOutput, bundle: { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[] }): boolean {
+  const expected = bundleClaims(decoded);
   const same = (a: Prediction, b: Prediction) => a.class === b.class && a.logits.join() === b.logits.join();
-  if (!same(prediction, decoded.prediction)) return false;
-  if (decoded.items.length === 1) return items === undefined;
-  return items !== undefined && items.length === decoded.items.length && items.every((p, i) => same(p, decoded.items[i].prediction));
+  const sameList = <T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) => boolean) =>
+    a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => eq(x, b[i]));
+  return (
+    same(expected.prediction, bundle.prediction) &&
+    sameList(expected.items, bundle.items, same) &&
+    sameList(expected.inputCommitments, bundle.inputCommitments, (x, y) => x === y)
+  );
 }

@@ -13,13 +13,20 @@ export const KEY_VERSION = 1;
 
 const decimal = z.string().regex(/^\d+$/, 'expected a decimal integer string');
 
+export const visibilitySchema = z.object({
+  input: z.enum(['public', 'private']),
+  output: z.enum(['logits', 'class']),
+});
+
 const layoutSchema = z.object({
   batch: z.number().int().min(1),
+  visibility: visibilitySchema,
   logitsOffset: z.number().int().nonnegative(),
-  logits: z.number().int().min(2),
+  logits: z.number().int().nonnegative(),
   classIndex: z.number().int().nonnegative(),
+  commitmentIndex: z.number().int().min(-1),
   inputOffset: z.number().int().nonnegative(),
-  inputs: z.number().int().positive(),
+  inputs: z.number().int().nonnegative(),
   total: z.number().int().positive(),
 });
 

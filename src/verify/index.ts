@@ -1,7 +1,7 @@
 import * as snarkjs from 'snarkjs';
 import { FIELD_P } from '../circuit/witness.js';
 import { parseBundle, type ProofBundle } from '../format/bundle.js';
-import { decodePublicSignals, predictionsMatch, type DecodedOutput } from '../format/decode.js';
+import { decodePublicSignals, claimsMatch, type DecodedOutput } from '../format/decode.js';
 import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 
@@ -49,7 +49,10 @@ export async function verify(bundleValue: unknown, keyValue: unknown): Promise<V
   if (!ok) return invalid('the Groth16 proof does not verify against the public signals and key', keyId);
 
   const output = decodePublicSignals(key, publicSignals);
-  if (!predictionsMatch(output, bundle.prediction, bundle.items)) {
+  if (bundle.visibility.input !== key.publicSignals.visibility.input || bundle.visibility.output !== key.publicSignals.visibility.output) {
+    return invalid(`the bundle's visibility does not match the key's`, keyId);
+  }
+  if (!claimsMatch(output, bundle)) {
     return invalid(`the bundle's prediction (class ${bundle.prediction.class}) differs from the proved output (class ${output.prediction.class})`, keyId);
   }
   return { valid: true, modelId: keyId, output };

@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { buildPoseidonOpt } from 'circomlibjs';
+import { FIELD_P } from '../circuit/witness.js';
+
+/**
+ * Off-circuit twin of circuits/commit.circom: whoever holds an input and its salt (the opening) can check
+ * that a proof's public input commitment is theirs, with circomlibjs's Poseidon.
+ */
+type Poseidon = ((inputs: bigint[]) => unknown) & { F: { toObject(x: unknown): bigint } };
+let poseidon: Promise<Poseidon> | undefined;
+
+/** A uniformly random field element: the blinding salt of one commitment. */
+export function randomSalt(): bigint {
+  // 40 random bytes reduced mod p: the bias is below 2^-60.
+  return BigInt(`0x${randomBytes(40).toString('hex')}`) % FIELD_P;
+}
+
+export function packInputs(values: number[], bits: number): bigint[] {
+  const per = Math.floor(248 / bits);
+  const packed: bigint[] = [];
+  for (let p = 0; p * per < values.length; p++) {
+    let acc = 0n;
+    for (let i = 0; i < per && p * per + i < values.length; i++) acc += BigInt(values[p * per + i]) << BigInt(bits * i);
+    packed.push(acc);
+  }
+  return packed;
+}
+
+export async function inputCommitment(values: number[], bits: number, salt: bigint): Promise<bigint> {
+  poseidon ??= buildPoseidonOpt() as Promise<Poseidon>;
+  const hash = await poseidon;
+  const packed = packInputs(values, bits);
+  let state = salt;
+  for (let c = 0; c < packed.length; c += 15) state = hash.F.toObject(hash([state, ...packed.slice(c, c + 15)]));
+  return state;
+}
