@@ -64,9 +64,9 @@ describe('compile inputs (model import)', () => {
 
   it('names an unknown layer type before anything is compiled', async () => {
     const file = await modelWith((j) => {
-      j.modelTopology.config.layers.splice(1, 0, { class_name: 'Conv2D', config: { name: 'conv_x', filters: 4 } });
+      j.modelTopology.config.layers.splice(1, 0, { class_name: 'LSTM', config: { name: 'lstm_x', units: 4 } });
     });
-    await expectRejects(loadTfjsLayersModel(file), 'UNSUPPORTED_LAYER', /layer conv_x: type Conv2D is not supported/);
+    await expectRejects(loadTfjsLayersModel(file), 'UNSUPPORTED_LAYER', /layer lstm_x: type LSTM is not supported/);
   });
 
   it('names an unsupported activation', async () => {

@@ -1,11 +1,14 @@
 import { modelBounds, type ModelBounds } from '../quantize/bounds.js';
+import { linearForms, outputCount, poolWindow } from '../quantize/linear.js';
 import { inputSize, type QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
 
 /**
  * Emit the circom main for a quantized model. Weights, biases and multipliers are baked in as constants,
  * so every multiply-accumulate is a linear combination and costs no constraint; constraints go only to
- * the input range checks, requantization (with ReLU and clamp) and the final argmax (see circuits/).
+ * the input range checks, requantization (with ReLU and clamp), max pooling and the final argmax (see
+ * circuits/). Each output is written as an explicit affine form from src/quantize/linear.ts, the same
+ * forms the reference evaluates.
  *
  * A batch circuit proves k inferences of the same model at once: k copies of the per-input template.
  * Public signals, in snarkjs order: outputs first (logits of item 0..k-1, then the k classes), then the
@@ -59,14 +62,20 @@ export function publicLayout(model: QuantizedModel, batch = 1, visibility: Visib
   return { batch, visibility, logitsOffset, logits, classIndex, commitmentIndex, inputOffset, inputs, total: pos };
 }
 
-function constArray(values: number[]): string {
-  return `[${values.join(',')}]`;
-}
+/** Terms per circom statement: one long expression overflows the wasm compiler's parser stack. */
+const TERMS_PER_LINE = 32;
 
-function matrix(values: number[], rows: number, cols: number): string {
-  const lines: string[] = [];
-  for (let r = 0; r < rows; r++) lines.push(`        ${constArray(values.slice(r * cols, (r + 1) * cols))}`);
-  return `[\n${lines.join(',\n')}\n    ]`;
+/**
+ * Statements that leave the affine form bias + w * sig[i] + ... in the var `acc` (constants inline, so
+ * the form stays a linear combination and costs no constraint).
+ */
+function affineInto(bias: number, terms: Array<[number, number]>, sig: string): string[] {
+  const lines = [`    acc = ${bias};`];
+  for (let k = 0; k < terms.length; k += TERMS_PER_LINE) {
+    const chunk = terms.slice(k, k + TERMS_PER_LINE).map(([i, w]) => (w < 0 ? `- ${-w}*${sig}[${i}]` : `+ ${w}*${sig}[${i}]`));
+    lines.push(`    acc = acc ${chunk.join(' ')};`);
+  }
+  return lines;
 }
 
 export interface EmittedCircuit {
@@ -101,32 +110,42 @@ function emitInference(model: QuantizedModel, bounds: ModelBounds, visibility: V
     out.push('    inputCommitment <== commitment.out;');
   }
 
+  // Every layer output is its own signal array; weights are inline constants in affine forms (no constraints).
+  out.push('    var acc;');
   let prev = 'x';
+  let prevBits = model.input.bits;
   model.layers.forEach((layer, l) => {
     const lb = bounds.layers[l];
+    const n = outputCount(layer);
+    const isLast = l === model.layers.length - 1;
     out.push('');
-    out.push(`    // Layer ${l}: ${layer.name}`);
-    out.push(`    var W${l}[${layer.outputSize}][${layer.inputSize}] = zkW${l}();`);
-    out.push(`    var B${l}[${layer.outputSize}] = zkB${l}();`);
-    const requant = layer.requant;
-    if (requant) {
-      out.push(`    var M${l}[${layer.outputSize}] = zkM${l}();`);
-      out.push(`    signal a${l}[${layer.outputSize}];`);
-      out.push(`    component rq${l}[${layer.outputSize}];`);
-    }
-    out.push(`    for (var j = 0; j < ${layer.outputSize}; j++) {`);
-    out.push(`        var acc = B${l}[j];`);
-    out.push(`        for (var i = 0; i < ${layer.inputSize}; i++) acc += W${l}[j][i] * ${prev}[i];`);
-    if (requant) {
-      const half = requant.shift > 0 ? `${2n ** BigInt(requant.shift - 1)}` : '0';
-      out.push(`        rq${l}[j] = RequantReluClamp(${requant.shift}, ${lb.quotientBits}, ${requant.outBits});`);
-      out.push(`        rq${l}[j].in <== acc * M${l}[j] + ${half};`);
-      out.push(`        a${l}[j] <== rq${l}[j].out;`);
-      prev = `a${l}`;
+    out.push(`    // Layer ${l}: ${layer.name} (${layer.kind}), ${n} outputs`);
+    if (layer.kind === 'maxpool') {
+      out.push(`    signal a${l}[${n}];`);
+      out.push(`    component mp${l}[${n}];`);
+      for (let o = 0; o < n; o++) {
+        const window = poolWindow(layer, o);
+        out.push(`    mp${l}[${o}] = MaxOfN(${window.length}, ${prevBits});`);
+        window.forEach((i, k) => out.push(`    mp${l}[${o}].in[${k}] <== ${prev}[${i}];`));
+        out.push(`    a${l}[${o}] <== mp${l}[${o}].out;`);
+      }
+    } else if (layer.requant) {
+      const { shift, outBits, multipliers } = layer.requant;
+      const half = shift > 0 ? `${2n ** BigInt(shift - 1)}` : '0';
+      out.push(`    signal a${l}[${n}];`);
+      out.push(`    component rq${l}[${n}];`);
+      linearForms(layer).forEach(({ channel, bias, terms }, o) => {
+        out.push(`    rq${l}[${o}] = RequantReluClamp(${shift}, ${lb.quotientBits}, ${outBits});`);
+        out.push(...affineInto(bias, terms, prev));
+        out.push(`    rq${l}[${o}].in <== acc * ${multipliers[channel]} + ${half};`);
+        out.push(`    a${l}[${o}] <== rq${l}[${o}].out;`);
+      });
     } else {
-      out.push('        logits[j] <== acc;');
+      if (!isLast) throw new ZkinferError('BAD_MODEL', `layer ${layer.name}: only the last layer may output raw accumulators`);
+      linearForms(layer).forEach(({ bias, terms }, o) => out.push(...affineInto(bias, terms, prev), `    logits[${o}] <== acc;`));
     }
-    out.push('    }');
+    prev = `a${l}`;
+    prevBits = lb.outBits;
   });
   out.push('');
   out.push(`    // Logits lie in [-2^${bounds.logitBits - 1}, 2^${bounds.logitBits - 1}) by the static bounds.`);
@@ -172,15 +191,8 @@ export function emitCircuit(model: QuantizedModel, batch = 1, visibility: Visibi
   out.push('// Generated by zkinfer from the quantized model; do not edit. Integer semantics: src/quantize/types.ts.');
   out.push('pragma circom 2.1.6;');
   out.push('');
-  for (const lib of ['range', 'requantize', 'argmax', ...(visibility.input === 'private' ? ['commit'] : [])]) out.push(`include "${lib}.circom";`);
+  for (const lib of ['range', 'requantize', 'argmax', 'max', ...(visibility.input === 'private' ? ['commit'] : [])]) out.push(`include "${lib}.circom";`);
   out.push('');
-  model.layers.forEach((layer, l) => {
-    out.push(`// Layer ${l} (${layer.name}): dense ${layer.inputSize} -> ${layer.outputSize}, int8 weights [out][in].`);
-    out.push(`function zkW${l}() {\n    return ${matrix(layer.weights, layer.outputSize, layer.inputSize)};\n}`);
-    out.push(`function zkB${l}() {\n    return ${constArray(layer.bias)};\n}`);
-    if (layer.requant) out.push(`function zkM${l}() {\n    return ${constArray(layer.requant.multipliers)};\n}`);
-    out.push('');
-  });
   out.push(...emitInference(model, bounds, visibility));
   out.push('');
   const publicInputs = visibility.input === 'public' ? ' {public [x]}' : '';

@@ -6,6 +6,7 @@ import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
 import { compileModel } from '../circuit/index.js';
 import { quantizeModel } from '../quantize/quantize.js';
 import { compareAccuracy } from '../quantize/accuracy.js';
+import { layerSummary } from '../quantize/linear.js';
 import { prove, proveWithOpenings } from '../prove/index.js';
 import { inputCommitment } from '../format/commitment.js';
 import { verify } from '../verify/index.js';
@@ -56,7 +57,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
 }
 
 function describe(model: CompiledModel): void {
-  out(`model      ${model.qmodel.name} (${model.qmodel.layers.map((l) => `${l.inputSize}->${l.outputSize}`).join(', ')})`);
+  out(`model      ${model.qmodel.name} (${model.qmodel.layers.map(layerSummary).join(', ')})`);
   out(`circuit    ${model.circuit.constraints} constraints, ${model.circuit.publicInputs + model.circuit.outputs} public signals`);
   out(`setup      ptau 2^${model.key.setup.ptau.power} (${model.key.setup.ptau.kind})`);
   out(`model id   ${model.modelId}`);

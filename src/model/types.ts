@@ -1,8 +1,10 @@
 /**
- * The float model as imported from a file, before quantization. Importers (tfjs Layers today) produce
- * this; the quantizer is its only consumer.
+ * The float model as imported from a file, before quantization. Importers (tfjs Layers, ONNX) produce
+ * this; the quantizer is its only consumer. Tensors are channels-last and stored flat in row-major
+ * H, W, C order; an importer from a channels-first format (ONNX) converts weights to this layout.
+ * BatchNormalization never appears here: importers fold it into the preceding Conv2D/Dense.
  */
-export type FloatActivation = 'relu' | 'linear';
+export type FloatActivation = 'relu' | 'relu6' | 'linear';
 
 export interface FloatDense {
   kind: 'dense';
@@ -15,28 +17,153 @@ export interface FloatDense {
   activation: FloatActivation;
 }
 
-export type FloatLayer = FloatDense;
+/** Shape of one sample: [height, width, channels]. */
+export type Shape3 = [number, number, number];
+
+export interface FloatConv2D {
+  kind: 'conv2d';
+  name: string;
+  inShape: Shape3;
+  outShape: Shape3;
+  kernelSize: [number, number];
+  strides: [number, number];
+  /** Zero padding [top, left, bottom, right] ('valid' = zeros, 'same' = what Keras/ONNX SAME_UPPER pad). */
+  pads: [number, number, number, number];
+  /** Depthwise: each input channel convolved with its own filter (depth multiplier 1; outC = inC). */
+  depthwise: boolean;
+  /** HWIO: kernel[((ky * kW + kx) * inC + ci) * outC + co]; depthwise: [kH][kW][C] (co = ci). */
+  kernel: Float32Array;
+  bias: Float32Array;
+  activation: FloatActivation;
+}
+
+export interface FloatPool2D {
+  kind: 'maxpool' | 'avgpool';
+  name: string;
+  inShape: Shape3;
+  outShape: Shape3;
+  poolSize: [number, number];
+  strides: [number, number];
+}
+
+/** Mean over height and width: [H, W, C] -> [C]. */
+export interface FloatGlobalAvgPool {
+  kind: 'globalavgpool';
+  name: string;
+  inShape: Shape3;
+}
+
+export type FloatLayer = FloatDense | FloatConv2D | FloatPool2D | FloatGlobalAvgPool;
 
 export interface FloatModel {
   name: string;
-  /** Shape of one input sample, without the batch dimension (e.g. [784] or [28, 28]). */
+  /** Shape of one input sample, without the batch dimension (e.g. [784] or [28, 28, 1]). */
   inputShape: number[];
   layers: FloatLayer[];
   /** Notes for the user about what import changed (e.g. a final softmax replaced by argmax). */
   notes: string[];
 }
 
-/** Float forward pass: the meaning the quantized model approximates. */
-export function runFloat(model: FloatModel, input: ArrayLike<number>): Float64Array {
-  let x = Float64Array.from(input as ArrayLike<number>);
-  for (const layer of model.layers) {
-    const y = new Float64Array(layer.outputSize);
-    for (let j = 0; j < layer.outputSize; j++) {
-      let acc = layer.bias[j];
-      for (let i = 0; i < layer.inputSize; i++) acc += x[i] * layer.kernel[i * layer.outputSize + j];
-      y[j] = layer.activation === 'relu' ? Math.max(0, acc) : acc;
-    }
-    x = y;
+export function applyActivation(v: number, activation: FloatActivation): number {
+  if (activation === 'relu') return Math.max(0, v);
+  if (activation === 'relu6') return Math.min(6, Math.max(0, v));
+  return v;
+}
+
+/** Output length of a layer, flattened. */
+export function outputLength(layer: FloatLayer): number {
+  switch (layer.kind) {
+    case 'dense':
+      return layer.outputSize;
+    case 'globalavgpool':
+      return layer.inShape[2];
+    default:
+      return layer.outShape[0] * layer.outShape[1] * layer.outShape[2];
   }
+}
+
+function conv2d(layer: FloatConv2D, x: Float64Array): Float64Array {
+  const [H, W, C] = layer.inShape;
+  const [OH, OW, OC] = layer.outShape;
+  const [kH, kW] = layer.kernelSize;
+  const [sH, sW] = layer.strides;
+  const [pTop, pLeft] = layer.pads;
+  const y = new Float64Array(OH * OW * OC);
+  for (let oy = 0; oy < OH; oy++) {
+    for (let ox = 0; ox < OW; ox++) {
+      for (let co = 0; co < OC; co++) {
+        let acc = layer.bias[co];
+        for (let ky = 0; ky < kH; ky++) {
+          const iy = oy * sH + ky - pTop;
+          if (iy < 0 || iy >= H) continue;
+          for (let kx = 0; kx < kW; kx++) {
+            const ix = ox * sW + kx - pLeft;
+            if (ix < 0 || ix >= W) continue;
+            if (layer.depthwise) {
+              acc += x[(iy * W + ix) * C + co] * layer.kernel[(ky * kW + kx) * C + co];
+            } else {
+              for (let ci = 0; ci < C; ci++) acc += x[(iy * W + ix) * C + ci] * layer.kernel[((ky * kW + kx) * C + ci) * OC + co];
+            }
+          }
+        }
+        y[(oy * OW + ox) * OC + co] = applyActivation(acc, layer.activation);
+      }
+    }
+  }
+  return y;
+}
+
+function pool2d(layer: FloatPool2D, x: Float64Array): Float64Array {
+  const [, W, C] = layer.inShape;
+  const [OH, OW] = layer.outShape;
+  const [pH, pW] = layer.poolSize;
+  const [sH, sW] = layer.strides;
+  const y = new Float64Array(OH * OW * C);
+  for (let oy = 0; oy < OH; oy++) {
+    for (let ox = 0; ox < OW; ox++) {
+      for (let c = 0; c < C; c++) {
+        let acc = layer.kind === 'maxpool' ? -Infinity : 0;
+        for (let ky = 0; ky < pH; ky++) {
+          for (let kx = 0; kx < pW; kx++) {
+            const v = x[((oy * sH + ky) * W + ox * sW + kx) * C + c];
+            acc = layer.kind === 'maxpool' ? Math.max(acc, v) : acc + v;
+          }
+        }
+        y[(oy * OW + ox) * C + c] = layer.kind === 'maxpool' ? acc : acc / (pH * pW);
+      }
+    }
+  }
+  return y;
+}
+
+/** One layer in float: the meaning the quantized layer approximates. */
+export function runFloatLayer(layer: FloatLayer, x: Float64Array): Float64Array {
+  switch (layer.kind) {
+    case 'dense': {
+      const y = new Float64Array(layer.outputSize);
+      for (let j = 0; j < layer.outputSize; j++) {
+        let acc = layer.bias[j];
+        for (let i = 0; i < layer.inputSize; i++) acc += x[i] * layer.kernel[i * layer.outputSize + j];
+        y[j] = applyActivation(acc, layer.activation);
+      }
+      return y;
+    }
+    case 'conv2d':
+      return conv2d(layer, x);
+    case 'globalavgpool': {
+      const [H, W, C] = layer.inShape;
+      const y = new Float64Array(C);
+      for (let p = 0; p < H * W; p++) for (let c = 0; c < C; c++) y[c] += x[p * C + c] / (H * W);
+      return y;
+    }
+    default:
+      return pool2d(layer, x);
+  }
+}
+
+/** Float forward pass of the whole model. */
+export function runFloat(model: FloatModel, input: ArrayLike<number>): Float64Array {
+  let x: Float64Array = Float64Array.from(input as ArrayLike<number>);
+  for (const layer of model.layers) x = runFloatLayer(layer, x);
   return x;
 }

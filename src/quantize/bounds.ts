@@ -1,4 +1,5 @@
-import type { QDense, QuantizedModel } from './types.js';
+import { inputCount, linearForms, outputCount, poolWindow } from './linear.js';
+import type { QLayer, QuantizedModel } from './types.js';
 
 /**
  * Static value ranges of every integer the model computes, over ALL valid inputs (not just the data).
@@ -10,19 +11,21 @@ export interface Interval {
   max: number;
 }
 
-export interface DenseBounds {
-  /** Range of acc[j] for each output j. */
-  acc: Interval[];
-  /** Hidden layers: range of acc*M + 2^(shift-1) over all outputs, and the signed bit width of the quotient. */
+export interface LayerBounds {
+  /** Linear layers: range of acc for each output. */
+  acc?: Interval[];
+  /** Requantized layers: range of acc*M + 2^(shift-1) over all outputs, and the signed bit width of the quotient. */
   scaled?: Interval;
   quotientBits?: number;
   /** Range of the layer's output values. */
   out: Interval[];
+  /** Unsigned bit width that holds every output (for max gadgets reading them). */
+  outBits: number;
 }
 
 export interface ModelBounds {
   input: Interval;
-  layers: DenseBounds[];
+  layers: LayerBounds[];
   /** Signed bit width b with every logit in [-2^(b-1), 2^(b-1)). */
   logitBits: number;
 }
@@ -37,58 +40,64 @@ export function signedBitsFor(iv: Interval): number {
   return n;
 }
 
-function denseAccBounds(layer: QDense, inputs: Interval[]): Interval[] {
-  const out: Interval[] = [];
-  for (let j = 0; j < layer.outputSize; j++) {
-    let lo = layer.bias[j];
-    let hi = layer.bias[j];
-    for (let i = 0; i < layer.inputSize; i++) {
-      const w = layer.weights[j * layer.inputSize + i];
+function unsignedBitsFor(max: number): number {
+  let n = 1;
+  while (max >= 2 ** n) n++;
+  return n;
+}
+
+function span(ivs: Interval[]): Interval {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const iv of ivs) {
+    min = Math.min(min, iv.min);
+    max = Math.max(max, iv.max);
+  }
+  return { min, max };
+}
+
+function layerBounds(layer: QLayer, inputs: Interval[]): LayerBounds {
+  if (inputs.length !== inputCount(layer)) throw new Error(`layer ${layer.name}: expects ${inputCount(layer)} inputs, the previous layer gives ${inputs.length}`);
+  const n = outputCount(layer);
+  if (layer.kind === 'maxpool') {
+    const out = Array.from({ length: n }, (_, o) => span(poolWindow(layer, o).map((i) => inputs[i])));
+    if (span(out).min < 0) throw new Error(`layer ${layer.name}: max pooling needs non-negative inputs (after relu)`);
+    return { out, outBits: unsignedBitsFor(span(out).max) };
+  }
+  const forms = linearForms(layer);
+  const acc = forms.map(({ bias, terms }) => {
+    let lo = bias;
+    let hi = bias;
+    for (const [i, w] of terms) {
       const a = w * inputs[i].min;
       const b = w * inputs[i].max;
       lo += Math.min(a, b);
       hi += Math.max(a, b);
     }
-    out.push({ min: lo, max: hi });
+    return { min: lo, max: hi };
+  });
+  if (!layer.requant) return { acc, out: acc, outBits: 0 };
+  const { multipliers, shift, outBits } = layer.requant;
+  const half = shift > 0 ? 2 ** (shift - 1) : 0;
+  const scaled = span(acc.map((iv, o) => ({ min: iv.min * multipliers[forms[o].channel] + half, max: iv.max * multipliers[forms[o].channel] + half })));
+  if (Math.max(Math.abs(scaled.min), Math.abs(scaled.max)) >= EXACT_LIMIT) {
+    throw new Error(`layer ${layer.name}: scaled accumulators reach 2^${Math.log2(Math.max(-scaled.min, scaled.max)).toFixed(1)}, beyond exact arithmetic`);
   }
-  return out;
+  const quotient: Interval = { min: Math.floor(scaled.min / 2 ** shift), max: Math.floor(scaled.max / 2 ** shift) };
+  const top = 2 ** outBits - 1;
+  const out = acc.map(() => ({ min: 0, max: top }));
+  return { acc, scaled, quotientBits: signedBitsFor(quotient), out, outBits };
 }
 
 export function modelBounds(model: QuantizedModel): ModelBounds {
   const size = model.input.shape.reduce((a, b) => a * b, 1);
   const input: Interval = { min: 0, max: 2 ** model.input.bits - 1 };
   let current: Interval[] = Array.from({ length: size }, () => input);
-  const layers: DenseBounds[] = [];
-  let logitBits = 1;
+  const layers: LayerBounds[] = [];
   for (const layer of model.layers) {
-    const acc = denseAccBounds(layer, current);
-    if (layer.requant) {
-      const { multipliers, shift, outBits } = layer.requant;
-      const half = shift > 0 ? 2 ** (shift - 1) : 0;
-      let min = Infinity;
-      let max = -Infinity;
-      acc.forEach((iv, j) => {
-        min = Math.min(min, iv.min * multipliers[j] + half);
-        max = Math.max(max, iv.max * multipliers[j] + half);
-      });
-      if (Math.max(Math.abs(min), Math.abs(max)) >= EXACT_LIMIT) {
-        throw new Error(`layer ${layer.name}: scaled accumulators reach 2^${Math.log2(Math.max(-min, max)).toFixed(1)}, beyond exact arithmetic`);
-      }
-      const quotient: Interval = { min: Math.floor(min / 2 ** shift), max: Math.floor(max / 2 ** shift) };
-      const out = acc.map(() => ({ min: 0, max: 2 ** outBits - 1 }));
-      layers.push({ acc, scaled: { min, max }, quotientBits: signedBitsFor(quotient), out });
-      current = out;
-    } else {
-      layers.push({ acc, out: acc });
-      let min = Infinity;
-      let max = -Infinity;
-      for (const iv of acc) {
-        min = Math.min(min, iv.min);
-        max = Math.max(max, iv.max);
-      }
-      logitBits = signedBitsFor({ min, max });
-      current = acc;
-    }
+    const b = layerBounds(layer, current);
+    layers.push(b);
+    current = b.out;
   }
-  return { input, layers, logitBits };
+  return { input, layers, logitBits: signedBitsFor(span(current)) };
 }

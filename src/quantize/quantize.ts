@@ -1,7 +1,7 @@
 import { fail } from '../util/errors.js';
-import type { FloatModel } from '../model/types.js';
+import { outputLength, runFloatLayer, type FloatLayer, type FloatModel } from '../model/types.js';
 import { EXACT_LIMIT, modelBounds } from './bounds.js';
-import { QMODEL_FORMAT, QMODEL_VERSION, type QDense, type QuantizedModel } from './types.js';
+import { QMODEL_FORMAT, QMODEL_VERSION, type QLayer, type QRequant, type QuantizedModel } from './types.js';
 
 export interface QuantizeOptions {
   /** Float input = integer input * inputScale (MNIST pixels: 1/255). */
@@ -25,6 +25,35 @@ function quantile(values: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))];
 }
 
+/** Multipliers M[c] and one shift with M[c] / 2^shift ~ ratios[c], the largest M within `bits` bits. */
+function fixedPoint(ratios: number[], bits: number): { multipliers: number[]; shift: number } {
+  const shift = Math.max(0, Math.floor(Math.log2((2 ** bits - 1) / Math.max(...ratios))));
+  return { multipliers: ratios.map((r) => Math.max(1, Math.round(r * 2 ** shift))), shift };
+}
+
+/** Symmetric int8 weights with one scale per output channel (or one per layer when perLayer). */
+function quantizeWeights(kernel: Float32Array, channels: number, perLayer: boolean): { weights: number[]; scales: number[] } {
+  const channelMax = new Array<number>(channels).fill(0);
+  kernel.forEach((w, k) => (channelMax[k % channels] = Math.max(channelMax[k % channels], Math.abs(w))));
+  const layerMax = Math.max(...channelMax);
+  const scales = channelMax.map((m) => ((perLayer ? layerMax : m) > 0 ? (perLayer ? layerMax : m) / WEIGHT_MAX : 1));
+  const weights = Array.from(kernel, (w, k) => Math.max(-WEIGHT_MAX, Math.min(WEIGHT_MAX, Math.round(w / scales[k % channels]))));
+  return { weights, scales };
+}
+
+/** Dense kernels are stored input-major (Keras); the IR wants output-major rows. */
+function denseRows(weights: number[], inputSize: number, outputSize: number): number[] {
+  const rows = new Array<number>(inputSize * outputSize);
+  for (let i = 0; i < inputSize; i++) for (let j = 0; j < outputSize; j++) rows[j * inputSize + i] = weights[i * outputSize + j];
+  return rows;
+}
+
+function activationOf(layer: FloatLayer, isLast: boolean): 'relu' | 'relu6' {
+  const act = 'activation' in layer ? layer.activation : 'linear';
+  if (act === 'relu' || act === 'relu6') return act;
+  return fail('UNSUPPORTED_LAYER', `layer ${layer.name} (${layer.kind}): ${isLast ? 'the last layer must be Dense' : 'hidden layers need a relu or relu6 activation'} (got ${act})`);
+}
+
 /**
  * Post-training quantization: int8 weights with per-output-channel scales, unsigned integer activations
  * with scales calibrated on data, requantization by an integer multiplier and a shift.
@@ -34,6 +63,7 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
   const activationBits = options.activationBits ?? 8;
   const multiplierBits = options.multiplierBits ?? 10;
   const clipFraction = options.clipFraction ?? 0;
+  const outMax = 2 ** activationBits - 1;
   if (calibration.length === 0) fail('BAD_INPUT', 'quantization needs at least one calibration sample');
   const size = model.inputShape.reduce((a, b) => a * b, 1);
 
@@ -44,71 +74,68 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
   });
 
   let inScale = options.inputScale;
-  const layers: QDense[] = [];
+  const layers: QLayer[] = [];
   model.layers.forEach((layer, index) => {
     const isLast = index === model.layers.length - 1;
-    const { inputSize, outputSize, kernel } = layer;
-    if (!isLast && layer.activation !== 'relu') {
-      fail('UNSUPPORTED_LAYER', `layer ${layer.name} (Dense): hidden layers need a relu activation (got ${layer.activation})`);
-    }
-    // Weight scales: per output channel for hidden layers; one per layer on the last, so logits share a scale.
-    const channelMax = new Array<number>(outputSize).fill(0);
-    for (let i = 0; i < inputSize; i++) {
-      for (let j = 0; j < outputSize; j++) channelMax[j] = Math.max(channelMax[j], Math.abs(kernel[i * outputSize + j]));
-    }
-    const layerMax = Math.max(...channelMax);
-    const weightScales = channelMax.map((m) => {
-      const s = (isLast ? layerMax : m) / WEIGHT_MAX;
-      return s > 0 ? s : 1;
-    });
-    const weights = new Array<number>(inputSize * outputSize);
-    for (let j = 0; j < outputSize; j++) {
-      for (let i = 0; i < inputSize; i++) {
-        const q = Math.round(kernel[i * outputSize + j] / weightScales[j]);
-        weights[j * inputSize + i] = Math.max(-WEIGHT_MAX, Math.min(WEIGHT_MAX, q));
-      }
-    }
-    const accScales = weightScales.map((s) => inScale * s);
-    const bias = Array.from(layer.bias, (b, j) => Math.round(b / accScales[j]));
-    for (const b of bias) if (Math.abs(b) >= EXACT_LIMIT) fail('BAD_MODEL', `layer ${layer.name}: bias too large to quantize`);
-
-    // Float outputs of this layer on the calibration set.
-    const next = acts.map((x) => {
-      const y = new Float64Array(outputSize);
-      for (let j = 0; j < outputSize; j++) {
-        let acc = layer.bias[j];
-        for (let i = 0; i < inputSize; i++) acc += x[i] * kernel[i * outputSize + j];
-        y[j] = layer.activation === 'relu' ? Math.max(0, acc) : acc;
-      }
-      return y;
-    });
-
-    if (isLast) {
-      layers.push({ kind: 'dense', name: layer.name, inputSize, outputSize, weights, bias, weightScales, requant: null });
-      inScale = accScales[0];
-    } else {
-      const all = new Float64Array(next.length * outputSize);
-      next.forEach((y, k) => all.set(y, k * outputSize));
-      let top = clipFraction > 0 ? quantile(all, 1 - clipFraction) : Math.max(...all);
-      if (!(top > 0)) top = 1; // a dead layer: any scale represents its zeros
-      const outMax = 2 ** activationBits - 1;
-      const outScale = top / outMax;
-      const ratios = accScales.map((s) => s / outScale);
-      // Largest shift that keeps every multiplier within multiplierBits bits.
-      const maxRatio = Math.max(...ratios);
-      const shift = Math.max(0, Math.floor(Math.log2((2 ** multiplierBits - 1) / maxRatio)));
-      const multipliers = ratios.map((r) => Math.max(1, Math.round(r * 2 ** shift)));
-      layers.push({
-        kind: 'dense',
-        name: layer.name,
-        inputSize,
-        outputSize,
-        weights,
-        bias,
-        weightScales,
-        requant: { multipliers, shift, activation: 'relu', outBits: activationBits, outScale },
+    const next = acts.map((x) => runFloatLayer(layer, x));
+    // Output scale of a hidden layer: the calibrated maximum (relu6 never exceeds 6) over 2^bits - 1.
+    const calibratedScale = (act: 'relu' | 'relu6') => {
+      const all = new Float64Array(next.length * outputLength(layer));
+      next.forEach((y, k) => all.set(y, k * y.length));
+      let top = clipFraction > 0 ? quantile(all, 1 - clipFraction) : all.reduce((m, v) => Math.max(m, v), 0);
+      if (act === 'relu6') top = Math.min(top, 6);
+      return (top > 0 ? top : 1) / outMax; // a dead layer: any scale represents its zeros
+    };
+    const requantFor = (accScales: number[], act: 'relu' | 'relu6'): QRequant => {
+      const outScale = calibratedScale(act);
+      return { ...fixedPoint(accScales.map((s) => s / outScale), multiplierBits), activation: act, outBits: activationBits, outScale };
+    };
+    const bias = (b: Float32Array, accScales: number[]) =>
+      Array.from(b, (v, c) => {
+        const q = Math.round(v / accScales[c]);
+        if (Math.abs(q) >= EXACT_LIMIT) fail('BAD_MODEL', `layer ${layer.name}: bias too large to quantize`);
+        return q;
       });
-      inScale = outScale;
+
+    switch (layer.kind) {
+      case 'dense': {
+        const { weights, scales } = quantizeWeights(layer.kernel, layer.outputSize, isLast);
+        const accScales = scales.map((s) => inScale * s);
+        const base = { kind: 'dense' as const, name: layer.name, inputSize: layer.inputSize, outputSize: layer.outputSize };
+        const rows = denseRows(weights, layer.inputSize, layer.outputSize);
+        if (isLast) {
+          if (layer.activation !== 'linear') fail('UNSUPPORTED_LAYER', `last layer ${layer.name}: activation ${layer.activation} on the logits is not supported`);
+          layers.push({ ...base, weights: rows, bias: bias(layer.bias, accScales), weightScales: scales, requant: null });
+          inScale = accScales[0];
+        } else {
+          const requant = requantFor(accScales, activationOf(layer, false));
+          layers.push({ ...base, weights: rows, bias: bias(layer.bias, accScales), weightScales: scales, requant });
+          inScale = requant.outScale;
+        }
+        break;
+      }
+      case 'conv2d': {
+        if (isLast) activationOf({ ...layer, activation: 'linear' }, true);
+        const { kernelSize, strides, pads, depthwise, inShape, outShape } = layer;
+        const { weights, scales } = quantizeWeights(layer.kernel, outShape[2], false);
+        const accScales = scales.map((s) => inScale * s);
+        const requant = requantFor(accScales, activationOf(layer, false));
+        layers.push({ kind: 'conv2d', name: layer.name, inShape, outShape, kernelSize, strides, pads, depthwise, weights, bias: bias(layer.bias, accScales), weightScales: scales, requant });
+        inScale = requant.outScale;
+        break;
+      }
+      case 'maxpool':
+      case 'avgpool':
+      case 'globalavgpool': {
+        if (isLast) activationOf({ ...layer, kind: layer.kind } as FloatLayer, true);
+        // Pools keep the scale; an average is a sum times M / 2^shift ~ 1 / window size.
+        const channels = layer.inShape[2];
+        const count = layer.kind === 'globalavgpool' ? layer.inShape[0] * layer.inShape[1] : layer.poolSize[0] * layer.poolSize[1];
+        const average: QRequant = { ...fixedPoint(new Array(channels).fill(1 / count), multiplierBits), activation: 'relu', outBits: activationBits, outScale: inScale };
+        if (layer.kind === 'globalavgpool') layers.push({ kind: 'globalavgpool', name: layer.name, inShape: layer.inShape, requant: average });
+        else layers.push({ kind: layer.kind, name: layer.name, inShape: layer.inShape, outShape: layer.outShape, poolSize: layer.poolSize, strides: layer.strides, requant: layer.kind === 'avgpool' ? average : null });
+        break;
+      }
     }
     acts = next;
   });
@@ -119,7 +146,7 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     name: model.name,
     input: { shape: [...model.inputShape], bits: options.inputBits, scale: options.inputScale },
     layers,
-    output: { size: model.layers[model.layers.length - 1].outputSize, logitScale: inScale, labels: options.labels },
+    output: { size: outputLength(model.layers[model.layers.length - 1]), logitScale: inScale, labels: options.labels },
     notes: [...model.notes],
   };
   modelBounds(qmodel); // throws if any intermediate could leave exact integer arithmetic

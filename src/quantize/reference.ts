@@ -1,5 +1,6 @@
 import { ZkinferError } from '../util/errors.js';
-import { inputSize, type QuantizedModel } from './types.js';
+import { linearForms, outputCount, poolWindow } from './linear.js';
+import { inputSize, type QLayer, type QuantizedModel } from './types.js';
 
 /**
  * The TypeScript reference of the integer semantics documented in types.ts. The circuit must agree with
@@ -9,7 +10,7 @@ import { inputSize, type QuantizedModel } from './types.js';
 export interface QuantizedResult {
   logits: number[];
   predicted: number;
-  /** Output of every hidden layer, for debugging and for the circuit comparison tests. */
+  /** Output of every layer before the last, for debugging and for the circuit comparison tests. */
   hidden: number[][];
 }
 
@@ -38,26 +39,37 @@ export function argmaxFirst(values: number[]): number {
   return best;
 }
 
+/** One layer on exact integers. */
+export function runQuantizedLayer(layer: QLayer, x: number[]): number[] {
+  const n = outputCount(layer);
+  const y = new Array<number>(n);
+  if (layer.kind === 'maxpool') {
+    for (let o = 0; o < n; o++) y[o] = Math.max(...poolWindow(layer, o).map((i) => x[i]));
+    return y;
+  }
+  const forms = linearForms(layer);
+  for (let o = 0; o < n; o++) {
+    const { channel, bias, terms } = forms[o];
+    let acc = bias;
+    for (const [i, w] of terms) acc += w * x[i];
+    if (layer.requant) {
+      const { multipliers, shift, outBits } = layer.requant;
+      const half = shift > 0 ? 2 ** (shift - 1) : 0;
+      const q = Math.floor((acc * multipliers[channel] + half) / 2 ** shift);
+      y[o] = Math.min(Math.max(q, 0), 2 ** outBits - 1);
+    } else {
+      y[o] = acc;
+    }
+  }
+  return y;
+}
+
 export function runQuantized(model: QuantizedModel, input: ArrayLike<number>): QuantizedResult {
   let x = validateInput(model, Array.from(input));
   const hidden: number[][] = [];
-  for (const layer of model.layers) {
-    const y = new Array<number>(layer.outputSize);
-    for (let j = 0; j < layer.outputSize; j++) {
-      let acc = layer.bias[j];
-      const row = j * layer.inputSize;
-      for (let i = 0; i < layer.inputSize; i++) acc += layer.weights[row + i] * x[i];
-      if (layer.requant) {
-        const { multipliers, shift, outBits } = layer.requant;
-        const half = shift > 0 ? 2 ** (shift - 1) : 0;
-        const q = Math.floor((acc * multipliers[j] + half) / 2 ** shift);
-        y[j] = Math.min(Math.max(q, 0), 2 ** outBits - 1);
-      } else {
-        y[j] = acc;
-      }
-    }
-    if (layer.requant) hidden.push(y);
-    x = y;
-  }
+  model.layers.forEach((layer, l) => {
+    x = runQuantizedLayer(layer, x);
+    if (l < model.layers.length - 1) hidden.push(x);
+  });
   return { logits: x, predicted: argmaxFirst(x), hidden };
 }

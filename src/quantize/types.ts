@@ -2,11 +2,15 @@
  * The quantized model: the one intermediate representation that the circuit emitter and the reference
  * interpreter (runQuantized) both read. Everything here is an integer except the scales, which only
  * decode integers back to real numbers for display; they never enter the proved computation.
+ * Tensors are channels-last and flat (H, W, C), as in the float IR.
  *
- * Integer semantics of a dense layer (defined once, implemented in reference.ts and in circuits/):
- *   acc[j] = bias[j] + sum_i weights[j * inputSize + i] * x[i]                  (exact integers)
- *   hidden layer:  y[j] = clamp(floor((acc[j] * M[j] + 2^(shift-1)) / 2^shift), 0, 2^outBits - 1)
- *   last layer:    logits[j] = acc[j]  (one weight scale for the layer, so logits are comparable)
+ * Integer semantics (defined once, implemented in reference.ts and in circuits/):
+ *   linear layers (dense, conv2d, avgpool, globalavgpool), for each output o of channel c:
+ *     acc[o] = bias[c] + sum of weight * x over o's inputs (linear.ts lists them)   (exact integers;
+ *     average pools have no bias and weight 1: their 1/count is folded into the multiplier)
+ *   hidden:  y[o] = clamp(floor((acc[o] * M[c] + 2^(shift-1)) / 2^shift), 0, 2^outBits - 1)
+ *   last layer (dense): logits[j] = acc[j]  (one weight scale for the layer, so logits are comparable)
+ *   maxpool: y[o] = the maximum of o's window (values keep their scale)
  *   class = the first index of the maximum logit.
  */
 export const QMODEL_FORMAT = 'zkinfer-qmodel';
@@ -17,7 +21,8 @@ export interface QRequant {
   multipliers: number[];
   /** Common right shift: the real factor is M[j] / 2^shift. */
   shift: number;
-  activation: 'relu';
+  /** relu: clamp to [0, 2^outBits - 1]; relu6 is the same clamp with outScale <= 6 / (2^outBits - 1). */
+  activation: 'relu' | 'relu6';
   /** Output is clamped to [0, 2^outBits - 1]. */
   outBits: number;
   /** Real value of one output unit (for display and the next layer's calibration). */
@@ -39,7 +44,44 @@ export interface QDense {
   requant: QRequant | null;
 }
 
-export type QLayer = QDense;
+export type Shape3 = [number, number, number];
+
+export interface QConv2D {
+  kind: 'conv2d';
+  name: string;
+  inShape: Shape3;
+  outShape: Shape3;
+  kernelSize: [number, number];
+  strides: [number, number];
+  /** Zero padding [top, left, bottom, right]. */
+  pads: [number, number, number, number];
+  depthwise: boolean;
+  /** int8, HWIO like the float kernel (depthwise: [kH][kW][C]). */
+  weights: number[];
+  bias: number[];
+  weightScales: number[];
+  requant: QRequant;
+}
+
+export interface QPool2D {
+  kind: 'maxpool' | 'avgpool';
+  name: string;
+  inShape: Shape3;
+  outShape: Shape3;
+  poolSize: [number, number];
+  strides: [number, number];
+  /** avgpool only: sum times M / 2^shift, M / 2^shift ~ 1 / window size; same scale in and out. */
+  requant: QRequant | null;
+}
+
+export interface QGlobalAvgPool {
+  kind: 'globalavgpool';
+  name: string;
+  inShape: Shape3;
+  requant: QRequant;
+}
+
+export type QLayer = QDense | QConv2D | QPool2D | QGlobalAvgPool;
 
 export interface QuantizedModel {
   format: typeof QMODEL_FORMAT;

@@ -1,4 +1,6 @@
-import type { FloatModel } from '../../src/model/types.js';
+import type { FloatDense, FloatModel } from '../../src/model/types.js';
+
+export type DenseModel = Omit<FloatModel, 'layers'> & { layers: FloatDense[] };
 
 /** Deterministic pseudo-random numbers for test models and inputs (tests must be reproducible). */
 export function rng(seed: number): () => number {
@@ -10,7 +12,7 @@ export function rng(seed: number): () => number {
 }
 
 /** A small random float MLP: sizes [in, h1, ..., out], relu on hidden layers. */
-export function randomFloatModel(sizes: number[], seed: number, name = 'random'): FloatModel {
+export function randomFloatModel(sizes: number[], seed: number, name = 'random'): DenseModel {
   const r = rng(seed);
   const layers = sizes.slice(1).map((outputSize, l) => {
     const inputSize = sizes[l];
@@ -34,7 +36,7 @@ export function randomInputs(n: number, size: number, bits: number, seed: number
 }
 
 /** Write a FloatModel of Dense layers as a tfjs Layers model (model.json + weights.bin), as tfjs saves one. */
-export async function writeTfjsModel(dir: string, model: FloatModel): Promise<string> {
+export async function writeTfjsModel(dir: string, model: DenseModel): Promise<string> {
   const { mkdir, writeFile } = await import('node:fs/promises');
   const path = await import('node:path');
   await mkdir(dir, { recursive: true });
