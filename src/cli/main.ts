@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
 import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
+import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -68,6 +69,34 @@ common(program.command('demo').description('compile, set up, prove and verify on
   .action(async (flags) => {
     process.exitCode = await demoCommand(flags);
   });
+
+program
+  .command('serve')
+  .description('HTTP verification service: POST /v1/verify, GET /v1/models[/:id], GET /healthz (stops gracefully on SIGINT/SIGTERM)')
+  .option('--keys <dir>', 'directory of zkinfer keys (*.json), loaded once (default: artifacts/keys/by-id)')
+  .option('--artifacts <dir>', 'artifacts directory whose keys/by-id to serve when --keys is not given')
+  .option('-p, --port <n>', 'TCP port (0 = any free port)', '8080')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--body-limit <bytes>', 'largest accepted request body', '1048576')
+  .option('-q, --quiet', 'log warnings and errors only')
+  .action(serveCommand);
+
+program
+  .command('export-verifier')
+  .description('write a Solidity Groth16 verifier contract for a key (rendered with snarkjs\'s template from the key alone)')
+  .requiredOption('-k, --key <key>', 'verification key file, or a model id filed under artifacts/keys/by-id')
+  .requiredOption('-o, --out <file>', 'where to write the .sol file')
+  .option('--contract-name <name>', 'Solidity contract name', 'Groth16Verifier')
+  .option('--artifacts <dir>', 'artifacts directory holding keys/by-id')
+  .action(exportVerifierCommand);
+
+program
+  .command('export-calldata')
+  .description("print a bundle's verifyProof arguments (snarkjs format), or ABI-encoded call data with --abi")
+  .argument('<bundle>', 'proof bundle JSON file')
+  .option('--abi', 'print 0x-prefixed ABI-encoded call data (selector + arguments) instead')
+  .option('-o, --out <file>', 'write to a file instead of stdout')
+  .action(exportCalldataCommand);
 
 try {
   await program.parseAsync(process.argv);
