@@ -15,6 +15,7 @@ import { loadModelSource } from '../src/model/index.js';
 import { loadMnistSplit } from '../src/model/mnist.js';
 import { prove } from '../src/prove/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
+import { layerSummary } from '../src/quantize/linear.js';
 import { setupModel } from '../src/setup/index.js';
 import { verify } from '../src/verify/index.js';
 import { PACKAGE_ROOT, writeFileAtomic } from '../src/util/fs.js';
@@ -69,7 +70,7 @@ async function benchModel(spec: string) {
     }
     return {
       model: spec,
-      layers: qmodel.layers.map((l) => `${l.inputSize}->${l.outputSize}`).join(', '),
+      layers: qmodel.layers.map(layerSummary).join(', '),
       constraints: model.circuit.constraints,
       publicSignals: model.layout.total,
       ptauPower: model.key.setup.ptau.power,
