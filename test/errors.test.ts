@@ -106,6 +106,9 @@ describe('verify inputs', () => {
     expectError(() => parseBundle({ ...base, proof: { ...base.proof, pi_a: ['1', 'x', '1'] } }), 'BAD_BUNDLE', /proof\.pi_a\[1\]/);
     expectError(() => parseBundle({ ...base, publicSignals: 'nope' }), 'BAD_BUNDLE', /publicSignals/);
     expectError(() => parseBundle({ ...base, modelId: 'abc' }), 'BAD_BUNDLE', /modelId/);
+    // One encoding per value: "00060" would otherwise verify as 60.
+    expectError(() => parseBundle({ ...base, publicSignals: ['0060'] }), 'BAD_BUNDLE', /publicSignals\[0\]: expected a canonical decimal/);
+    expectError(() => parseBundle({ ...base, proof: { ...base.proof, pi_c: ['01', '2', '1'] } }), 'BAD_BUNDLE', /proof\.pi_c\[0\]/);
   });
 
   it('returns an invalid verdict for a malformed bundle and throws a clear error for a malformed key', async () => {

@@ -10,8 +10,9 @@ import { parseWith } from './schema.js';
 export const BUNDLE_FORMAT = 'zkinfer-proof';
 export const BUNDLE_VERSION = 1;
 
-const decimal = z.string().regex(/^\d+$/, 'expected a decimal integer string');
-const signedDecimal = z.string().regex(/^-?\d+$/, 'expected an integer string');
+// Canonical decimal (no leading zeros): one encoding per value, so a bundle cannot be re-encoded.
+const decimal = z.string().regex(/^(0|[1-9]\d*)$/, 'expected a canonical decimal integer string');
+const signedDecimal = z.string().regex(/^(0|-?[1-9]\d*)$/, 'expected a canonical integer string');
 
 export const proofSchema = z.object({
   pi_a: z.array(decimal).length(3),

@@ -11,7 +11,8 @@ import { parseWith } from './schema.js';
 export const KEY_FORMAT = 'zkinfer-key';
 export const KEY_VERSION = 1;
 
-const decimal = z.string().regex(/^\d+$/, 'expected a decimal integer string');
+// Canonical decimal (no leading zeros): one encoding per value, so a bundle cannot be re-encoded.
+const decimal = z.string().regex(/^(0|[1-9]\d*)$/, 'expected a canonical decimal integer string');
 
 export const visibilitySchema = z.object({
   input: z.enum(['public', 'private']),
