@@ -1,10 +1,12 @@
 /**
- * Train the bundled MNIST MLP: 784 -> Dense(H, relu) -> Dense(10, linear logits).
+ * Train the bundled MNIST MLP: 784 -> Dense(H, relu) -> Dense(10, linear logits),
+ * or with --arch cnn the small LeNet-style CNN of scripts/mnist-cnn.ts.
  *
- *   npm run train:mnist -- [--hidden 32] [--epochs N] [--out models/mnist-mlp] [--seed 1]
+ *   npm run train:mnist -- [--arch mlp|cnn] [--hidden 32] [--epochs N] [--out models/mnist-mlp] [--seed 1]
  *
  * Inputs are pixels / 255 (float32). Loss: softmax cross-entropy on the logits;
- * the saved model outputs logits and contains only Dense layers (relu / linear).
+ * the saved model outputs logits and contains only Dense layers (relu / linear)
+ * (the CNN: Conv2D relu, MaxPooling2D, Flatten, Dense linear).
  * Fully deterministic on a given backend: seeded Glorot-uniform kernels, zero
  * biases, our own seeded per-epoch shuffle (fit runs with shuffle: false).
  *
@@ -17,7 +19,7 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 
 import { loadMnistSplit, MNIST_PIXELS, MNIST_TEST_FRACTION, type DigitSample } from '../src/model/mnist.js';
 import { loadTf } from '../src/model/tf.js';
@@ -25,6 +27,10 @@ import { MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
 import { loadTfjsLayersModel } from '../src/model/tfjsLayers.js';
 import { compareAccuracy } from '../src/quantize/accuracy.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
+import { installFastConv2DBackpropFilter } from './fast-conv-grad.js';
+import { buildCnnModel, CNN_DEFAULT_EPOCHS, CNN_DEFAULT_LEARNING_RATE, CNN_DEFAULT_OUT_DIR, CNN_DESCRIPTION, CNN_INPUT_SHAPE } from './mnist-cnn.js';
+
+export type MnistArch = 'mlp' | 'cnn';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -32,17 +38,19 @@ type Tensor2D = import('@tensorflow/tfjs').Tensor2D;
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 
 export interface TrainMnistOptions {
-  /** Hidden layer width H (default 32). */
+  /** 'mlp' (default) or 'cnn'. */
+  arch?: MnistArch;
+  /** Hidden layer width H (default 32; MLP only). */
   hidden?: number;
-  /** Training epochs (default DEFAULT_EPOCHS). */
+  /** Training epochs (default DEFAULT_EPOCHS, or CNN_DEFAULT_EPOCHS for the CNN). */
   epochs?: number;
-  /** Output directory (default models/mnist-mlp, relative to cwd). */
+  /** Output directory (default models/mnist-mlp or models/mnist-cnn, relative to cwd). */
   outDir?: string;
   /** Seed for initializers and shuffling (default 1). */
   seed?: number;
   /** Mini-batch size (default 32). */
   batchSize?: number;
-  /** Adam learning rate (default 1e-3). */
+  /** Adam learning rate (default 1e-3; CNN 3e-3). */
   learningRate?: number;
   /** Progress logger (default console.log); pass () => {} to silence. */
   log?: (msg: string) => void;
@@ -99,7 +107,7 @@ function toTensors(tf: Tf, samples: DigitSample[]): { x: Tensor2D; y: Tensor2D }
   return { x: tf.tensor2d(xs, [n, MNIST_PIXELS]), y: tf.tensor2d(ys, [n, 10]) };
 }
 
-async function accuracy(tf: Tf, model: LayersModel, x: Tensor2D, labels: number[]): Promise<number> {
+async function accuracy(tf: Tf, model: LayersModel, x: Tensor, labels: number[]): Promise<number> {
   const pred = tf.tidy(() => (model.predict(x, { batchSize: 512 }) as Tensor).argMax(-1));
   const arr = (await pred.data()) as Int32Array;
   pred.dispose();
@@ -189,12 +197,15 @@ async function saveModelAtomic(tf: Tf, model: LayersModel, outDir: string): Prom
 }
 
 export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<TrainMnistResult> {
+  const arch = opts.arch ?? 'mlp';
+  if (arch !== 'mlp' && arch !== 'cnn') throw new Error(`arch must be mlp or cnn, got ${String(arch)}`);
+  const cnn = arch === 'cnn';
   const hidden = opts.hidden ?? DEFAULT_HIDDEN;
-  const epochs = opts.epochs ?? DEFAULT_EPOCHS;
+  const epochs = opts.epochs ?? (cnn ? CNN_DEFAULT_EPOCHS : DEFAULT_EPOCHS);
   const seed = opts.seed ?? DEFAULT_SEED;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
-  const learningRate = opts.learningRate ?? DEFAULT_LEARNING_RATE;
-  const outDir = path.resolve(opts.outDir ?? DEFAULT_OUT_DIR);
+  const learningRate = opts.learningRate ?? (cnn ? CNN_DEFAULT_LEARNING_RATE : DEFAULT_LEARNING_RATE);
+  const outDir = path.resolve(opts.outDir ?? (cnn ? CNN_DEFAULT_OUT_DIR : DEFAULT_OUT_DIR));
   const log = opts.log ?? ((msg: string) => console.log(msg));
   for (const [k, v] of Object.entries({ hidden, epochs, batchSize })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
@@ -204,15 +215,24 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
   const { train, test } = loadMnistSplit();
   log(
     `tfjs backend: ${backend}; MNIST train ${train.length}, held-out ${test.length}; ` +
-      `MLP 784-${hidden}-10, ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`,
+      `${cnn ? CNN_DESCRIPTION : `MLP 784-${hidden}-10`}, ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`,
   );
 
-  const trainT = toTensors(tf, train);
-  const testT = toTensors(tf, test);
+  // The CNN sees each digit as [28, 28, 1]: the same row-major bytes, so only the tensor shape changes.
+  const shaped = (t: { x: Tensor2D; y: Tensor2D }): { x: Tensor; y: Tensor2D } => {
+    if (!cnn) return t;
+    const x = t.x.reshape([-1, ...CNN_INPUT_SHAPE]);
+    t.x.dispose();
+    return { x, y: t.y };
+  };
+  const trainT = shaped(toTensors(tf, train));
+  const testT = shaped(toTensors(tf, test));
   const trainLabels = train.map((s) => s.label);
   const testLabels = test.map((s) => s.label);
 
-  const model = buildModel(tf, hidden, seed);
+  const model = cnn ? buildCnnModel(tf, seed) : buildModel(tf, hidden, seed);
+  // Same gradients bit for bit, ~10x faster CNN training on the cpu backend (see fast-conv-grad.ts).
+  const restoreKernel = cnn ? installFastConv2DBackpropFilter(tf) : () => {};
   model.compile({
     optimizer: tf.train.adam(learningRate),
     loss: (yTrue: Tensor, yPred: Tensor) =>
@@ -249,10 +269,10 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
     model.setUserDefinedMetadata({
       zkinfer: {
         task: 'mnist',
-        input: 'pixels / 255, float32[784], row-major 28x28',
+        input: cnn ? 'pixels / 255, float32[28, 28, 1], row-major (channels last)' : 'pixels / 255, float32[784], row-major 28x28',
         output: 'logits[10] (no softmax)',
         dataset: `npm mnist@1.1.0; per digit, last floor(n*${MNIST_TEST_FRACTION}) samples in package order held out`,
-        hidden,
+        ...(cnn ? { arch: CNN_DESCRIPTION } : { hidden }),
         epochs,
         batchSize,
         learningRate,
@@ -272,6 +292,7 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
     log(`held-out accuracy: float ${(acc.float * 100).toFixed(2)}%  quantized ${(acc.quantized * 100).toFixed(2)}%`);
     return { outDir, trainAccuracy, testAccuracy };
   } finally {
+    restoreKernel();
     model.dispose();
     tf.dispose([trainT.x, trainT.y, testT.x, testT.y]);
   }
@@ -298,16 +319,18 @@ function integer(value: string): number {
 async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('train-mnist')
-    .description('Train the MNIST MLP (784 -> H relu -> 10 logits) and save it in tfjs Layers format')
-    .option('--hidden <n>', 'hidden layer width H', positiveInt, DEFAULT_HIDDEN)
-    .option('--epochs <n>', 'training epochs', positiveInt, DEFAULT_EPOCHS)
-    .option('--out <dir>', 'output directory', DEFAULT_OUT_DIR)
+    .description('Train the MNIST MLP (784 -> H relu -> 10 logits) or a small CNN and save it in tfjs Layers format')
+    .addOption(new Option('--arch <arch>', 'model architecture').choices(['mlp', 'cnn']).default('mlp'))
+    .option('--hidden <n>', 'hidden layer width H (mlp only)', positiveInt, DEFAULT_HIDDEN)
+    .option('--epochs <n>', `training epochs (default ${DEFAULT_EPOCHS}; cnn ${CNN_DEFAULT_EPOCHS})`, positiveInt)
+    .option('--out <dir>', `output directory (default ${DEFAULT_OUT_DIR}; cnn ${CNN_DEFAULT_OUT_DIR})`)
     .option('--seed <n>', 'random seed (initializers and shuffling)', integer, DEFAULT_SEED)
     .option('--batch-size <n>', 'mini-batch size', positiveInt, DEFAULT_BATCH_SIZE)
-    .option('--lr <x>', 'Adam learning rate', positiveNumber, DEFAULT_LEARNING_RATE)
+    .option('--lr <x>', `Adam learning rate (default ${DEFAULT_LEARNING_RATE}; cnn ${CNN_DEFAULT_LEARNING_RATE})`, positiveNumber)
     .parse(argv);
-  const o = program.opts<{ hidden: number; epochs: number; out: string; seed: number; batchSize: number; lr: number }>();
+  const o = program.opts<{ arch: MnistArch; hidden: number; epochs?: number; out?: string; seed: number; batchSize: number; lr?: number }>();
   await trainMnistMlp({
+    arch: o.arch,
     hidden: o.hidden,
     epochs: o.epochs,
     outDir: o.out,

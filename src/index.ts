@@ -35,6 +35,7 @@ export async function buildModel(spec?: string, options: BuildOptions = {}): Pro
 
 export { loadModelSource, BUNDLED_MODELS, DEFAULT_MODEL } from './model/index.js';
 export { loadTfjsLayersModel } from './model/tfjsLayers.js';
+export { loadOnnxModel } from './model/onnx.js';
 export { quantizeModel } from './quantize/quantize.js';
 export { runQuantized, validateInput } from './quantize/reference.js';
 export { compileModel, emitCircuit, PUBLIC_VISIBILITY, type Visibility } from './circuit/index.js';

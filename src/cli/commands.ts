@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { buildModel, type BuildOptions } from '../index.js';
-import { loadModelSource } from '../model/index.js';
+import { BUNDLED_MODELS, loadModelSource } from '../model/index.js';
 import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
 import { compileModel } from '../circuit/index.js';
 import { quantizeModel } from '../quantize/quantize.js';
@@ -70,7 +70,7 @@ export async function compileCommand(flags: ModelFlags): Promise<void> {
   progress.stage('load + quantize');
   const source = await loadModelSource(flags.model, { calibrationFile: flags.calibration });
   const qmodel = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
-  if (flags.model === 'mlp') {
+  if (flags.model in BUNDLED_MODELS) {
     const acc = compareAccuracy(source.float, qmodel, loadMnistSplit().test);
     out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${acc.samples} held-out digits`);
   }

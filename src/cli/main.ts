@@ -6,7 +6,7 @@ import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './ve
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
-  new Option('-m, --model <model>', `bundled model (${Object.keys(BUNDLED_MODELS).join(', ')}) or path to a tfjs model.json`).default(DEFAULT_MODEL);
+  new Option('-m, --model <model>', `bundled model (${Object.keys(BUNDLED_MODELS).join(', ')}) or path to a tfjs model.json or an .onnx file`).default(DEFAULT_MODEL);
 const common = (cmd: Command) =>
   cmd
     .addOption(modelOption())

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { ZkinferError } from '../util/errors.js';
 import { PACKAGE_ROOT, readJsonFile } from '../util/fs.js';
 import { loadMnistSplit } from './mnist.js';
+import { loadOnnxModel } from './onnx.js';
 import { loadTfjsLayersModel } from './tfjsLayers.js';
 import type { FloatModel } from './types.js';
 
@@ -21,6 +22,10 @@ export interface ModelSource {
 /** Models shipped in the repository, trained by the project's own scripts. */
 export const BUNDLED_MODELS: Record<string, { modelJson: string; description: string }> = {
   mlp: { modelJson: 'models/mnist-mlp/model.json', description: 'MNIST digits MLP 784-32-10, trained by npm run train:mnist' },
+  cnn: {
+    modelJson: 'models/mnist-cnn/model.json',
+    description: 'MNIST digits LeNet-style CNN: conv 6x5x5/2 relu, maxpool 2, dense 10; npm run train:mnist -- --arch cnn',
+  },
 };
 export const DEFAULT_MODEL = 'mlp';
 /** Training samples used for calibration: enough to see typical activation maxima, quick to run. */
@@ -41,10 +46,10 @@ export async function loadModelSource(spec: string = DEFAULT_MODEL, options: Loa
     const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
     return { float, calibration, inputBits: 8, inputScale: 1 / 255, labels: Array.from({ length: 10 }, (_, i) => String(i)) };
   }
-  if (!spec.endsWith('.json')) {
-    throw new ZkinferError('NOT_FOUND', `unknown model '${spec}': use one of ${Object.keys(BUNDLED_MODELS).join(', ')} or a path to a tfjs model.json`);
+  if (!spec.endsWith('.json') && !spec.endsWith('.onnx')) {
+    throw new ZkinferError('NOT_FOUND', `unknown model '${spec}': use one of ${Object.keys(BUNDLED_MODELS).join(', ')}, a tfjs model.json or an .onnx file`);
   }
-  const float = await loadTfjsLayersModel(path.resolve(spec));
+  const float = spec.endsWith('.onnx') ? await loadOnnxModel(path.resolve(spec)) : await loadTfjsLayersModel(path.resolve(spec));
   if (!options.calibrationFile) {
     throw new ZkinferError('BAD_INPUT', 'a custom model needs --calibration FILE: a JSON array of integer input vectors');
   }
