@@ -6,7 +6,8 @@ include "circomlib/circuits/poseidon.circom";
 // Packing: per = floor(248 / bits) values per field element, little-endian (value i of a chunk times
 // 2^(bits*i)); packing is linear, so it costs no constraint. Hashing: a chain of circomlib Poseidon calls,
 // state_0 = salt, state_{c+1} = Poseidon(state_c, next up to 15 packed elements); out = last state.
-// Constraints: only the Poseidon calls (about 240 + 30 * width each, width = inputs per call).
+// Constraints: only the Poseidon calls (no closed form; measured: 240 for 1 packed element, 261 for 2,
+// 870 for 17, 1,113 for 784 8-bit inputs = 26 packed elements in 2 calls).
 // Precondition: every in[i] lies in [0, 2^bits) (range-checked by the caller), so a packed element is
 // below 2^248 < p and packing is injective; Poseidon makes the commitment binding, the random salt hiding
 // (a low-entropy input cannot be found by hashing guesses). src/format/commitment.ts computes the same
