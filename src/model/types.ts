@@ -20,7 +20,8 @@ export interface FloatDense {
 /** Shape of one sample: [height, width, channels]. */
 export type Shape3 = [number, number, number];
 
-export interface FloatConv2D {
+/** Geometry of a convolution, shared by the float and quantized IRs. */
+export interface Conv2DGeometry {
   kind: 'conv2d';
   name: string;
   inShape: Shape3;
@@ -31,6 +32,9 @@ export interface FloatConv2D {
   pads: [number, number, number, number];
   /** Depthwise: each input channel convolved with its own filter (depth multiplier 1; outC = inC). */
   depthwise: boolean;
+}
+
+export interface FloatConv2D extends Conv2DGeometry {
   /** HWIO: kernel[((ky * kW + kx) * inC + ci) * outC + co]; depthwise: [kH][kW][C] (co = ci). */
   kernel: Float32Array;
   bias: Float32Array;
@@ -70,8 +74,14 @@ export function applyActivation(v: number, activation: FloatActivation): number 
   return v;
 }
 
-/** Output length of a layer, flattened. */
-export function outputLength(layer: FloatLayer): number {
+/** What decides a layer's output length, in either IR. */
+export type LayerShape =
+  | { kind: 'dense'; outputSize: number }
+  | { kind: 'globalavgpool'; inShape: Shape3 }
+  | { kind: 'conv2d' | 'maxpool' | 'avgpool'; outShape: Shape3 };
+
+/** Output length of a layer (float or quantized), flattened. */
+export function outputLength(layer: LayerShape): number {
   switch (layer.kind) {
     case 'dense':
       return layer.outputSize;

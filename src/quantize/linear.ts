@@ -1,3 +1,4 @@
+import { outputLength } from '../model/types.js';
 import type { QLayer } from './types.js';
 
 /**
@@ -14,14 +15,7 @@ export interface LinearForm {
 }
 
 export function outputCount(layer: QLayer): number {
-  switch (layer.kind) {
-    case 'dense':
-      return layer.outputSize;
-    case 'globalavgpool':
-      return layer.inShape[2];
-    default:
-      return layer.outShape[0] * layer.outShape[1] * layer.outShape[2];
-  }
+  return outputLength(layer);
 }
 
 export function inputCount(layer: QLayer): number {

@@ -13,6 +13,10 @@
  *   maxpool: y[o] = the maximum of o's window (values keep their scale)
  *   class = the first index of the maximum logit.
  */
+import type { Conv2DGeometry, Shape3 } from '../model/types.js';
+
+export type { Shape3 };
+
 export const QMODEL_FORMAT = 'zkinfer-qmodel';
 export const QMODEL_VERSION = 1;
 
@@ -44,18 +48,7 @@ export interface QDense {
   requant: QRequant | null;
 }
 
-export type Shape3 = [number, number, number];
-
-export interface QConv2D {
-  kind: 'conv2d';
-  name: string;
-  inShape: Shape3;
-  outShape: Shape3;
-  kernelSize: [number, number];
-  strides: [number, number];
-  /** Zero padding [top, left, bottom, right]. */
-  pads: [number, number, number, number];
-  depthwise: boolean;
+export interface QConv2D extends Conv2DGeometry {
   /** int8, HWIO like the float kernel (depthwise: [kH][kW][C]). */
   weights: number[];
   bias: number[];
