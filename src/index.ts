@@ -50,3 +50,8 @@ export { loadKeyRegistry, createKeyRegistry, verifyBundle, type KeyRegistry, typ
 export { solidityVerifier, solidityCallData, encodeVerifyProofCall, verifierCallArgs, verifyProofSignature, estimateVerifierRuntimeBytes, type VerifierCallArgs, type VerifierOptions } from './verify/solidity.js';
 export { buildApp, DEFAULT_BODY_LIMIT, type AppOptions, type ModelSummary } from './server/app.js';
 export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
+export { storeModel, loadStoredModel, manifestPath } from './prove/modelStore.js';
+export { BullProveQueue, startProveWorker, DEFAULT_QUEUE, type ProveJobData, type ProveWorker, type WorkerOptions as ProveWorkerOptions } from './queue/bullmq.js';
+export { LocalProveBackend, type LocalBackendOptions } from './queue/localBackend.js';
+export { ProverThreads, ProveFailure } from './queue/proverThreads.js';
+export type { ProveBackend, JobStatus, JobState, SubmitOptions } from './queue/backend.js';

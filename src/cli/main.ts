@@ -3,6 +3,7 @@ import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
 import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
+import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -97,6 +98,37 @@ program
   .option('--abi', 'print 0x-prefixed ABI-encoded call data (selector + arguments) instead')
   .option('-o, --out <file>', 'write to a file instead of stdout')
   .action(exportCalldataCommand);
+
+common(program.command('store-model').description('set the model up (cached) and file it under artifacts/models/by-id so prove workers sharing the artifacts directory can prove it'))
+  .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
+  .option('--batch <k>', 'inferences per proof')
+  .action(storeModelCommand);
+
+program
+  .command('worker')
+  .description('prove jobs from a BullMQ queue in Redis (models loaded from the artifacts directory by id); stops gracefully on SIGINT/SIGTERM')
+  .requiredOption('--redis <url>', 'Redis URL, e.g. redis://10.0.0.5:6379')
+  .option('-c, --concurrency <n>', 'concurrent proofs, one thread each', '1')
+  .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+  .option('--prefix <prefix>', 'Redis key prefix of the queue (BullMQ default "bull")')
+  .option('--artifacts <dir>', 'artifacts directory holding models/by-id (shared with the machine that ran store-model)')
+  .option('--lock-duration <ms>', 'a job whose worker stops renewing its lock for this long is retried elsewhere (default 30000)')
+  .option('-q, --quiet', 'print failures only')
+  .action(workerCommand);
+
+program
+  .command('serve-prover')
+  .description('the verification server plus POST /v1/prove and GET /v1/jobs/:id; proves on Redis workers with --redis, else in this process')
+  .option('--keys <dir>', 'directory of zkinfer keys (default: artifacts/keys/by-id)')
+  .option('--artifacts <dir>', 'artifacts directory (keys, and models for in-process proving)')
+  .option('-p, --port <n>', 'TCP port (0 = any free port)', '8080')
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--redis <url>', 'enqueue jobs in this Redis for `zkinfer worker` processes')
+  .option('--queue <name>', 'queue name', DEFAULT_QUEUE)
+  .option('--prefix <prefix>', 'Redis key prefix of the queue')
+  .option('-c, --concurrency <n>', 'prover threads without --redis', '1')
+  .option('-q, --quiet', 'log warnings and errors only')
+  .action(serveProverCommand);
 
 try {
   await program.parseAsync(process.argv);

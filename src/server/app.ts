@@ -3,6 +3,8 @@ import { bundleClaims } from '../format/decode.js';
 import type { ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { verifyBundle, type KeyRegistry } from '../verify/registry.js';
+import type { ProveBackend } from '../queue/backend.js';
+import { registerProveRoutes } from './proveRoutes.js';
 
 /**
  * The zkinfer verification service: POST a proof bundle, get a verdict. Only verification keys are loaded
@@ -17,6 +19,8 @@ export interface AppOptions {
   bodyLimit?: number;
   /** fastify/pino logger settings; false (the default) logs nothing, as tests want. */
   logger?: FastifyServerOptions['logger'];
+  /** A proving back end: adds POST /v1/prove and GET /v1/jobs/:id (src/server/proveRoutes.ts). */
+  prover?: ProveBackend;
 }
 
 export interface ModelSummary {
@@ -137,6 +141,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
     // What the proof establishes (decoded from the proved signals), never the bundle's own claims.
     return { valid: true, modelId: verdict.modelId, ...bundleClaims(verdict.output!), insecureSetup: key.setup.ptau.insecure };
   });
+
+  if (options.prover) registerProveRoutes(app, options.prover, registry);
 
   return app;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ZkinferError } from '../util/errors.js';
 import { loadKeyRegistry } from '../verify/registry.js';
 import { buildApp, type AppOptions } from './app.js';
+import type { ProveBackend } from '../queue/backend.js';
 
 /**
  * Run the verification service: load the keys once, listen, and on SIGINT/SIGTERM stop accepting
@@ -19,6 +20,8 @@ export interface ServeOptions {
   /** Signals that trigger a graceful shutdown; [] installs no handlers (the caller closes). */
   signals?: NodeJS.Signals[];
   shutdownTimeoutMs?: number;
+  /** A proving back end (adds POST /v1/prove, GET /v1/jobs/:id); the caller closes it after the server. */
+  prover?: ProveBackend;
 }
 
 export interface RunningServer {
@@ -39,7 +42,7 @@ export function parsePort(value: string | number): number {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const port = parsePort(options.port);
   const registry = await loadKeyRegistry(options.keysDir);
-  const app = buildApp({ registry, bodyLimit: options.bodyLimit, logger: options.logger });
+  const app = buildApp({ registry, bodyLimit: options.bodyLimit, logger: options.logger, prover: options.prover });
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let shuttingDown = false;

@@ -1,0 +1,67 @@
+/**
+ * One prover thread of a ProverThreads pool. Loads each model from the model store once (then keeps it),
+ * proves one job at a time, and classifies failures: `input` (the job can never succeed: bad input, unknown
+ * model) or `internal` (worth retrying). Like bench/proverWorker.ts it proves on one single-threaded curve
+ * built here and left where snarkjs looks for the default curve, because ffjavascript's own thread pool
+ * cannot start inside a worker thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { buildBn128 } from 'ffjavascript';
+import type { ProofBundle } from '../format/bundle.js';
+import { proveWithOpenings } from '../prove/index.js';
+import { loadStoredModel } from '../prove/modelStore.js';
+import type { CompiledModel } from '../setup/index.js';
+import { ZkinferError } from '../util/errors.js';
+
+export type ThreadRequest = { type: 'prove'; id: number; modelId: string; input: unknown };
+export type FailureKind = 'input' | 'internal';
+export type ThreadResponse =
+  | { type: 'ready' }
+  | { type: 'proved'; id: number; bundle: ProofBundle }
+  | { type: 'failed'; id: number; kind: FailureKind; message: string }
+  | { type: 'error'; message: string };
+
+const post = (m: ThreadResponse) => parentPort!.postMessage(m);
+
+/** A user's mistake never becomes right by retrying; everything else might (a file not yet copied, a bug). */
+export function failureKind(err: unknown): FailureKind {
+  return err instanceof ZkinferError && (err.code === 'BAD_INPUT' || err.code === 'NOT_FOUND') ? 'input' : 'internal';
+}
+
+async function main(): Promise<void> {
+  const { artifactsDir } = workerData as { artifactsDir?: string };
+  (globalThis as { curve_bn128?: unknown }).curve_bn128 = await buildBn128(true);
+  const models = new Map<string, Promise<CompiledModel>>();
+  const load = (id: string) => {
+    let m = models.get(id);
+    if (!m) {
+      m = loadStoredModel(id, artifactsDir);
+      models.set(id, m);
+      m.catch(() => models.delete(id)); // a missing model may be copied in later
+    }
+    return m;
+  };
+  let chain = Promise.resolve();
+  parentPort!.on('message', (msg: ThreadRequest) => {
+    chain = chain.then(async () => {
+      try {
+        const model = await load(msg.modelId);
+        const k = model.layout.batch;
+        const inputs = k === 1 ? [msg.input] : msg.input;
+        if (!Array.isArray(inputs) || !inputs.every((x) => Array.isArray(x))) {
+          throw new ZkinferError('BAD_INPUT', k === 1 ? 'input must be an array of integers' : `model ${msg.modelId} proves batches of ${k}: the input must be an array of ${k} arrays of integers`);
+        }
+        const { bundle } = await proveWithOpenings(model, inputs as number[][]);
+        post({ type: 'proved', id: msg.id, bundle });
+      } catch (err) {
+        const kind = failureKind(err);
+        post({ type: 'failed', id: msg.id, kind, message: kind === 'input' ? (err as Error).message : err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      }
+    });
+  });
+  post({ type: 'ready' });
+}
+
+if (parentPort) {
+  main().catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+}
