@@ -1,0 +1,151 @@
+/**
+ * Cost breakdowns for `npm run bench`: constraints per gadget (layer type) for each bundled model, per
+ * visibility mode, and batch proofs (k inferences in one proof: prove time per inference).
+ *   npx tsx bench/costs.ts [--quick]
+ * Constraint counts come from the compiled r1cs through the audit's per-template attribution; times are
+ * measured in this run. Nothing is typed in.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileModel, type Visibility } from '../src/circuit/index.js';
+import { emitCircuit } from '../src/circuit/emit.js';
+import { auditCompiled } from '../src/circuit/auditTargets.js';
+import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
+import { loadMnistSplit } from '../src/model/mnist.js';
+import { proveBatch } from '../src/prove/index.js';
+import { quantizeModel } from '../src/quantize/quantize.js';
+import type { QuantizedModel } from '../src/quantize/types.js';
+import { setupModel } from '../src/setup/index.js';
+import { verify } from '../src/verify/index.js';
+
+export interface GadgetRow {
+  model: string;
+  gadget: string;
+  instances: number;
+  perInstance: number | null;
+  total: number | null;
+}
+export interface ModeRow {
+  model: string;
+  visibility: string;
+  constraints: number;
+  publicSignals: number;
+}
+export interface BatchRow {
+  k: number;
+  constraints: number;
+  ptauPower: number;
+  setupSeconds: number;
+  proveSeconds: number;
+  perInferenceSeconds: number;
+}
+
+async function quantized(spec: string): Promise<QuantizedModel> {
+  const s = await loadModelSource(spec);
+  return quantizeModel(s.float, s.calibration, { inputBits: s.inputBits, inputScale: s.inputScale, labels: s.labels });
+}
+
+/** Constraints by gadget (the emitter's layer types map to gadgets: see circuits/README.md). */
+export async function gadgetCosts(artifactsDir: string): Promise<GadgetRow[]> {
+  const rows: GadgetRow[] = [];
+  for (const spec of Object.keys(BUNDLED_MODELS)) {
+    const q = await quantized(spec);
+    const { circuit } = await compileModel(q, { artifactsDir });
+    const report = await auditCompiled(spec, emitCircuit(q).source, circuit.r1csPath, circuit.symPath);
+    // The emitted main template itself states no count: its rows are the gadgets below it.
+    for (const t of report.templates.filter((t) => !t.nested && !t.instance.startsWith('Zkinfer'))) {
+      rows.push({ model: spec, gadget: t.instance, instances: t.instances, perInstance: t.expected, total: t.expected === null ? null : t.expected * t.instances });
+    }
+  }
+  return rows;
+}
+
+export async function visibilityCosts(artifactsDir: string): Promise<ModeRow[]> {
+  const modes: Visibility[] = [
+    { input: 'public', output: 'logits' },
+    { input: 'private', output: 'logits' },
+    { input: 'public', output: 'class' },
+    { input: 'private', output: 'class' },
+  ];
+  const rows: ModeRow[] = [];
+  const q = await quantized('mlp');
+  for (const visibility of modes) {
+    const c = await compileModel(q, { artifactsDir, visibility });
+    rows.push({ model: 'mlp', visibility: `input ${visibility.input}, output ${visibility.output}`, constraints: c.circuit.constraints, publicSignals: c.layout.total });
+  }
+  return rows;
+}
+
+/** k inferences in one proof: set up each batch circuit (local dev ptau) and time one proof. */
+export async function batchCosts(artifactsDir: string, ks: number[]): Promise<BatchRow[]> {
+  const q = await quantized('mlp');
+  const digits = loadMnistSplit().test;
+  const rows: BatchRow[] = [];
+  for (const k of ks) {
+    const circuit = await compileModel(q, { artifactsDir, batch: k });
+    let t = performance.now();
+    const model = await setupModel(circuit, { artifactsDir });
+    const setupSeconds = (performance.now() - t) / 1000;
+    const inputs = digits.slice(0, k).map((d) => Array.from(d.pixels));
+    await proveBatch(model, inputs); // warm-up: keys and wasm loaded once
+    t = performance.now();
+    const bundle = await proveBatch(model, inputs);
+    const proveSeconds = (performance.now() - t) / 1000;
+    if (!(await verify(bundle, model.key)).valid) throw new Error(`batch ${k} proof did not verify`);
+    rows.push({ k, constraints: circuit.circuit.constraints, ptauPower: model.key.setup.ptau.power, setupSeconds, proveSeconds, perInferenceSeconds: proveSeconds / k });
+  }
+  return rows;
+}
+
+export function costsMarkdown(gadgets: GadgetRow[], modes: ModeRow[], batches: BatchRow[]): string {
+  const n = (v: number | null) => (v === null ? '?' : v.toLocaleString('en-US'));
+  return [
+    '## Constraints by layer type (gadget)',
+    '',
+    '| model | gadget | instances | per instance | total |',
+    '|---|---|---:|---:|---:|',
+    ...gadgets.map((g) => `| ${g.model} | ${g.gadget} | ${g.instances} | ${n(g.perInstance)} | ${n(g.total)} |`),
+    '',
+    'UnsignedRange: input range checks; RequantReluClamp: one per dense/conv/avg-pool output; MaxOfN: one per max-pool output; ArgMax: the class. Linear layers themselves cost nothing (weights are constants).',
+    '',
+    '## Visibility modes (bundled MLP)',
+    '',
+    '| visibility | constraints | public signals |',
+    '|---|---:|---:|',
+    ...modes.map((m) => `| ${m.visibility} | ${n(m.constraints)} | ${m.publicSignals} |`),
+    '',
+    '## Batch proofs (bundled MLP, k inferences in one proof)',
+    '',
+    '| k | constraints | ptau | setup s | prove s | prove s per inference |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...batches.map((b) => `| ${b.k} | ${n(b.constraints)} | 2^${b.ptauPower} | ${b.setupSeconds.toFixed(1)} | ${b.proveSeconds.toFixed(2)} | ${b.perInferenceSeconds.toFixed(3)} |`),
+    '',
+  ].join('\n');
+}
+
+export async function benchCosts(options: { quick: boolean; artifactsDir?: string }): Promise<{ markdown: string; gadgets: GadgetRow[]; modes: ModeRow[]; batches: BatchRow[] }> {
+  const artifactsDir = options.artifactsDir ?? (await mkdtemp(path.join(os.tmpdir(), 'zkinfer-costs-')));
+  try {
+    const gadgets = await gadgetCosts(artifactsDir);
+    const modes = await visibilityCosts(artifactsDir);
+    const batches = await batchCosts(artifactsDir, options.quick ? [1, 4] : [1, 4, 16]);
+    return { markdown: costsMarkdown(gadgets, modes, batches), gadgets, modes, batches };
+  } finally {
+    if (!options.artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  benchCosts({ quick: process.argv.includes('--quick') }).then(
+    (r) => {
+      process.stdout.write(`${r.markdown}\n`);
+      process.exit(0);
+    },
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
