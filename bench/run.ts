@@ -1,146 +1,158 @@
 /**
- * `npm run bench`: cost of the bundled model through every stage, measured in one process run from a cold
- * artifacts directory, plus the fast development ptau against snarkjs's prepare phase2.
- *   npm run bench            full run (dev ptau 2^10..2^18, snarkjs prepare at 2^10 and 2^12)
- *   npm run bench -- --quick (dev ptau 2^10..2^14, snarkjs prepare at 2^10)
- * Writes bench/results.json and bench/results.md. Every figure is measured; nothing is typed in.
+ * `npm run bench`: the cost of proving inference with zkinfer, measured in one run from a cold artifacts
+ * directory, next to a circomlib-ml-style baseline of the same quantized models:
+ *   - every bundled model and a sweep of MLP widths 784-W-10: constraints, compile, setup, witness, prove
+ *     (median and spread), verify, proof size, peak RSS; each measurement in its own child process;
+ *   - the baseline (bench/baseline) on the same models, and the zkinfer/baseline ratios;
+ *   - throughput: proofs per minute one at a time vs a pool of worker threads;
+ *   - the fast development ptau against snarkjs's prepare phase2.
+ *
+ *   npm run bench                       full: widths 16, 32, 64, 128; 7 proofs per model (3 for the baseline)
+ *   npm run bench -- --quick            short: width 16 and the bundled model; 3 proofs (2 for the baseline)
+ *   npm run bench -- --widths 16,64     choose the sweep
+ *
+ * Writes bench/results.json, bench/results.md and bench/cost.svg. Every figure is measured in this run.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
-import { computeWitnessBin } from '../src/circuit/witness.js';
-import { compileModel } from '../src/circuit/index.js';
-import { loadModelSource } from '../src/model/index.js';
-import { loadMnistSplit } from '../src/model/mnist.js';
-import { prove } from '../src/prove/index.js';
-import { quantizeModel } from '../src/quantize/quantize.js';
-import { layerSummary } from '../src/quantize/linear.js';
-import { setupModel } from '../src/setup/index.js';
-import { verify } from '../src/verify/index.js';
+import { fileURLToPath } from 'node:url';
+import { createProgress } from '../src/cli/progress.js';
 import { PACKAGE_ROOT, writeFileAtomic } from '../src/util/fs.js';
-import { benchDevPtau, formatTable } from './devPtau.js';
+import { costChart, type ChartSeries } from './chart.js';
+import { runChild } from './child.js';
+import { benchDevPtau } from './devPtau.js';
+import type { BuildResult, Job, ProveResult, ThroughputResult } from './measure.js';
+import { FULL_WIDTHS, QUICK_WIDTHS, variantsFor, type Impl } from './models.js';
+import { markdown, type Comparison, type Machine, type ModelResult, type Results, type ThroughputRow } from './report.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const widthsArg = args.indexOf('--widths');
+const widths = widthsArg >= 0 ? args[widthsArg + 1].split(',').map(Number) : quick ? QUICK_WIDTHS : FULL_WIDTHS;
+if (widths.some((w) => !Number.isInteger(w) || w < 1)) throw new Error('--widths takes a comma-separated list of positive integers');
+const SETTINGS = {
+  widths,
+  proveRuns: { zkinfer: quick ? 3 : 7, baseline: quick ? 2 : 3 }, // baseline proofs take ~10x longer
+  throughputProofs: quick ? 6 : 16,
+  poolWorkers: os.cpus().length > 1 ? [1, os.cpus().length] : [1], // one worker per core, and one alone
+  throughputModel: 'mlp',
+  ptauPowers: quick ? [10, 12, 14] : [10, 12, 14, 16, 18],
+  snarkjsPrepare: quick ? [10] : [10, 12],
+};
+
+const PARTIAL = path.join(os.tmpdir(), 'zkinfer-bench-partial.json');
 
 // snarkjs's exports map hides its package.json from require(); read the file directly.
 const versionOf = (pkg: string) => (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
-const quick = process.argv.includes('--quick');
-const RUNS = quick ? 3 : 7;
 
-const seconds = (t0: number) => (performance.now() - t0) / 1000;
-function stats(xs: number[]) {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1], runs: s.length };
-}
-const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
-
-async function benchModel(spec: string) {
-  const artifactsDir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-bench-'));
-  try {
-    const source = await loadModelSource(spec);
-    let t = performance.now();
-    const qmodel = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
-    const quantizeS = seconds(t);
-    t = performance.now();
-    const circuit = await compileModel(qmodel, { artifactsDir });
-    const compileS = seconds(t);
-    t = performance.now();
-    const model = await setupModel(circuit, { artifactsDir });
-    const setupS = seconds(t);
-
-    const digits = loadMnistSplit().test;
-    const witness: number[] = [];
-    const proveTimes: number[] = [];
-    const verifyTimes: number[] = [];
-    let bundleBytes = 0;
-    let proofBytes = 0;
-    for (let i = 0; i < RUNS; i++) {
-      const x = Array.from(digits[i].pixels);
-      t = performance.now();
-      await computeWitnessBin(model.circuit.wasmPath, { x });
-      witness.push(seconds(t));
-      t = performance.now();
-      const bundle = await prove(model, x); // witness + Groth16 prove + reference cross-check
-      proveTimes.push(seconds(t));
-      t = performance.now();
-      const result = await verify(bundle, model.key);
-      verifyTimes.push(seconds(t) * 1000);
-      if (!result.valid) throw new Error(`benchmark proof ${i} did not verify: ${result.reason}`);
-      bundleBytes = Buffer.byteLength(JSON.stringify(bundle));
-      proofBytes = Buffer.byteLength(JSON.stringify(bundle.proof));
-    }
-    return {
-      model: spec,
-      layers: qmodel.layers.map(layerSummary).join(', '),
-      constraints: model.circuit.constraints,
-      publicSignals: model.layout.total,
-      ptauPower: model.key.setup.ptau.power,
-      quantizeSeconds: quantizeS,
-      compileSeconds: compileS,
-      setupSeconds: setupS,
-      witnessSeconds: stats(witness),
-      proveSeconds: stats(proveTimes),
-      verifyMs: stats(verifyTimes),
-      proofJsonBytes: proofBytes,
-      // A Groth16 proof is 2 G1 + 1 G2 points: 128 bytes compressed, 256 uncompressed on BN254.
-      proofBinaryBytes: 256,
-      bundleJsonBytes: bundleBytes,
-      peakRssMiB: peakRssMiB(),
-    };
-  } finally {
-    await rm(artifactsDir, { recursive: true, force: true });
-  }
-}
-
-function machine() {
+function machine(): Machine {
   const cpus = os.cpus();
   return {
     cpu: cpus[0]?.model ?? 'unknown',
     cores: cpus.length,
     memoryGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     snarkjs: versionOf('snarkjs'),
     circom2: versionOf('circom2'),
     date: new Date().toISOString(),
+    loadAverageAtStart: os.loadavg(),
   };
 }
 
-function markdown(results: Awaited<ReturnType<typeof benchModel>>[], ptau: Awaited<ReturnType<typeof benchDevPtau>>, m: ReturnType<typeof machine>): string {
-  const f = (x: number, d = 2) => x.toFixed(d);
-  const lines = [
-    `# zkinfer benchmark`,
-    '',
-    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, snarkjs ${m.snarkjs}, circom2 ${m.circom2}; ${m.date}${quick ? ' (quick run)' : ''}`,
-    '',
-    '| model | layers | constraints | ptau | compile s | setup s | witness s | prove s (median, min-max) | verify ms | proof bytes (JSON / binary) | peak RSS MiB |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.map(
-      (r) =>
-        `| ${r.model} | ${r.layers} | ${r.constraints} | 2^${r.ptauPower} | ${f(r.compileSeconds, 1)} | ${f(r.setupSeconds, 1)} | ${f(r.witnessSeconds.median, 3)} | ${f(r.proveSeconds.median)} (${f(r.proveSeconds.min)}-${f(r.proveSeconds.max)}, n=${r.proveSeconds.runs}) | ${f(r.verifyMs.median, 1)} | ${r.proofJsonBytes} / ${r.proofBinaryBytes} | ${f(r.peakRssMiB, 0)} |`,
-    ),
-    '',
-    'Setup includes generating the local development ptau (cold cache) and the Groth16 phase 2.',
-    '',
-    '## Local development ptau vs snarkjs prepare phase2',
-    '',
-    formatTable(ptau),
-    '',
-  ];
-  return lines.join('\n');
-}
-
 async function main() {
+  const started = performance.now();
   const m = machine();
-  console.error(`benchmarking the bundled model (${RUNS} proofs)...`);
-  const results = [await benchModel('mlp')];
-  const ptauPowers = quick ? [10, 12, 14] : [10, 12, 14, 16, 18];
-  const snarkjsPowers = quick ? [10] : [10, 12];
-  console.error(`benchmarking ptau generation at 2^${ptauPowers.join(', 2^')} (snarkjs prepare at 2^${snarkjsPowers.join(', 2^')})...`);
-  const ptau = await benchDevPtau(ptauPowers, snarkjsPowers);
-  const md = markdown(results, ptau, m);
-  const dir = path.dirname(new URL(import.meta.url).pathname);
-  await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify({ machine: m, quick, models: results, ptau }, null, 2));
-  await writeFileAtomic(path.join(dir, 'results.md'), md);
-  process.stdout.write(`${md}\n`);
+  const progress = createProgress();
+  const artifactsDir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-bench-'));
+  const run = <T>(label: string, job: Job) => {
+    progress.stage(label);
+    return runChild<T>(job, (stage, done, total) => progress.update(stage, done, total));
+  };
+  try {
+    const models: ModelResult[] = [];
+    const files = new Map<string, string>();
+    const variants = variantsFor(widths);
+    for (const v of variants) {
+      for (const impl of ['zkinfer', 'baseline'] as Impl[]) {
+        const outFile = path.join(artifactsDir, 'built', `${v.id}-${impl}.json`);
+        const label = `${impl} ${v.description}`;
+        const built = await run<BuildResult>(`${label}: quantize, compile, setup`, { kind: 'build', variant: v.id, impl, artifactsDir, outFile });
+        const proved = await run<ProveResult>(`${label}: ${SETTINGS.proveRuns[impl]} proofs (${built.constraints} constraints)`, {
+          kind: 'prove',
+          modelFile: outFile,
+          runs: SETTINGS.proveRuns[impl],
+        });
+        models.push({ ...built, ...proved });
+        files.set(`${v.id}-${impl}`, outFile);
+        // A long run that is stopped keeps what it measured so far (outside the repository).
+        await writeFileAtomic(PARTIAL, JSON.stringify({ machine: m, quick, settings: SETTINGS, models }, null, 2));
+      }
+    }
+
+    const comparisons: Comparison[] = variants.map((v) => {
+      const ours = models.find((x) => x.variant === v.id && x.impl === 'zkinfer')!;
+      const base = models.find((x) => x.variant === v.id && x.impl === 'baseline')!;
+      return {
+        variant: v.id,
+        layers: ours.layers,
+        parameters: ours.parameters,
+        constraints: { zkinfer: ours.constraints, baseline: base.constraints, ratio: base.constraints / ours.constraints },
+        proveSeconds: { zkinfer: ours.proveSeconds.median, baseline: base.proveSeconds.median, ratio: base.proveSeconds.median / ours.proveSeconds.median },
+        provePeakRssMiB: { zkinfer: ours.peakRssMiB, baseline: base.peakRssMiB },
+      };
+    });
+
+    // Throughput on one model: one at a time (snarkjs's own threads) vs pools of single-threaded workers.
+    const modelFile = files.get(`${SETTINGS.throughputModel}-zkinfer`)!;
+    const rows: ThroughputRow[] = [];
+    for (const workers of [0, ...SETTINGS.poolWorkers]) {
+      const mode = workers === 0 ? 'one at a time' : `pool of ${workers} worker thread${workers > 1 ? 's' : ''}`;
+      const t = await run<ThroughputResult>(`throughput ${SETTINGS.throughputModel}: ${mode}, ${SETTINGS.throughputProofs} proofs`, {
+        kind: 'throughput',
+        modelFile,
+        proofs: SETTINGS.throughputProofs,
+        workers,
+      });
+      rows.push({ ...t, mode, speedup: rows.length ? t.proofsPerMinute / rows[0].proofsPerMinute : 1 });
+    }
+
+    progress.stage(`ptau generation at 2^${SETTINGS.ptauPowers.join(', 2^')} (snarkjs prepare at 2^${SETTINGS.snarkjsPrepare.join(', 2^')})`);
+    const ptau = await benchDevPtau(SETTINGS.ptauPowers, SETTINGS.snarkjsPrepare);
+    progress.stop();
+
+    m.loadAverageAtEnd = os.loadavg();
+    const results: Results = {
+      machine: m,
+      quick,
+      settings: SETTINGS,
+      models,
+      comparisons,
+      throughput: { model: SETTINGS.throughputModel, rows },
+      ptau,
+      totalSeconds: (performance.now() - started) / 1000,
+    };
+    const series: ChartSeries[] = (['zkinfer', 'baseline'] as Impl[]).map((impl) => ({
+      name: impl === 'zkinfer' ? 'zkinfer (weights as constants)' : 'baseline (circomlib-ml style)',
+      color: impl === 'zkinfer' ? '#1f77b4' : '#d62728',
+      marker: impl === 'zkinfer' ? 'circle' : 'square',
+      points: models
+        .filter((x) => x.impl === impl)
+        .map((x) => ({ parameters: x.parameters, constraints: x.constraints, proveSeconds: x.proveSeconds.median, label: x.layers, bundled: !x.variant.startsWith('w') })),
+    }));
+    const subtitle = `${m.cpu}, ${m.cores} cores, Node ${m.node}, snarkjs ${m.snarkjs}; ${m.date.slice(0, 10)}${quick ? ' (quick run)' : ''}`;
+    const dir = path.dirname(fileURLToPath(import.meta.url));
+    const md = markdown(results);
+    await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(results, null, 2));
+    await writeFileAtomic(path.join(dir, 'results.md'), md);
+    await writeFileAtomic(path.join(dir, 'cost.svg'), costChart(series, subtitle));
+    process.stdout.write(`${md}\n`);
+  } finally {
+    progress.stop();
+    await rm(artifactsDir, { recursive: true, force: true });
+  }
 }
 
 main().then(

@@ -1,0 +1,60 @@
+/**
+ * The models the benchmark measures: every bundled model plus a sweep of MLP widths 784-W-10 with random
+ * weights (cost depends on shapes and bit widths, not on accuracy), all quantized by the project's own
+ * quantizer on the same MNIST calibration digits as the bundled model.
+ */
+import { loadModelSource, MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
+import { loadMnistSplit, MNIST_PIXELS } from '../src/model/mnist.js';
+import { quantizeModel } from '../src/quantize/quantize.js';
+import type { QuantizedModel } from '../src/quantize/types.js';
+import { randomFloatModel } from '../test/helpers/models.js';
+import { denseLayers } from './baseline/emitBaseline.js';
+
+export type Impl = 'zkinfer' | 'baseline';
+
+export interface Variant {
+  /** 'mlp' for the bundled model, 'w<width>' for the sweep. */
+  id: string;
+  description: string;
+}
+
+export const BUNDLED_VARIANTS = ['mlp'];
+export const FULL_WIDTHS = [16, 32, 64, 128];
+export const QUICK_WIDTHS = [16];
+
+export function variantsFor(widths: number[]): Variant[] {
+  return [
+    ...BUNDLED_VARIANTS.map((id) => ({ id, description: `bundled ${id}` })),
+    ...widths.map((w) => ({ id: `w${w}`, description: `random 784-${w}-10` })),
+  ];
+}
+
+const LABELS = Array.from({ length: 10 }, (_, i) => String(i));
+
+/** The quantized model of a variant and how long quantization took (deterministic for a given id). */
+export async function quantizedVariant(id: string): Promise<{ qmodel: QuantizedModel; quantizeSeconds: number }> {
+  if (BUNDLED_VARIANTS.includes(id)) {
+    const source = await loadModelSource(id);
+    const t = performance.now();
+    const qmodel = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
+    return { qmodel, quantizeSeconds: (performance.now() - t) / 1000 };
+  }
+  const m = /^w(\d+)$/.exec(id);
+  if (!m) throw new Error(`unknown benchmark model ${id}`);
+  const width = Number(m[1]);
+  const float = randomFloatModel([MNIST_PIXELS, width, 10], 1000 + width, `random-784-${width}-10`);
+  const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+  const t = performance.now();
+  const qmodel = quantizeModel(float, calibration, { inputBits: 8, inputScale: 1 / 255, labels: LABELS });
+  return { qmodel, quantizeSeconds: (performance.now() - t) / 1000 };
+}
+
+/** Weights plus biases of the float model the quantized one came from. */
+export function parameterCount(q: QuantizedModel): number {
+  return denseLayers(q).reduce((n, l) => n + l.inputSize * l.outputSize + l.outputSize, 0);
+}
+
+export function layerShape(q: QuantizedModel): string {
+  const layers = denseLayers(q);
+  return [layers[0].inputSize, ...layers.map((l) => l.outputSize)].join('-');
+}
