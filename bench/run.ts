@@ -22,7 +22,10 @@ import { createProgress } from '../src/cli/progress.js';
 import { PACKAGE_ROOT, writeFileAtomic } from '../src/util/fs.js';
 import { costChart, type ChartSeries } from './chart.js';
 import { runChild } from './child.js';
+import { benchCosts } from './costs.js';
 import { benchDevPtau } from './devPtau.js';
+import { benchProvingQueue, type QueueBenchRow } from './provingQueue.js';
+import { benchVerifyLoad, type VerifyLoadResult } from './verifyLoad.js';
 import type { BuildResult, Job, ProveResult, ThroughputResult } from './measure.js';
 import { FULL_WIDTHS, QUICK_WIDTHS, variantsFor, type Impl } from './models.js';
 import { markdown, type Comparison, type Machine, type ModelResult, type Results, type ThroughputRow } from './report.js';
@@ -39,7 +42,7 @@ const SETTINGS = {
   poolWorkers: os.cpus().length > 1 ? [1, os.cpus().length] : [1], // one worker per core, and one alone
   throughputModel: 'mlp',
   ptauPowers: quick ? [10, 12, 14] : [10, 12, 14, 16, 18],
-  snarkjsPrepare: quick ? [10] : [10, 12],
+  snarkjsPrepare: quick ? [10] : [10, 12, 14], // 2^14 takes ~7 min in snarkjs; 2^16 does not finish in reasonable time
 };
 
 const PARTIAL = path.join(os.tmpdir(), 'zkinfer-bench-partial.json');
@@ -60,6 +63,24 @@ function machine(): Machine {
     date: new Date().toISOString(),
     loadAverageAtStart: os.loadavg(),
   };
+}
+
+function serviceMarkdown(load: VerifyLoadResult | { failed: string }, queue: QueueBenchRow[] | { failed: string }): string {
+  const loadText =
+    'failed' in load
+      ? `FAILED: ${load.failed}`
+      : `POST /v1/verify with a ${load.publicSignals}-signal ${load.model} bundle, ${load.connections} connections for ${load.durationSeconds} s: ` +
+        `${load.verificationsPerSecond.mean.toFixed(1)} verifications/s (min ${load.verificationsPerSecond.min}, max ${load.verificationsPerSecond.max}); ` +
+        `latency p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms; ${load.errors} errors, ${load.non2xx} non-2xx, ` +
+        `${load.mismatches} wrong answers. One in-process verify: ${load.inProcessVerifyMs.toFixed(1)} ms.`;
+  const queueRows = 'failed' in queue
+    ? [`FAILED: ${queue.failed}`]
+    : [
+        '| worker processes | proofs | wall s | proofs per minute | speedup |',
+        '|---:|---:|---:|---:|---:|',
+        ...queue.map((r) => `| ${r.workers} | ${r.proofs} | ${r.wallSeconds.toFixed(1)} | ${r.proofsPerMinute.toFixed(1)} | ${r.speedup.toFixed(2)}x |`),
+      ];
+  return ['## Verification service under load', '', loadText, '', '## Proving queue (BullMQ on Redis, worker processes on this machine)', '', ...queueRows, ''].join('\n');
 }
 
 async function main() {
@@ -121,6 +142,18 @@ async function main() {
 
     progress.stage(`ptau generation at 2^${SETTINGS.ptauPowers.join(', 2^')} (snarkjs prepare at 2^${SETTINGS.snarkjsPrepare.join(', 2^')})`);
     const ptau = await benchDevPtau(SETTINGS.ptauPowers, SETTINGS.snarkjsPrepare);
+    // The sections below report a failure in the results instead of losing everything measured above.
+    const attempt = async <T>(stage: string, fn: () => Promise<T>): Promise<T | { failed: string }> => {
+      progress.stage(stage);
+      try {
+        return await fn();
+      } catch (err) {
+        return { failed: `${stage}: ${(err as Error).message}` };
+      }
+    };
+    const costs = await attempt('constraints per gadget and visibility mode; batch proofs', () => benchCosts({ quick, artifactsDir }));
+    const verifyLoad = await attempt('HTTP verification load (autocannon on 127.0.0.1)', () => benchVerifyLoad({ artifactsDir, durationSeconds: quick ? 5 : 10 }));
+    const queue = await attempt('proving queue: 1 and 2 worker processes on BullMQ/Redis', () => benchProvingQueue({ artifactsDir, proofs: quick ? 6 : 12 }));
     progress.stop();
 
     m.loadAverageAtEnd = os.loadavg();
@@ -144,8 +177,14 @@ async function main() {
     }));
     const subtitle = `${m.cpu}, ${m.cores} cores, Node ${m.node}, snarkjs ${m.snarkjs}; ${m.date.slice(0, 10)}${quick ? ' (quick run)' : ''}`;
     const dir = path.dirname(fileURLToPath(import.meta.url));
-    const md = markdown(results);
-    await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(results, null, 2));
+    const failed = (x: object): x is { failed: string } => 'failed' in x;
+    const md = [
+      markdown(results),
+      failed(costs) ? `## Cost breakdowns\n\nFAILED: ${costs.failed}\n` : costs.markdown,
+      serviceMarkdown(verifyLoad, queue),
+    ].join('\n');
+    const extra = { costs: failed(costs) ? costs : { gadgets: costs.gadgets, modes: costs.modes, batches: costs.batches }, verifyLoad, queue };
+    await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify({ ...results, ...extra }, null, 2));
     await writeFileAtomic(path.join(dir, 'results.md'), md);
     await writeFileAtomic(path.join(dir, 'cost.svg'), costChart(series, subtitle));
     process.stdout.write(`${md}\n`);
