@@ -10,7 +10,7 @@ import { runQuantized } from '../src/quantize/reference.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
 import { setupModel } from '../src/setup/index.js';
 import { verify } from '../src/verify/index.js';
-import { randomFloatModel, randomInputs } from './helpers/models.js';
+import { randomFloatModel, randomInputs, TINY_INPUTS, TINY_MODEL } from './helpers/models.js';
 
 /**
  * The benchmark's circomlib-ml-style baseline (bench/baseline, circuits/baseline) must compute the same
@@ -40,16 +40,8 @@ async function expectBaselineMatchesReference(q: QuantizedModel, inputs: number[
 const randomModel = (sizes: number[], seed: number) =>
   quantizeModel(randomFloatModel(sizes, seed), randomInputs(30, sizes[0], 8, seed + 100), { inputBits: 8, inputScale: 1 / 255 });
 
-// Ties between logits, a clamped unit and negative accumulators (same hand-built model as circuit.test.ts).
-const tiny: QuantizedModel = {
-  format: 'zkinfer-qmodel', version: 1, name: 'tiny', input: { shape: [2], bits: 8, scale: 1 },
-  layers: [
-    { kind: 'dense', name: 'h', inputSize: 2, outputSize: 3, weights: [3, -2, -1, 1, 0, 0], bias: [5, -7, 3], weightScales: [1, 1, 1],
-      requant: { multipliers: [3, 1, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 } },
-    { kind: 'dense', name: 'o', inputSize: 3, outputSize: 3, weights: [1, 0, 0, 0, 1, 0, 0, 0, 1], bias: [0, 0, 0], weightScales: [1, 1, 1], requant: null },
-  ],
-  output: { size: 3, logitScale: 1 }, notes: [],
-};
+// Ties between logits, a clamped unit and negative accumulators.
+const tiny = TINY_MODEL;
 
 describe('baseline circuit vs reference', () => {
   for (const [sizes, seed] of [
@@ -64,7 +56,7 @@ describe('baseline circuit vs reference', () => {
   }
 
   it('a hand-built model with ties and clamping', async () => {
-    await expectBaselineMatchesReference(tiny, [[10, 4], [255, 0], [0, 8], [0, 10], [0, 0], [255, 255], [1, 2], [100, 151]]);
+    await expectBaselineMatchesReference(tiny, TINY_INPUTS);
   });
 
   it('costs more constraints than the zkinfer circuit of the same model', async () => {

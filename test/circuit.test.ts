@@ -9,7 +9,7 @@ import { quantizeModel } from '../src/quantize/quantize.js';
 import { runQuantized } from '../src/quantize/reference.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
 import { ZkinferError } from '../src/util/errors.js';
-import { randomFloatModel, randomInputs } from './helpers/models.js';
+import { randomFloatModel, randomInputs, TINY_INPUTS, TINY_MODEL } from './helpers/models.js';
 
 /** The emitted circuit equals the TypeScript reference bit for bit, on random models and edge inputs. */
 let artifactsDir: string;
@@ -45,16 +45,8 @@ describe('circuit vs reference', () => {
   }
 
   it('a hand-built model with ties, clamping and the no-clamp branch', async () => {
-    const q: QuantizedModel = {
-      format: 'zkinfer-qmodel', version: 1, name: 'tiny', input: { shape: [2], bits: 8, scale: 1 },
-      layers: [
-        { kind: 'dense', name: 'h', inputSize: 2, outputSize: 3, weights: [3, -2, -1, 1, 0, 0], bias: [5, -7, 3], weightScales: [1, 1, 1],
-          requant: { multipliers: [3, 1, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 } },
-        { kind: 'dense', name: 'o', inputSize: 3, outputSize: 3, weights: [1, 0, 0, 0, 1, 0, 0, 0, 1], bias: [0, 0, 0], weightScales: [1, 1, 1], requant: null },
-      ],
-      output: { size: 3, logitScale: 1 }, notes: [],
-    };
-    const inputs = [[10, 4], [255, 0], [0, 8], [0, 10], [0, 0], [255, 255], [1, 2], [100, 151]];
+    const q = TINY_MODEL;
+    const inputs = TINY_INPUTS;
     const compiled = await expectCircuitMatchesReference(q, inputs);
     expect(modelBounds(q).logitBits).toBeLessThan(12);
     expect(compiled.circuit.constraints).toBeLessThan(200);

@@ -1,4 +1,5 @@
 import type { FloatDense, FloatModel } from '../../src/model/types.js';
+import type { QuantizedModel } from '../../src/quantize/types.js';
 
 export type DenseModel = Omit<FloatModel, 'layers'> & { layers: FloatDense[] };
 
@@ -64,3 +65,18 @@ export async function writeTfjsModel(dir: string, model: DenseModel): Promise<st
   await writeFile(path.join(dir, 'weights.bin'), bin);
   return path.join(dir, 'model.json');
 }
+
+/**
+ * A hand-built quantized model small enough to check by hand: ties between logits (first index wins), a
+ * clamped unit, negative accumulators, and a requantization whose quotient needs no clamp (h >= n - 1).
+ */
+export const TINY_MODEL: QuantizedModel = {
+  format: 'zkinfer-qmodel', version: 1, name: 'tiny', input: { shape: [2], bits: 8, scale: 1 },
+  layers: [
+    { kind: 'dense', name: 'h', inputSize: 2, outputSize: 3, weights: [3, -2, -1, 1, 0, 0], bias: [5, -7, 3], weightScales: [1, 1, 1],
+      requant: { multipliers: [3, 1, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 } },
+    { kind: 'dense', name: 'o', inputSize: 3, outputSize: 3, weights: [1, 0, 0, 0, 1, 0, 0, 0, 1], bias: [0, 0, 0], weightScales: [1, 1, 1], requant: null },
+  ],
+  output: { size: 3, logitScale: 1 }, notes: [],
+};
+export const TINY_INPUTS = [[10, 4], [255, 0], [0, 8], [0, 10], [0, 0], [255, 255], [1, 2], [100, 151]];
