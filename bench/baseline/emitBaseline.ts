@@ -16,8 +16,9 @@ import { compileCircom } from '../../src/circuit/compile.js';
 import { publicLayout, type PublicLayout } from '../../src/circuit/emit.js';
 import type { ModelCircuit } from '../../src/circuit/index.js';
 import { computeWitnessBin, signedToField } from '../../src/circuit/witness.js';
-import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle } from '../../src/format/bundle.js';
-import { bundleClaims, decodePublicSignals } from '../../src/format/decode.js';
+import type { ProofBundle } from '../../src/format/bundle.js';
+import { decodePublicSignals } from '../../src/format/decode.js';
+import { assembleBundle } from '../../src/prove/index.js';
 import { modelBounds, type ModelBounds } from '../../src/quantize/bounds.js';
 import { runQuantized, validateInput } from '../../src/quantize/reference.js';
 import { inputSize, type QDense, type QuantizedModel } from '../../src/quantize/types.js';
@@ -190,15 +191,5 @@ export async function proveBaseline(model: CompiledModel, input: ArrayLike<numbe
   if (prediction.class !== reference.predicted || prediction.logits.join() !== reference.logits.join()) {
     throw new Error(`baseline circuit output (class ${prediction.class}) differs from the reference (class ${reference.predicted})`);
   }
-  return {
-    format: BUNDLE_FORMAT,
-    version: BUNDLE_VERSION,
-    protocol: 'groth16',
-    curve: 'bn128',
-    modelId: model.modelId,
-    visibility: model.layout.visibility,
-    publicSignals,
-    proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },
-    ...bundleClaims(decoded),
-  };
+  return assembleBundle(model, proof, publicSignals, decoded);
 }

@@ -1,7 +1,8 @@
 import * as snarkjs from 'snarkjs';
+import type { Groth16Proof } from 'snarkjs';
 import { computeWitnessBin } from '../circuit/witness.js';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle } from '../format/bundle.js';
-import { bundleClaims, decodePublicSignals } from '../format/decode.js';
+import { bundleClaims, decodePublicSignals, type DecodedOutput } from '../format/decode.js';
 import { inputCommitment, randomSalt } from '../format/commitment.js';
 import { FIELD_P } from '../circuit/witness.js';
 import { runQuantized, validateInput } from '../quantize/reference.js';
@@ -82,7 +83,13 @@ export async function proveWithOpenings(
       openings.push({ input: xs[b], salt: String(salts[b]), commitment: item.inputCommitment });
     }
   }
-  const bundle: ProofBundle = {
+  const bundle = assembleBundle(model, proof, publicSignals, decoded);
+  return { bundle, openings };
+}
+
+/** The bundle for a Groth16 proof of `model` whose public signals decoded to `decoded`. */
+export function assembleBundle(model: CompiledModel, proof: Groth16Proof, publicSignals: string[], decoded: DecodedOutput): ProofBundle {
+  return {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
     protocol: 'groth16',
@@ -93,5 +100,4 @@ export async function proveWithOpenings(
     proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },
     ...bundleClaims(decoded),
   };
-  return { bundle, openings };
 }
