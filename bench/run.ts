@@ -10,6 +10,7 @@
  *   npm run bench                       full: widths 16, 32, 64, 128; 7 proofs per model (3 for the baseline)
  *   npm run bench -- --quick            short: width 16 and the bundled model; 3 proofs (2 for the baseline)
  *   npm run bench -- --widths 16,64     choose the sweep
+ *   npm run bench -- --chart            redraw bench/cost.svg from bench/results.json (no measuring)
  *
  * Writes bench/results.json, bench/results.md and bench/cost.svg. Every figure is measured in this run.
  */
@@ -83,7 +84,27 @@ function serviceMarkdown(load: VerifyLoadResult | { failed: string }, queue: Que
   return ['## Verification service under load', '', loadText, '', '## Proving queue (BullMQ on Redis, worker processes on this machine)', '', ...queueRows, ''].join('\n');
 }
 
+const OUT_DIR = path.dirname(fileURLToPath(import.meta.url));
+
+/** cost.svg from a run's models (`--chart` redraws it from bench/results.json without measuring). */
+function chartSvg(results: Pick<Results, 'machine' | 'quick' | 'models'>): string {
+  const m = results.machine;
+  const series: ChartSeries[] = (['zkinfer', 'baseline'] as Impl[]).map((impl) => ({
+    name: impl === 'zkinfer' ? 'zkinfer (weights as constants)' : 'baseline (circomlib-ml style)',
+    color: impl === 'zkinfer' ? '#1f77b4' : '#d62728',
+    marker: impl === 'zkinfer' ? 'circle' : 'square',
+    points: results.models
+      .filter((x) => x.impl === impl)
+      .map((x) => ({ parameters: x.parameters, constraints: x.constraints, proveSeconds: x.proveSeconds.median, label: x.layers, bundled: !x.variant.startsWith('w') })),
+  }));
+  return costChart(series, `${m.cpu}, ${m.cores} cores, Node ${m.node}, snarkjs ${m.snarkjs}; ${m.date.slice(0, 10)}${results.quick ? ' (quick run)' : ''}`);
+}
+
 async function main() {
+  if (args.includes('--chart')) {
+    const results = JSON.parse(readFileSync(path.join(OUT_DIR, 'results.json'), 'utf8')) as Results;
+    return writeFileAtomic(path.join(OUT_DIR, 'cost.svg'), chartSvg(results));
+  }
   const started = performance.now();
   const m = machine();
   const progress = createProgress();
@@ -167,16 +188,7 @@ async function main() {
       ptau,
       totalSeconds: (performance.now() - started) / 1000,
     };
-    const series: ChartSeries[] = (['zkinfer', 'baseline'] as Impl[]).map((impl) => ({
-      name: impl === 'zkinfer' ? 'zkinfer (weights as constants)' : 'baseline (circomlib-ml style)',
-      color: impl === 'zkinfer' ? '#1f77b4' : '#d62728',
-      marker: impl === 'zkinfer' ? 'circle' : 'square',
-      points: models
-        .filter((x) => x.impl === impl)
-        .map((x) => ({ parameters: x.parameters, constraints: x.constraints, proveSeconds: x.proveSeconds.median, label: x.layers, bundled: !x.variant.startsWith('w') })),
-    }));
-    const subtitle = `${m.cpu}, ${m.cores} cores, Node ${m.node}, snarkjs ${m.snarkjs}; ${m.date.slice(0, 10)}${quick ? ' (quick run)' : ''}`;
-    const dir = path.dirname(fileURLToPath(import.meta.url));
+    const dir = OUT_DIR;
     const failed = (x: object): x is { failed: string } => 'failed' in x;
     const md = [
       markdown(results),
@@ -186,7 +198,7 @@ async function main() {
     const extra = { costs: failed(costs) ? costs : { gadgets: costs.gadgets, modes: costs.modes, batches: costs.batches }, verifyLoad, queue };
     await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify({ ...results, ...extra }, null, 2));
     await writeFileAtomic(path.join(dir, 'results.md'), md);
-    await writeFileAtomic(path.join(dir, 'cost.svg'), costChart(series, subtitle));
+    await writeFileAtomic(path.join(dir, 'cost.svg'), chartSvg(results));
     process.stdout.write(`${md}\n`);
   } finally {
     progress.stop();
