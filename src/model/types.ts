@@ -3,10 +3,20 @@
  * this; the quantizer is its only consumer. Tensors are channels-last and stored flat in row-major
  * H, W, C order; an importer from a channels-first format (ONNX) converts weights to this layout.
  * BatchNormalization never appears here: importers fold it into the preceding Conv2D/Dense.
+ *
+ * Layers form a DAG in topological order. Tensors are numbered: 0 is the model input and t = l + 1 the
+ * output of layer l. A layer reads the previous tensor (t = l) unless `from` names an earlier one; an add
+ * reads two. That is enough for residual blocks: the skip connection is an add reading an earlier tensor.
+ * The last layer's output is the model's output.
  */
 export type FloatActivation = 'relu' | 'relu6' | 'linear';
 
-export interface FloatDense {
+/** Which tensor a single-input layer reads; absent = the previous layer's output. */
+export interface LayerSource {
+  from?: number;
+}
+
+export interface FloatDense extends LayerSource {
   kind: 'dense';
   name: string;
   inputSize: number;
@@ -21,7 +31,7 @@ export interface FloatDense {
 export type Shape3 = [number, number, number];
 
 /** Geometry of a convolution, shared by the float and quantized IRs. */
-export interface Conv2DGeometry {
+export interface Conv2DGeometry extends LayerSource {
   kind: 'conv2d';
   name: string;
   inShape: Shape3;
@@ -41,7 +51,7 @@ export interface FloatConv2D extends Conv2DGeometry {
   activation: FloatActivation;
 }
 
-export interface FloatPool2D {
+export interface FloatPool2D extends LayerSource {
   kind: 'maxpool' | 'avgpool';
   name: string;
   inShape: Shape3;
@@ -51,13 +61,23 @@ export interface FloatPool2D {
 }
 
 /** Mean over height and width: [H, W, C] -> [C]. */
-export interface FloatGlobalAvgPool {
+export interface FloatGlobalAvgPool extends LayerSource {
   kind: 'globalavgpool';
   name: string;
   inShape: Shape3;
 }
 
-export type FloatLayer = FloatDense | FloatConv2D | FloatPool2D | FloatGlobalAvgPool;
+/** Element-wise sum of two earlier tensors of the same length (a residual connection), then activation. */
+export interface FloatAdd {
+  kind: 'add';
+  name: string;
+  /** The two tensors summed (tensor numbering above). */
+  inputs: [number, number];
+  size: number;
+  activation: FloatActivation;
+}
+
+export type FloatLayer = FloatDense | FloatConv2D | FloatPool2D | FloatGlobalAvgPool | FloatAdd;
 
 export interface FloatModel {
   name: string;
@@ -77,6 +97,7 @@ export function applyActivation(v: number, activation: FloatActivation): number 
 /** What decides a layer's output length, in either IR. */
 export type LayerShape =
   | { kind: 'dense'; outputSize: number }
+  | { kind: 'add'; size: number }
   | { kind: 'globalavgpool'; inShape: Shape3 }
   | { kind: 'conv2d' | 'maxpool' | 'avgpool'; outShape: Shape3 };
 
@@ -85,11 +106,49 @@ export function outputLength(layer: LayerShape): number {
   switch (layer.kind) {
     case 'dense':
       return layer.outputSize;
+    case 'add':
+      return layer.size;
     case 'globalavgpool':
       return layer.inShape[2];
     default:
       return layer.outShape[0] * layer.outShape[1] * layer.outShape[2];
   }
+}
+
+/** The tensors layer l reads (either IR): an add's two inputs, else `from` or the previous tensor. */
+export function layerSources(layer: { kind: string; from?: number; inputs?: [number, number] }, l: number): number[] {
+  return layer.kind === 'add' && layer.inputs ? [...layer.inputs] : [layer.from ?? l];
+}
+
+/** Fields that fix how many values a layer reads from each source, in either IR. */
+export type LayerInputShape =
+  | { kind: 'dense'; inputSize: number }
+  | { kind: 'add'; size: number }
+  | { kind: 'conv2d' | 'maxpool' | 'avgpool' | 'globalavgpool'; inShape: Shape3 };
+
+/** Values a layer reads from each of its sources. */
+export function sourceLength(layer: LayerInputShape): number {
+  if (layer.kind === 'dense') return layer.inputSize;
+  if (layer.kind === 'add') return layer.size;
+  return layer.inShape[0] * layer.inShape[1] * layer.inShape[2];
+}
+
+type GraphLayer = LayerShape & LayerInputShape & { name: string; from?: number; inputs?: [number, number] };
+
+/**
+ * Check a layer list is a well-formed DAG in topological order: every source is an earlier tensor with
+ * as many values as the layer reads. Returns an error message naming the layer, or null.
+ */
+export function layerGraphError(layers: GraphLayer[], inputLength: number): string | null {
+  const lengths = [inputLength];
+  for (const [l, layer] of layers.entries()) {
+    for (const t of layerSources(layer, l)) {
+      if (!Number.isInteger(t) || t < 0 || t > l) return `layer ${layer.name} (${layer.kind}) reads tensor ${t}, which is not an earlier tensor (0 = input, ${l} = the previous layer's output)`;
+      if (lengths[t] !== sourceLength(layer)) return `layer ${layer.name} (${layer.kind}) reads ${sourceLength(layer)} values from tensor ${t}, which has ${lengths[t]}`;
+    }
+    lengths.push(outputLength(layer));
+  }
+  return null;
 }
 
 function conv2d(layer: FloatConv2D, x: Float64Array): Float64Array {
@@ -146,9 +205,24 @@ function pool2d(layer: FloatPool2D, x: Float64Array): Float64Array {
   return y;
 }
 
-/** One layer in float: the meaning the quantized layer approximates. */
+/** Its source tensors concatenated: the vector a layer reads (an add reads [a; b]). */
+export function gatherSources(layer: { kind: string; from?: number; inputs?: [number, number] }, l: number, tensors: ArrayLike<number>[]): Float64Array {
+  const sources = layerSources(layer, l).map((t) => tensors[t]);
+  if (sources.length === 1) return Float64Array.from(sources[0]);
+  const out = new Float64Array(sources.reduce((n, s) => n + s.length, 0));
+  let k = 0;
+  for (const s of sources) {
+    out.set(Array.from(s), k);
+    k += s.length;
+  }
+  return out;
+}
+
+/** One layer in float, on its gathered sources: the meaning the quantized layer approximates. */
 export function runFloatLayer(layer: FloatLayer, x: Float64Array): Float64Array {
   switch (layer.kind) {
+    case 'add':
+      return Float64Array.from({ length: layer.size }, (_, i) => applyActivation(x[i] + x[layer.size + i], layer.activation));
     case 'dense': {
       const y = new Float64Array(layer.outputSize);
       for (let j = 0; j < layer.outputSize; j++) {
@@ -171,9 +245,15 @@ export function runFloatLayer(layer: FloatLayer, x: Float64Array): Float64Array 
   }
 }
 
+/** Every tensor of a float forward pass: [input, output of layer 0, ...]. */
+export function runFloatTensors(model: FloatModel, input: ArrayLike<number>): Float64Array[] {
+  const tensors: Float64Array[] = [Float64Array.from(input as ArrayLike<number>)];
+  model.layers.forEach((layer, l) => tensors.push(runFloatLayer(layer, gatherSources(layer, l, tensors))));
+  return tensors;
+}
+
 /** Float forward pass of the whole model. */
 export function runFloat(model: FloatModel, input: ArrayLike<number>): Float64Array {
-  let x: Float64Array = Float64Array.from(input as ArrayLike<number>);
-  for (const layer of model.layers) x = runFloatLayer(layer, x);
-  return x;
+  const tensors = runFloatTensors(model, input);
+  return tensors[tensors.length - 1];
 }

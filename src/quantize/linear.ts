@@ -1,4 +1,4 @@
-import { outputLength } from '../model/types.js';
+import { outputLength, sourceLength } from '../model/types.js';
 import type { QLayer } from './types.js';
 
 /**
@@ -18,8 +18,9 @@ export function outputCount(layer: QLayer): number {
   return outputLength(layer);
 }
 
+/** Length of the vector a layer reads: its sources concatenated (an add reads two). */
 export function inputCount(layer: QLayer): number {
-  return layer.kind === 'dense' ? layer.inputSize : layer.inShape[0] * layer.inShape[1] * layer.inShape[2];
+  return layer.kind === 'add' ? 2 * layer.size : sourceLength(layer);
 }
 
 /** Indices of the inputs in the pooling window of output o (maxpool and avgpool). */
@@ -89,6 +90,9 @@ export function linearForm(layer: QLayer, o: number): LinearForm {
       for (let p = 0; p < H * W; p++) terms.push([p * C + o, 1]);
       return { channel: o, bias: 0, terms };
     }
+    case 'add':
+      // Over the concatenation [a; b]: output o adds a[o] and b[o], each weighted to the output scale.
+      return { channel: 0, bias: 0, terms: [[o, layer.weights[0]], [layer.size + o, layer.weights[1]]] };
     case 'maxpool':
       throw new Error(`layer ${layer.name}: max pooling is not a linear layer`);
   }
@@ -102,6 +106,8 @@ export function layerSummary(layer: QLayer): string {
       return `dense ${layer.inputSize}->${layer.outputSize}`;
     case 'globalavgpool':
       return `globalavgpool ${shape(layer.inShape)}->${layer.inShape[2]}`;
+    case 'add':
+      return `add tensors ${layer.inputs.join('+')} (${layer.size})`;
     default:
       return `${layer.kind} ${shape(layer.inShape)}->${shape(layer.outShape)}`;
   }

@@ -4,16 +4,23 @@
  * decode integers back to real numbers for display; they never enter the proved computation.
  * Tensors are channels-last and flat (H, W, C), as in the float IR.
  *
+ * Layers form a DAG with the float IR's tensor numbering (src/model/types.ts): tensor 0 is the input,
+ * tensor l + 1 the output of layer l; a layer reads `from` (default: the previous tensor), an add reads
+ * its two `inputs`, and "x" below is the concatenation of what a layer reads.
+ *
  * Integer semantics (defined once, implemented in reference.ts and in circuits/):
- *   linear layers (dense, conv2d, avgpool, globalavgpool), for each output o of channel c:
+ *   linear layers (dense, conv2d, avgpool, globalavgpool, add), for each output o of channel c:
  *     acc[o] = bias[c] + sum of weight * x over o's inputs (linear.ts lists them)   (exact integers;
- *     average pools have no bias and weight 1: their 1/count is folded into the multiplier)
- *   hidden:  y[o] = clamp(floor((acc[o] * M[c] + 2^(shift-1)) / 2^shift), 0, 2^outBits - 1)
+ *     average pools have no bias and weight 1: their 1/count is folded into the multiplier; an add's
+ *     acc is Wa * a[o] + Wb * b[o], the integer weights aligning the two scales, with M = 1)
+ *   hidden:  q[o] = floor((acc[o] * M[c] + 2^(shift-1)) / 2^shift)
+ *            relu/relu6: y[o] = clamp(q[o], 0, 2^outBits - 1)
+ *            linear:     y[o] = clamp(q[o], -2^(outBits-1), 2^(outBits-1) - 1)   (a signed tensor)
  *   last layer (dense): logits[j] = acc[j]  (one weight scale for the layer, so logits are comparable)
- *   maxpool: y[o] = the maximum of o's window (values keep their scale)
+ *   maxpool: y[o] = the maximum of o's window (values keep their scale; inputs must be unsigned)
  *   class = the first index of the maximum logit.
  */
-import type { Conv2DGeometry, Shape3 } from '../model/types.js';
+import type { Conv2DGeometry, LayerSource, Shape3 } from '../model/types.js';
 
 export type { Shape3 };
 
@@ -25,15 +32,19 @@ export interface QRequant {
   multipliers: number[];
   /** Common right shift: the real factor is M[j] / 2^shift. */
   shift: number;
-  /** relu: clamp to [0, 2^outBits - 1]; relu6 is the same clamp with outScale <= 6 / (2^outBits - 1). */
-  activation: 'relu' | 'relu6';
-  /** Output is clamped to [0, 2^outBits - 1]. */
+  /**
+   * relu: clamp to [0, 2^outBits - 1]; relu6 is the same clamp with outScale <= 6 / (2^outBits - 1);
+   * linear: a signed output clamped to [-2^(outBits-1), 2^(outBits-1) - 1] (e.g. the last conv of a
+   * residual branch, before the add).
+   */
+  activation: 'relu' | 'relu6' | 'linear';
+  /** Output width in bits (unsigned, or signed for linear). */
   outBits: number;
   /** Real value of one output unit (for display and the next layer's calibration). */
   outScale: number;
 }
 
-export interface QDense {
+export interface QDense extends LayerSource {
   kind: 'dense';
   name: string;
   inputSize: number;
@@ -56,7 +67,7 @@ export interface QConv2D extends Conv2DGeometry {
   requant: QRequant;
 }
 
-export interface QPool2D {
+export interface QPool2D extends LayerSource {
   kind: 'maxpool' | 'avgpool';
   name: string;
   inShape: Shape3;
@@ -67,14 +78,25 @@ export interface QPool2D {
   requant: QRequant | null;
 }
 
-export interface QGlobalAvgPool {
+export interface QGlobalAvgPool extends LayerSource {
   kind: 'globalavgpool';
   name: string;
   inShape: Shape3;
   requant: QRequant;
 }
 
-export type QLayer = QDense | QConv2D | QPool2D | QGlobalAvgPool;
+/** Residual add: y = requant(Wa * a + Wb * b) with M = 1; Wa / Wb ~ scale(a) / scale(b) aligns the scales. */
+export interface QAdd {
+  kind: 'add';
+  name: string;
+  inputs: [number, number];
+  size: number;
+  /** [Wa, Wb]: positive integers, Wa / 2^shift ~ scale(a) / outScale and likewise for b. */
+  weights: [number, number];
+  requant: QRequant;
+}
+
+export type QLayer = QDense | QConv2D | QPool2D | QGlobalAvgPool | QAdd;
 
 export interface QuantizedModel {
   format: typeof QMODEL_FORMAT;
