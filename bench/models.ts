@@ -6,26 +6,27 @@
 import { loadModelSource, MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
 import { loadMnistSplit, MNIST_PIXELS } from '../src/model/mnist.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
-import type { QuantizedModel } from '../src/quantize/types.js';
+import type { QDense, QuantizedModel } from '../src/quantize/types.js';
 import { randomFloatModel } from '../test/helpers/models.js';
-import { denseLayers } from './baseline/emitBaseline.js';
 
 export type Impl = 'zkinfer' | 'baseline';
 
 export interface Variant {
-  /** 'mlp' for the bundled model, 'w<width>' for the sweep. */
+  /** 'mlp' / 'cnn' for the bundled models, 'w<width>' for the sweep. */
   id: string;
   description: string;
+  /** The baseline emitter builds dense layers only (circomlib-ml's Conv2D is another construction). */
+  baseline: boolean;
 }
 
-export const BUNDLED_VARIANTS = ['mlp'];
+export const BUNDLED_VARIANTS = ['mlp', 'cnn'];
 export const FULL_WIDTHS = [16, 32, 64, 128];
 export const QUICK_WIDTHS = [16];
 
 export function variantsFor(widths: number[]): Variant[] {
   return [
-    ...BUNDLED_VARIANTS.map((id) => ({ id, description: `bundled ${id}` })),
-    ...widths.map((w) => ({ id: `w${w}`, description: `random 784-${w}-10` })),
+    ...BUNDLED_VARIANTS.map((id) => ({ id, description: `bundled ${id}`, baseline: id !== 'cnn' })),
+    ...widths.map((w) => ({ id: `w${w}`, description: `random 784-${w}-10`, baseline: true })),
   ];
 }
 
@@ -49,12 +50,29 @@ export async function quantizedVariant(id: string): Promise<{ qmodel: QuantizedM
   return { qmodel, quantizeSeconds: (performance.now() - t) / 1000 };
 }
 
-/** Weights plus biases of the float model the quantized one came from. */
+/** Weights plus biases of the float model the quantized one came from (pools have none). */
 export function parameterCount(q: QuantizedModel): number {
-  return denseLayers(q).reduce((n, l) => n + l.inputSize * l.outputSize + l.outputSize, 0);
+  return q.layers.reduce((n, l) => n + (l.kind === 'dense' || l.kind === 'conv2d' ? l.weights.length + l.bias.length : 0), 0);
 }
 
+/** 784-32-10 for an MLP; a CNN lists its layers: 28x28x1 conv6k5s2 maxpool2 10. */
 export function layerShape(q: QuantizedModel): string {
-  const layers = denseLayers(q);
-  return [layers[0].inputSize, ...layers.map((l) => l.outputSize)].join('-');
+  if (q.layers.every((l) => l.kind === 'dense')) {
+    const dense = q.layers as QDense[];
+    return [dense[0].inputSize, ...dense.map((l) => l.outputSize)].join('-');
+  }
+  const parts = q.layers.map((l) => {
+    switch (l.kind) {
+      case 'dense':
+        return String(l.outputSize);
+      case 'conv2d':
+        return `${l.depthwise ? 'dwconv' : 'conv'}${l.outShape[2]}k${l.kernelSize.join('x')}s${l.strides[0]}`;
+      case 'maxpool':
+      case 'avgpool':
+        return `${l.kind}${l.poolSize[0]}`;
+      default:
+        return l.kind;
+    }
+  });
+  return [q.input.shape.join('x'), ...parts].join(' ');
 }

@@ -72,7 +72,7 @@ export function markdown(r: Results): string {
         `${f(c.proveSeconds.zkinfer)} | ${f(c.proveSeconds.baseline)} | ${f(c.proveSeconds.ratio, 1)}x | ${f(c.provePeakRssMiB.zkinfer, 0)} / ${f(c.provePeakRssMiB.baseline, 0)} |`,
     );
   }
-  L.push('', '![cost chart](cost.svg)', '');
+  L.push('', 'The bundled CNN has no baseline row: the baseline emitter builds dense layers only.', '', '![cost chart](cost.svg)', '');
 
   L.push('## Every model, every stage', '');
   L.push(

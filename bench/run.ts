@@ -118,7 +118,7 @@ async function main() {
     const files = new Map<string, string>();
     const variants = variantsFor(widths);
     for (const v of variants) {
-      for (const impl of ['zkinfer', 'baseline'] as Impl[]) {
+      for (const impl of (v.baseline ? ['zkinfer', 'baseline'] : ['zkinfer']) as Impl[]) {
         const outFile = path.join(artifactsDir, 'built', `${v.id}-${impl}.json`);
         const label = `${impl} ${v.description}`;
         const built = await run<BuildResult>(`${label}: quantize, compile, setup`, { kind: 'build', variant: v.id, impl, artifactsDir, outFile });
@@ -134,7 +134,7 @@ async function main() {
       }
     }
 
-    const comparisons: Comparison[] = variants.map((v) => {
+    const comparisons: Comparison[] = variants.filter((v) => v.baseline).map((v) => {
       const ours = models.find((x) => x.variant === v.id && x.impl === 'zkinfer')!;
       const base = models.find((x) => x.variant === v.id && x.impl === 'baseline')!;
       return {
