@@ -1,4 +1,5 @@
 import { modelBounds, type ModelBounds } from '../quantize/bounds.js';
+import { layerSources } from '../model/types.js';
 import { linearForms, outputCount, poolWindow } from '../quantize/linear.js';
 import { inputSize, type QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
@@ -66,16 +67,41 @@ export function publicLayout(model: QuantizedModel, batch = 1, visibility: Visib
 const TERMS_PER_LINE = 32;
 
 /**
- * Statements that leave the affine form bias + w * sig[i] + ... in the var `acc` (constants inline, so
- * the form stays a linear combination and costs no constraint).
+ * Statements that leave the affine form bias + w * sig(i) + ... in the var `acc` (constants inline, so
+ * the form stays a linear combination and costs no constraint). `sig` names input i of the form.
  */
-function affineInto(bias: number, terms: Array<[number, number]>, sig: string): string[] {
+function affineInto(bias: number, terms: Array<[number, number]>, sig: (i: number) => string): string[] {
   const lines = [`    acc = ${bias};`];
   for (let k = 0; k < terms.length; k += TERMS_PER_LINE) {
-    const chunk = terms.slice(k, k + TERMS_PER_LINE).map(([i, w]) => (w < 0 ? `- ${-w}*${sig}[${i}]` : `+ ${w}*${sig}[${i}]`));
+    const chunk = terms.slice(k, k + TERMS_PER_LINE).map(([i, w]) => (w < 0 ? `- ${-w}*${sig(i)}` : `+ ${w}*${sig(i)}`));
     lines.push(`    acc = acc ${chunk.join(' ')};`);
   }
   return lines;
+}
+
+/**
+ * Which outputs of each tensor some later layer reads (tensor t = l + 1 is layer l's output). A max pool
+ * whose windows do not cover its input (5 rows pooled by 2) leaves outputs nobody reads; computing them
+ * would cost constraints for nothing and leave their wires in a single constraint, so they are not emitted.
+ */
+export function neededOutputs(model: QuantizedModel): Array<Set<number>> {
+  const L = model.layers.length;
+  const needed: Array<Set<number>> = Array.from({ length: L + 1 }, () => new Set<number>());
+  for (let o = 0; o < model.output.size; o++) needed[L].add(o);
+  for (let l = L - 1; l >= 0; l--) {
+    const layer = model.layers[l];
+    const sources = layerSources(layer, l);
+    const read = (i: number) => {
+      if (layer.kind === 'add') needed[sources[i < layer.size ? 0 : 1]].add(i % layer.size);
+      else needed[sources[0]].add(i);
+    };
+    const forms = layer.kind === 'maxpool' ? null : linearForms(layer);
+    for (const o of needed[l + 1]) {
+      if (layer.kind === 'maxpool') poolWindow(layer, o).forEach(read);
+      else forms![o].terms.forEach(([i]) => read(i));
+    }
+  }
+  return needed;
 }
 
 export interface EmittedCircuit {
@@ -110,20 +136,31 @@ function emitInference(model: QuantizedModel, bounds: ModelBounds, visibility: V
     out.push('    inputCommitment <== commitment.out;');
   }
 
-  // Every layer output is its own signal array; weights are inline constants in affine forms (no constraints).
+  // Every layer output is its own signal array (tensor t = l + 1 is a<l>, tensor 0 is x); weights are
+  // inline constants in affine forms (no constraints).
   out.push('    var acc;');
-  let prev = 'x';
-  let prevBits = model.input.bits;
+  const tensorName = (t: number) => (t === 0 ? 'x' : `a${t - 1}`);
+  const needed = neededOutputs(model);
+  const tensorBits = (t: number) => (t === 0 ? model.input.bits : bounds.layers[t - 1].outBits);
   model.layers.forEach((layer, l) => {
     const lb = bounds.layers[l];
     const n = outputCount(layer);
     const isLast = l === model.layers.length - 1;
+    const sources = layerSources(layer, l);
+    const prev = tensorName(sources[0]);
+    const prevBits = tensorBits(sources[0]);
+    // Input i of the layer's affine forms: an add reads [a; b], other layers their one source.
+    const sig =
+      layer.kind === 'add'
+        ? (i: number) => (i < layer.size ? `${tensorName(sources[0])}[${i}]` : `${tensorName(sources[1])}[${i - layer.size}]`)
+        : (i: number) => `${prev}[${i}]`;
     out.push('');
-    out.push(`    // Layer ${l}: ${layer.name} (${layer.kind}), ${n} outputs`);
+    out.push(`    // Layer ${l}: ${layer.name} (${layer.kind}${sources[0] !== l || sources.length > 1 ? `, reads tensor ${sources.join(' + ')}` : ''}), ${n} outputs`);
     if (layer.kind === 'maxpool') {
       out.push(`    signal a${l}[${n}];`);
       out.push(`    component mp${l}[${n}];`);
       for (let o = 0; o < n; o++) {
+        if (!needed[l + 1].has(o)) continue;
         const window = poolWindow(layer, o);
         out.push(`    mp${l}[${o}] = MaxOfN(${window.length}, ${prevBits});`);
         window.forEach((i, k) => out.push(`    mp${l}[${o}].in[${k}] <== ${prev}[${i}];`));
@@ -131,21 +168,23 @@ function emitInference(model: QuantizedModel, bounds: ModelBounds, visibility: V
       }
     } else if (layer.requant) {
       const { shift, outBits, multipliers } = layer.requant;
-      const half = shift > 0 ? `${2n ** BigInt(shift - 1)}` : '0';
+      // A signed (linear) output: the offset 2^(shift+outBits-1) shifts the quotient by 2^(outBits-1), so
+      // the gadget's unsigned clamp [0, 2^outBits) is the signed clamp moved up; the output moves it back.
+      const half = (shift > 0 ? 2n ** BigInt(shift - 1) : 0n) + (lb.offset ?? 0n);
+      const back = lb.offset ? ` - ${2n ** BigInt(outBits - 1)}` : '';
       out.push(`    signal a${l}[${n}];`);
       out.push(`    component rq${l}[${n}];`);
       linearForms(layer).forEach(({ channel, bias, terms }, o) => {
+        if (!needed[l + 1].has(o)) return;
         out.push(`    rq${l}[${o}] = RequantReluClamp(${shift}, ${lb.quotientBits}, ${outBits});`);
-        out.push(...affineInto(bias, terms, prev));
+        out.push(...affineInto(bias, terms, sig));
         out.push(`    rq${l}[${o}].in <== acc * ${multipliers[channel]} + ${half};`);
-        out.push(`    a${l}[${o}] <== rq${l}[${o}].out;`);
+        out.push(`    a${l}[${o}] <== rq${l}[${o}].out${back};`);
       });
     } else {
       if (!isLast) throw new ZkinferError('BAD_MODEL', `layer ${layer.name}: only the last layer may output raw accumulators`);
-      linearForms(layer).forEach(({ bias, terms }, o) => out.push(...affineInto(bias, terms, prev), `    logits[${o}] <== acc;`));
+      linearForms(layer).forEach(({ bias, terms }, o) => out.push(...affineInto(bias, terms, sig), `    logits[${o}] <== acc;`));
     }
-    prev = `a${l}`;
-    prevBits = lb.outBits;
   });
   out.push('');
   out.push(`    // Logits lie in [-2^${bounds.logitBits - 1}, 2^${bounds.logitBits - 1}) by the static bounds.`);

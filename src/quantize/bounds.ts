@@ -1,4 +1,6 @@
+import { layerSources } from '../model/types.js';
 import { inputCount, linearForms, outputCount, poolWindow } from './linear.js';
+import { requantRange } from './reference.js';
 import type { QLayer, QuantizedModel } from './types.js';
 
 /**
@@ -14,12 +16,17 @@ export interface Interval {
 export interface LayerBounds {
   /** Linear layers: range of acc for each output. */
   acc?: Interval[];
-  /** Requantized layers: range of acc*M + 2^(shift-1) over all outputs, and the signed bit width of the quotient. */
+  /**
+   * Requantized layers: range of acc*M + 2^(shift-1) + offset over all outputs, and the signed bit width
+   * of its quotient. offset = 2^(shift + outBits - 1) for a linear (signed) output, which moves the clamp
+   * window [-2^(outBits-1), 2^(outBits-1)) onto the unsigned one the gadget checks; 0 otherwise.
+   */
   scaled?: Interval;
+  offset?: bigint;
   quotientBits?: number;
   /** Range of the layer's output values. */
   out: Interval[];
-  /** Unsigned bit width that holds every output (for max gadgets reading them). */
+  /** Unsigned bit width that holds every output (for max gadgets reading them; signed tensors: their signed width). */
   outBits: number;
 }
 
@@ -79,25 +86,26 @@ function layerBounds(layer: QLayer, inputs: Interval[]): LayerBounds {
   if (!layer.requant) return { acc, out: acc, outBits: 0 };
   const { multipliers, shift, outBits } = layer.requant;
   const half = shift > 0 ? 2 ** (shift - 1) : 0;
-  const scaled = span(acc.map((iv, o) => ({ min: iv.min * multipliers[forms[o].channel] + half, max: iv.max * multipliers[forms[o].channel] + half })));
+  const range = requantRange(layer.requant);
+  const offset = layer.requant.activation === 'linear' ? 2 ** (shift + outBits - 1) : 0;
+  const scaled = span(acc.map((iv, o) => ({ min: iv.min * multipliers[forms[o].channel] + half + offset, max: iv.max * multipliers[forms[o].channel] + half + offset })));
   if (Math.max(Math.abs(scaled.min), Math.abs(scaled.max)) >= EXACT_LIMIT) {
     throw new Error(`layer ${layer.name}: scaled accumulators reach 2^${Math.log2(Math.max(-scaled.min, scaled.max)).toFixed(1)}, beyond exact arithmetic`);
   }
   const quotient: Interval = { min: Math.floor(scaled.min / 2 ** shift), max: Math.floor(scaled.max / 2 ** shift) };
-  const top = 2 ** outBits - 1;
-  const out = acc.map(() => ({ min: 0, max: top }));
-  return { acc, scaled, quotientBits: signedBitsFor(quotient), out, outBits };
+  const out = acc.map(() => range);
+  return { acc, scaled, offset: BigInt(offset), quotientBits: signedBitsFor(quotient), out, outBits };
 }
 
 export function modelBounds(model: QuantizedModel): ModelBounds {
   const size = model.input.shape.reduce((a, b) => a * b, 1);
   const input: Interval = { min: 0, max: 2 ** model.input.bits - 1 };
-  let current: Interval[] = Array.from({ length: size }, () => input);
+  const tensors: Interval[][] = [Array.from({ length: size }, () => input)];
   const layers: LayerBounds[] = [];
-  for (const layer of model.layers) {
-    const b = layerBounds(layer, current);
+  model.layers.forEach((layer, l) => {
+    const b = layerBounds(layer, layerSources(layer, l).flatMap((t) => tensors[t]));
     layers.push(b);
-    current = b.out;
-  }
-  return { input, layers, logitBits: signedBitsFor(span(current)) };
+    tensors.push(b.out);
+  });
+  return { input, layers, logitBits: signedBitsFor(span(tensors[tensors.length - 1])) };
 }

@@ -1,5 +1,5 @@
 import { fail } from '../util/errors.js';
-import { outputLength, runFloatLayer, type FloatLayer, type FloatModel } from '../model/types.js';
+import { gatherSources, layerGraphError, layerSources, outputLength, runFloatLayer, type FloatLayer, type FloatModel } from '../model/types.js';
 import { EXACT_LIMIT, modelBounds } from './bounds.js';
 import { QMODEL_FORMAT, QMODEL_VERSION, type QLayer, type QRequant, type QuantizedModel } from './types.js';
 
@@ -48,10 +48,20 @@ function denseRows(weights: number[], inputSize: number, outputSize: number): nu
   return rows;
 }
 
-function activationOf(layer: FloatLayer, isLast: boolean): 'relu' | 'relu6' {
+/** Hidden dense/conv activations: relu/relu6 give unsigned tensors, linear a signed one. */
+function activationOf(layer: FloatLayer, isLast: boolean): 'relu' | 'relu6' | 'linear' {
   const act = 'activation' in layer ? layer.activation : 'linear';
-  if (act === 'relu' || act === 'relu6') return act;
-  return fail('UNSUPPORTED_LAYER', `layer ${layer.name} (${layer.kind}): ${isLast ? 'the last layer must be Dense' : 'hidden layers need a relu or relu6 activation'} (got ${act})`);
+  if (isLast) return fail('UNSUPPORTED_LAYER', `layer ${layer.name} (${layer.kind}): the last layer must be Dense (its accumulators are the logits)`);
+  return act;
+}
+
+/** What the quantizer knows of one tensor: its float values on the calibration set and its integer encoding. */
+interface CalibratedTensor {
+  acts: Float64Array[];
+  /** Real value of one integer unit. */
+  scale: number;
+  /** Whether its integers may be negative (a linear layer's output). */
+  signed: boolean;
 }
 
 /**
@@ -73,20 +83,28 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     return Float64Array.from(sample as ArrayLike<number>, (v) => v * options.inputScale);
   });
 
-  let inScale = options.inputScale;
+  const graphError = layerGraphError(model.layers, size);
+  if (graphError) fail('BAD_MODEL', graphError);
+  const tensors: CalibratedTensor[] = [{ acts, scale: options.inputScale, signed: false }];
   const layers: QLayer[] = [];
   model.layers.forEach((layer, index) => {
     const isLast = index === model.layers.length - 1;
-    const next = acts.map((x) => runFloatLayer(layer, x));
-    // Output scale of a hidden layer: the calibrated maximum (relu6 never exceeds 6) over 2^bits - 1.
-    const calibratedScale = (act: 'relu' | 'relu6') => {
+    const sources = layerSources(layer, index).map((t) => tensors[t]);
+    const inScale = sources[0].scale;
+    // An add reads its two tensors concatenated; other layers read theirs directly.
+    const x = sources.length === 1 ? sources[0].acts : calibration.map((_, k) => gatherSources(layer, index, tensors.map((t) => t.acts[k])));
+    const next = x.map((v) => runFloatLayer(layer, v));
+    const from = layer.kind !== 'add' && layer.from !== undefined ? { from: layer.from } : {};
+    // Output scale of a hidden layer: the calibrated maximum (relu6 never exceeds 6; linear: of |value|)
+    // over the largest integer the output may take.
+    const calibratedScale = (act: 'relu' | 'relu6' | 'linear') => {
       const all = new Float64Array(next.length * outputLength(layer));
-      next.forEach((y, k) => all.set(y, k * y.length));
+      next.forEach((y, k) => all.set(act === 'linear' ? y.map(Math.abs) : y, k * y.length));
       let top = clipFraction > 0 ? quantile(all, 1 - clipFraction) : all.reduce((m, v) => Math.max(m, v), 0);
       if (act === 'relu6') top = Math.min(top, 6);
-      return (top > 0 ? top : 1) / outMax; // a dead layer: any scale represents its zeros
+      return (top > 0 ? top : 1) / (act === 'linear' ? 2 ** (activationBits - 1) - 1 : outMax); // a dead layer: any scale represents its zeros
     };
-    const requantFor = (accScales: number[], act: 'relu' | 'relu6'): QRequant => {
+    const requantFor = (accScales: number[], act: 'relu' | 'relu6' | 'linear'): QRequant => {
       const outScale = calibratedScale(act);
       return { ...fixedPoint(accScales.map((s) => s / outScale), multiplierBits), activation: act, outBits: activationBits, outScale };
     };
@@ -96,48 +114,67 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
         if (Math.abs(q) >= EXACT_LIMIT) fail('BAD_MODEL', `layer ${layer.name}: bias too large to quantize`);
         return q;
       });
+    let out: Omit<CalibratedTensor, 'acts'>;
 
     switch (layer.kind) {
       case 'dense': {
         const { weights, scales } = quantizeWeights(layer.kernel, layer.outputSize, isLast);
         const accScales = scales.map((s) => inScale * s);
-        const base = { kind: 'dense' as const, name: layer.name, inputSize: layer.inputSize, outputSize: layer.outputSize };
+        const base = { kind: 'dense' as const, name: layer.name, ...from, inputSize: layer.inputSize, outputSize: layer.outputSize };
         const rows = denseRows(weights, layer.inputSize, layer.outputSize);
         if (isLast) {
           if (layer.activation !== 'linear') fail('UNSUPPORTED_LAYER', `last layer ${layer.name}: activation ${layer.activation} on the logits is not supported`);
           layers.push({ ...base, weights: rows, bias: bias(layer.bias, accScales), weightScales: scales, requant: null });
-          inScale = accScales[0];
+          out = { scale: accScales[0], signed: true };
         } else {
-          const requant = requantFor(accScales, activationOf(layer, false));
+          const requant = requantFor(accScales, layer.activation);
           layers.push({ ...base, weights: rows, bias: bias(layer.bias, accScales), weightScales: scales, requant });
-          inScale = requant.outScale;
+          out = { scale: requant.outScale, signed: requant.activation === 'linear' };
         }
         break;
       }
       case 'conv2d': {
-        if (isLast) activationOf({ ...layer, activation: 'linear' }, true);
+        const act = activationOf(layer, isLast);
         const { kernelSize, strides, pads, depthwise, inShape, outShape } = layer;
         const { weights, scales } = quantizeWeights(layer.kernel, outShape[2], false);
         const accScales = scales.map((s) => inScale * s);
-        const requant = requantFor(accScales, activationOf(layer, false));
-        layers.push({ kind: 'conv2d', name: layer.name, inShape, outShape, kernelSize, strides, pads, depthwise, weights, bias: bias(layer.bias, accScales), weightScales: scales, requant });
-        inScale = requant.outScale;
+        const requant = requantFor(accScales, act);
+        layers.push({ kind: 'conv2d', name: layer.name, ...from, inShape, outShape, kernelSize, strides, pads, depthwise, weights, bias: bias(layer.bias, accScales), weightScales: scales, requant });
+        out = { scale: requant.outScale, signed: act === 'linear' };
+        break;
+      }
+      case 'add': {
+        activationOf(layer, isLast);
+        // Both inputs non-negative: the sum is too, so a linear add is exactly the unsigned clamp.
+        const signed = layer.activation === 'linear' && sources.some((t) => t.signed);
+        const act = layer.activation === 'linear' && !signed ? 'relu' : layer.activation;
+        const outScale = calibratedScale(act);
+        // Wa / 2^shift ~ scale(a) / outScale and likewise b: one shift aligns both scales to the output's.
+        const { multipliers, shift } = fixedPoint([sources[0].scale / outScale, sources[1].scale / outScale], multiplierBits);
+        const requant: QRequant = { multipliers: [1], shift, activation: act, outBits: activationBits, outScale };
+        layers.push({ kind: 'add', name: layer.name, inputs: [...layer.inputs], size: layer.size, weights: [multipliers[0], multipliers[1]], requant });
+        out = { scale: outScale, signed };
         break;
       }
       case 'maxpool':
       case 'avgpool':
       case 'globalavgpool': {
-        if (isLast) activationOf({ ...layer, kind: layer.kind } as FloatLayer, true);
+        activationOf(layer, isLast);
+        const signed = sources[0].signed;
+        if (layer.kind === 'maxpool' && signed) {
+          fail('UNSUPPORTED_LAYER', `layer ${layer.name} (maxpool) reads a signed tensor (a layer without relu): put the max pool after a relu`);
+        }
         // Pools keep the scale; an average is a sum times M / 2^shift ~ 1 / window size.
         const channels = layer.inShape[2];
         const count = layer.kind === 'globalavgpool' ? layer.inShape[0] * layer.inShape[1] : layer.poolSize[0] * layer.poolSize[1];
-        const average: QRequant = { ...fixedPoint(new Array(channels).fill(1 / count), multiplierBits), activation: 'relu', outBits: activationBits, outScale: inScale };
-        if (layer.kind === 'globalavgpool') layers.push({ kind: 'globalavgpool', name: layer.name, inShape: layer.inShape, requant: average });
-        else layers.push({ kind: layer.kind, name: layer.name, inShape: layer.inShape, outShape: layer.outShape, poolSize: layer.poolSize, strides: layer.strides, requant: layer.kind === 'avgpool' ? average : null });
+        const average: QRequant = { ...fixedPoint(new Array(channels).fill(1 / count), multiplierBits), activation: signed ? 'linear' : 'relu', outBits: activationBits, outScale: inScale };
+        if (layer.kind === 'globalavgpool') layers.push({ kind: 'globalavgpool', name: layer.name, ...from, inShape: layer.inShape, requant: average });
+        else layers.push({ kind: layer.kind, name: layer.name, ...from, inShape: layer.inShape, outShape: layer.outShape, poolSize: layer.poolSize, strides: layer.strides, requant: layer.kind === 'avgpool' ? average : null });
+        out = { scale: inScale, signed };
         break;
       }
     }
-    acts = next;
+    tensors.push({ acts: next, ...out! });
   });
 
   const qmodel: QuantizedModel = {
@@ -146,7 +183,7 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     name: model.name,
     input: { shape: [...model.inputShape], bits: options.inputBits, scale: options.inputScale },
     layers,
-    output: { size: outputLength(model.layers[model.layers.length - 1]), logitScale: inScale, labels: options.labels },
+    output: { size: outputLength(model.layers[model.layers.length - 1]), logitScale: tensors[tensors.length - 1].scale, labels: options.labels },
     notes: [...model.notes],
   };
   modelBounds(qmodel); // throws if any intermediate could leave exact integer arithmetic

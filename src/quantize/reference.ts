@@ -1,3 +1,4 @@
+import { gatherSources } from '../model/types.js';
 import { ZkinferError } from '../util/errors.js';
 import { linearForms, outputCount, poolWindow } from './linear.js';
 import { inputSize, type QLayer, type QuantizedModel } from './types.js';
@@ -10,7 +11,7 @@ import { inputSize, type QLayer, type QuantizedModel } from './types.js';
 export interface QuantizedResult {
   logits: number[];
   predicted: number;
-  /** Output of every layer before the last, for debugging and for the circuit comparison tests. */
+  /** Output of every layer before the last (tensors 1..L-1), for debugging and the circuit comparison tests. */
   hidden: number[][];
 }
 
@@ -39,8 +40,14 @@ export function argmaxFirst(values: number[]): number {
   return best;
 }
 
-/** One layer on exact integers. */
-export function runQuantizedLayer(layer: QLayer, x: number[]): number[] {
+/** The integers a requantized output may take: [0, 2^b - 1], or signed [-2^(b-1), 2^(b-1) - 1] for linear. */
+export function requantRange(requant: { activation: string; outBits: number }): { min: number; max: number } {
+  const b = requant.outBits;
+  return requant.activation === 'linear' ? { min: -(2 ** (b - 1)), max: 2 ** (b - 1) - 1 } : { min: 0, max: 2 ** b - 1 };
+}
+
+/** One layer on exact integers, on its gathered sources (an add reads [a; b]). */
+export function runQuantizedLayer(layer: QLayer, x: ArrayLike<number>): number[] {
   const n = outputCount(layer);
   const y = new Array<number>(n);
   if (layer.kind === 'maxpool') {
@@ -53,10 +60,11 @@ export function runQuantizedLayer(layer: QLayer, x: number[]): number[] {
     let acc = bias;
     for (const [i, w] of terms) acc += w * x[i];
     if (layer.requant) {
-      const { multipliers, shift, outBits } = layer.requant;
+      const { multipliers, shift } = layer.requant;
       const half = shift > 0 ? 2 ** (shift - 1) : 0;
       const q = Math.floor((acc * multipliers[channel] + half) / 2 ** shift);
-      y[o] = Math.min(Math.max(q, 0), 2 ** outBits - 1);
+      const { min, max } = requantRange(layer.requant);
+      y[o] = Math.min(Math.max(q, min), max);
     } else {
       y[o] = acc;
     }
@@ -65,11 +73,8 @@ export function runQuantizedLayer(layer: QLayer, x: number[]): number[] {
 }
 
 export function runQuantized(model: QuantizedModel, input: ArrayLike<number>): QuantizedResult {
-  let x = validateInput(model, Array.from(input));
-  const hidden: number[][] = [];
-  model.layers.forEach((layer, l) => {
-    x = runQuantizedLayer(layer, x);
-    if (l < model.layers.length - 1) hidden.push(x);
-  });
-  return { logits: x, predicted: argmaxFirst(x), hidden };
+  const tensors: number[][] = [validateInput(model, Array.from(input))];
+  model.layers.forEach((layer, l) => tensors.push(runQuantizedLayer(layer, gatherSources(layer, l, tensors))));
+  const logits = tensors[tensors.length - 1];
+  return { logits, predicted: argmaxFirst(logits), hidden: tensors.slice(1, -1) };
 }
