@@ -170,7 +170,7 @@ function emitInference(model: QuantizedModel, bounds: ModelBounds, visibility: V
       const { shift, outBits, multipliers } = layer.requant;
       // A signed (linear) output: the offset 2^(shift+outBits-1) shifts the quotient by 2^(outBits-1), so
       // the gadget's unsigned clamp [0, 2^outBits) is the signed clamp moved up; the output moves it back.
-      const half = (shift > 0 ? 2n ** BigInt(shift - 1) : 0n) + (lb.offset ?? 0n);
+      const half = (shift > 0 ? 2n ** BigInt(shift - 1) : 0n) + BigInt(lb.offset ?? 0);
       const back = lb.offset ? ` - ${2n ** BigInt(outBits - 1)}` : '';
       out.push(`    signal a${l}[${n}];`);
       out.push(`    component rq${l}[${n}];`);

@@ -22,7 +22,7 @@ export interface LayerBounds {
    * window [-2^(outBits-1), 2^(outBits-1)) onto the unsigned one the gadget checks; 0 otherwise.
    */
   scaled?: Interval;
-  offset?: bigint;
+  offset?: number;
   quotientBits?: number;
   /** Range of the layer's output values. */
   out: Interval[];
@@ -94,7 +94,7 @@ function layerBounds(layer: QLayer, inputs: Interval[]): LayerBounds {
   }
   const quotient: Interval = { min: Math.floor(scaled.min / 2 ** shift), max: Math.floor(scaled.max / 2 ** shift) };
   const out = acc.map(() => range);
-  return { acc, scaled, offset: BigInt(offset), quotientBits: signedBitsFor(quotient), out, outBits };
+  return { acc, scaled, offset, quotientBits: signedBitsFor(quotient), out, outBits };
 }
 
 export function modelBounds(model: QuantizedModel): ModelBounds {
