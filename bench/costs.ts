@@ -17,8 +17,10 @@ import { loadMnistSplit } from '../src/model/mnist.js';
 import { proveBatch } from '../src/prove/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
+import { layerSummary } from '../src/quantize/linear.js';
 import { setupModel } from '../src/setup/index.js';
 import { verify } from '../src/verify/index.js';
+import { residualExample } from './models.js';
 
 export interface GadgetRow {
   model: string;
@@ -26,6 +28,13 @@ export interface GadgetRow {
   instances: number;
   perInstance: number | null;
   total: number | null;
+}
+export interface LayerRow {
+  model: string;
+  layer: string;
+  gadgets: string;
+  instances: number;
+  constraints: number;
 }
 export interface ModeRow {
   model: string;
@@ -58,6 +67,43 @@ export async function gadgetCosts(artifactsDir: string): Promise<GadgetRow[]> {
     for (const t of report.templates.filter((t) => !t.nested && !t.instance.startsWith('Zkinfer'))) {
       rows.push({ model: spec, gadget: t.instance, instances: t.instances, perInstance: t.expected, total: t.expected === null ? null : t.expected * t.instances });
     }
+  }
+  return rows;
+}
+
+/**
+ * Constraints per layer: the audit's outermost gadgets grouped by the component names the emitter gives
+ * them (rq<l>/mp<l> for layer l, inRange for the inputs, best for the argmax), each at its header formula;
+ * the audit checks that these add up to the circuit's non-linear constraints.
+ */
+export async function layerCosts(artifactsDir: string): Promise<LayerRow[]> {
+  const models: Array<[string, QuantizedModel]> = [];
+  for (const spec of Object.keys(BUNDLED_MODELS)) models.push([spec, await quantized(spec)]);
+  models.push(['residual example (random weights)', residualExample()]);
+  const rows: LayerRow[] = [];
+  for (const [name, q] of models) {
+    const { circuit } = await compileModel(q, { artifactsDir });
+    const report = await auditCompiled(name, emitCircuit(q).source, circuit.r1csPath, circuit.symPath);
+    if (report.expectedNonlinear !== report.nonlinear) throw new Error(`${name}: the gadgets' counts do not add up to the circuit's (${report.expectedNonlinear} vs ${report.nonlinear})`);
+    const groups = new Map<string, { gadgets: Set<string>; instances: number; constraints: number }>();
+    for (const c of report.components) {
+      const m = /^main\.(rq|mp)(\d+)\[/.exec(c.path);
+      const key = m ? `${m[2]}` : c.path.startsWith('main.inRange') ? 'input' : c.path === 'main.best' ? 'argmax' : c.path.replace(/\[\d+\]/g, '');
+      const g = groups.get(key) ?? { gadgets: new Set<string>(), instances: 0, constraints: 0 };
+      g.gadgets.add(c.template.split('(')[0]);
+      g.instances++;
+      g.constraints += c.expected ?? NaN;
+      groups.set(key, g);
+    }
+    const row = (key: string, layer: string) => {
+      const g = groups.get(key);
+      rows.push({ model: name, layer, gadgets: g ? [...g.gadgets].join(', ') : 'none (linear in constants)', instances: g?.instances ?? 0, constraints: g?.constraints ?? 0 });
+    };
+    // In pipeline order: inputs, each layer, then what follows the last layer (argmax, commitments).
+    row('input', `input range checks (${q.input.shape.join('x')})`);
+    q.layers.forEach((l, i) => row(String(i), `${l.name}: ${layerSummary(l)}`));
+    for (const key of groups.keys()) if (key !== 'input' && !/^\d+$/.test(key)) row(key, key);
+    rows.push({ model: name, layer: 'total', gadgets: '', instances: report.components.length, constraints: report.nonlinear });
   }
   return rows;
 }
@@ -99,9 +145,17 @@ export async function batchCosts(artifactsDir: string, ks: number[]): Promise<Ba
   return rows;
 }
 
-export function costsMarkdown(gadgets: GadgetRow[], modes: ModeRow[], batches: BatchRow[]): string {
+export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: ModeRow[], batches: BatchRow[]): string {
   const n = (v: number | null) => (v === null ? '?' : v.toLocaleString('en-US'));
   return [
+    '## Constraints by layer',
+    '',
+    '| model | layer | gadgets | instances | constraints |',
+    '|---|---|---|---:|---:|',
+    ...layers.map((r) => `| ${r.model} | ${r.layer} | ${r.gadgets} | ${r.instances} | ${n(r.constraints)} |`),
+    '',
+    'The residual example shows the add: one requantize+clamp per element it outputs that a later layer reads (the 2x2 pool drops row and column 12, so those are not computed); its linear branch conv has the same cost as a relu one.',
+    '',
     '## Constraints by layer type (gadget)',
     '',
     '| model | gadget | instances | per instance | total |',
@@ -125,13 +179,14 @@ export function costsMarkdown(gadgets: GadgetRow[], modes: ModeRow[], batches: B
   ].join('\n');
 }
 
-export async function benchCosts(options: { quick: boolean; artifactsDir?: string }): Promise<{ markdown: string; gadgets: GadgetRow[]; modes: ModeRow[]; batches: BatchRow[] }> {
+export async function benchCosts(options: { quick: boolean; artifactsDir?: string }): Promise<{ markdown: string; gadgets: GadgetRow[]; layers: LayerRow[]; modes: ModeRow[]; batches: BatchRow[] }> {
   const artifactsDir = options.artifactsDir ?? (await mkdtemp(path.join(os.tmpdir(), 'zkinfer-costs-')));
   try {
     const gadgets = await gadgetCosts(artifactsDir);
+    const layers = await layerCosts(artifactsDir);
     const modes = await visibilityCosts(artifactsDir);
     const batches = await batchCosts(artifactsDir, options.quick ? [1, 4] : [1, 4, 16]);
-    return { markdown: costsMarkdown(gadgets, modes, batches), gadgets, modes, batches };
+    return { markdown: costsMarkdown(gadgets, layers, modes, batches), gadgets, layers, modes, batches };
   } finally {
     if (!options.artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
   }

@@ -7,7 +7,8 @@ import { loadModelSource, MNIST_CALIBRATION_SAMPLES } from '../src/model/index.j
 import { loadMnistSplit, MNIST_PIXELS } from '../src/model/mnist.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import type { QDense, QuantizedModel } from '../src/quantize/types.js';
-import { randomFloatModel } from '../test/helpers/models.js';
+import type { FloatConv2D, FloatModel, Shape3 } from '../src/model/types.js';
+import { randomFloatModel, rng } from '../test/helpers/models.js';
 
 export type Impl = 'zkinfer' | 'baseline';
 
@@ -75,4 +76,30 @@ export function layerShape(q: QuantizedModel): string {
     }
   });
   return [q.input.shape.join('x'), ...parts].join(' ');
+}
+
+/**
+ * A residual CNN at MNIST size with random weights (its cost depends on shapes and bit widths, not on
+ * accuracy), for the per-layer cost table: conv 4x3x3/2 relu -> conv 4x3x3 same, linear -> add (skip
+ * from the first conv) relu -> maxpool 2 -> dense 10.
+ */
+export function residualExample(): QuantizedModel {
+  const r = rng(2026);
+  const weights = (n: number, fanIn: number) => Float32Array.from({ length: n }, () => ((r() * 2 - 1) * 1.5) / Math.sqrt(fanIn));
+  const conv = (name: string, inShape: Shape3, outShape: Shape3, stride: number, pad: number, activation: 'relu' | 'linear'): FloatConv2D => ({
+    kind: 'conv2d', name, inShape, outShape, kernelSize: [3, 3], strides: [stride, stride], pads: [pad, pad, pad, pad], depthwise: false,
+    kernel: weights(9 * inShape[2] * outShape[2], 9 * inShape[2]), bias: weights(outShape[2], 9), activation,
+  });
+  const float: FloatModel = {
+    name: 'residual-example', inputShape: [28, 28, 1], notes: [],
+    layers: [
+      conv('conv0', [28, 28, 1], [13, 13, 4], 2, 0, 'relu'),
+      conv('conv1', [13, 13, 4], [13, 13, 4], 1, 1, 'linear'),
+      { kind: 'add', name: 'residual', inputs: [1, 2], size: 13 * 13 * 4, activation: 'relu' },
+      { kind: 'maxpool', name: 'pool', inShape: [13, 13, 4], outShape: [6, 6, 4], poolSize: [2, 2], strides: [2, 2] },
+      { kind: 'dense', name: 'logits', inputSize: 144, outputSize: 10, kernel: weights(1440, 144), bias: weights(10, 144), activation: 'linear' },
+    ],
+  };
+  const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+  return quantizeModel(float, calibration, { inputBits: 8, inputScale: 1 / 255, labels: LABELS });
 }

@@ -79,6 +79,8 @@ export interface AuditReport {
   /** Sum of the outermost stating components' expected counts; null if one is unknown. */
   expectedNonlinear: number | null;
   templates: TemplateRow[];
+  /** Every outermost component that states its count (component path, e.g. main.rq0[3]) and that count. */
+  components: Array<{ path: string; template: string; expected: number | null }>;
   /** Outermost stating instances whose count is not a closed formula (measure them alone, then re-audit). */
   unknownCounts: string[];
   failures: string[];
@@ -267,7 +269,8 @@ export function auditCircuit(name: string, r1cs: R1csSystem, symbols: SymbolEntr
   if (own && rootOf.get(root.path) !== root) warnings.push(`${own} non-linear constraints attributed to ${root.template ?? 'main'} itself`);
   if (counts.get('') ?? 0) warnings.push(`${counts.get('')} non-linear constraints tie between components (not attributed)`);
 
-  return { name, constraints: r1cs.constraints.length, nonlinear, wires: r1cs.nVars, findings, expectedNonlinear, templates: [...rows.values()], unknownCounts, failures, warnings };
+  const components = stating.map((n) => ({ path: n.path, template: instanceKey(n.template, n.params, n.info), expected: expectedOf(n).value }));
+  return { name, constraints: r1cs.constraints.length, nonlinear, wires: r1cs.nVars, findings, expectedNonlinear, templates: [...rows.values()], components, unknownCounts, failures, warnings };
 }
 
 /**
