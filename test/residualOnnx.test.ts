@@ -8,7 +8,7 @@ import { loadTfjsLayersModel } from '../src/model/tfjsLayers.js';
 import { layerGraphError, runFloat, type FloatModel } from '../src/model/types.js';
 import { ZkinferError } from '../src/util/errors.js';
 import { rng } from './helpers/models.js';
-import { attr, CURRENT, floatTensor, OnnxChain } from './helpers/onnxWriter.js';
+import { attr, CURRENT, floatTensor, int64Tensor, OnnxChain } from './helpers/onnxWriter.js';
 import { loadTfModule, predict, randomizeWeights, residualArchitectures, saveTfjs } from './helpers/residual.js';
 import { tfjsToOnnx } from './helpers/tfjsToOnnx.js';
 
@@ -222,5 +222,37 @@ describe('residual ONNX graphs the IR cannot express are rejected, naming the no
 
   it('a second graph output taken from inside the graph', () => {
     expectRejected(afterFc((c) => c.op('Relu', [], [], 'r'), (c) => [c.current, 'fc_out']), '2 outputs');
+  });
+});
+
+describe("PyTorch's x.view(x.size(0), -1)", () => {
+  /** Conv -> Relu -> Shape/Gather/Unsqueeze/Concat/Reshape -> Gemm, with the Gather index and Unsqueeze form given. */
+  function viewFlatten(index: number, opset: 11 | 13): Uint8Array {
+    r = rng(13);
+    const c = new OnnxChain('image', [1, 2, 4, 4]);
+    c.op('Conv', [w(c, 'k', [3, 2, 3, 3]), w(c, 'kb', [3])], [attr.ints('pads', [1, 1, 1, 1])], 'conv').op('Relu');
+    const x = c.current;
+    c.op('Shape', [], [], 'shape').op('Gather', [c.init(int64Tensor('idx', [], [index]))], [], 'gather');
+    if (opset === 13) c.op('Unsqueeze', [c.init(int64Tensor('axes', [1], [0]))], [], 'unsqueeze');
+    else c.op('Unsqueeze', [], [attr.ints('axes', [0])], 'unsqueeze');
+    c.op('Concat', [c.init(int64Tensor('minus1', [1], [-1]))], [attr.int('axis', 0)], 'concat');
+    c.op('Reshape', [x, CURRENT], [], 'view');
+    c.op('Gemm', [w(c, 'G', [48, 5])], [], 'fc');
+    return c.build({ opset, irVersion: opset === 13 ? 8 : 6 });
+  }
+
+  for (const opset of [11, 13] as const) {
+    it(`imports as Flatten (Unsqueeze axes as ${opset === 13 ? 'an input' : 'an attribute'}) and matches onnxruntime`, async () => {
+      const { model } = await expectMatchesOrt(viewFlatten(0, opset), [1, 2, 4, 4]);
+      expect(summary(model)).toEqual([
+        ['conv2d', null, 'relu'],
+        ['dense', null, 'linear'],
+      ]);
+      expect(model.notes.join()).toMatch(/node 'view' .* x\.view\(x\.size\(0\), -1\)\) imported as Flatten/);
+    });
+  }
+
+  it('a Gather of another dimension is not the pattern and stays rejected, at the first unsupported node', () => {
+    expectRejected(viewFlatten(1, 13), "node 'shape' (Shape)", 'op type Shape is not supported');
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fail, ZkinferError } from '../util/errors.js';
 import { decodeOnnxModel, dtypeName, ONNX_DTYPE, type OnnxGraph, type OnnxModelProto, type OnnxNode, type OnnxTensor } from './onnxProto.js';
 import { convLayer, denseLayer, flatten, mapShape, optionalVector, poolLayer, type Shape } from './onnxLayers.js';
+import { rewriteViewFlatten } from './onnxPatterns.js';
 import { Attrs, floatValues, initializerInput, nodeLabel, type NodeCtx } from './onnxValues.js';
 import type { FloatActivation, FloatAdd, FloatConv2D, FloatDense, FloatLayer, FloatModel } from './types.js';
 
@@ -102,7 +103,9 @@ class Importer {
     const outputs = this.graph.output.filter((o) => !this.initializers.has(o.name ?? ''));
     if (outputs.length !== 1) fail('UNSUPPORTED_LAYER', `the graph has ${outputs.length} outputs; exactly one is supported`);
     const output = outputs[0].name ?? '';
-    const nodes = this.needed(collectConstants(this.graph, this.initializers), output);
+    const rewritten = rewriteViewFlatten(collectConstants(this.graph, this.initializers), this.initializers);
+    this.notes.push(...rewritten.notes);
+    const nodes = this.needed(rewritten.nodes, output);
     for (const [node, index] of nodes) for (const i of node.input) this.readers.set(i, [...(this.readers.get(i) ?? []), nodeLabel(node, index)]);
     this.readers.set(output, [...(this.readers.get(output) ?? []), GRAPH_OUTPUT]);
 
@@ -120,7 +123,7 @@ class Importer {
         this.residualAdd(ctx, data as [string, string]);
       } else {
         if (data.length !== 1) {
-          const what = data.length === 0 ? 'no computed value (constant folding is not supported)' : `${data.length} computed values (${data.map((d) => `'${d}'`).join(', ')}); only Add combines two`;
+          const what = data.length === 0 ? 'no computed value (constant folding is not supported)' : `${data.length} computed values (${data.map((d) => `'${d}'`).join(', ')}); only Add combines two, other inputs must be initializers`;
           fail('UNSUPPORTED_LAYER', `${label} reads ${what}`);
         }
         if (node.input[0] !== data[0] && node.op_type !== 'Add') fail('UNSUPPORTED_LAYER', `${label}: its computed input '${data[0]}' must be input 0`);
