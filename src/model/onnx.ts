@@ -2,23 +2,44 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fail, ZkinferError } from '../util/errors.js';
 import { decodeOnnxModel, dtypeName, ONNX_DTYPE, type OnnxGraph, type OnnxModelProto, type OnnxNode, type OnnxTensor } from './onnxProto.js';
-import { Attrs, floatValues, initializerInput, int64Values, nodeLabel, readPads, readStrides, type NodeCtx } from './onnxValues.js';
-import type { FloatActivation, FloatConv2D, FloatDense, FloatLayer, FloatModel } from './types.js';
+import { convLayer, denseLayer, flatten, mapShape, optionalVector, poolLayer, type Shape } from './onnxLayers.js';
+import { rewriteViewFlatten } from './onnxPatterns.js';
+import { Attrs, floatValues, initializerInput, nodeLabel, type NodeCtx } from './onnxValues.js';
+import type { FloatActivation, FloatAdd, FloatConv2D, FloatDense, FloatLayer, FloatModel } from './types.js';
 
 /**
- * Import an ONNX model (a single chain of supported ops, batch 1) as a FloatModel.
+ * Import an ONNX model (a graph of supported ops, batch 1) as a FloatModel.
  *
  * ONNX is channels-first (NCHW) and the IR channels-last (HWC, flat): conv kernels go from OIHW to HWIO,
  * and a dense layer that reads a flattened [C, H, W] map gets its input rows reordered from CHW to HWC, so
  * `runFloat` on the channels-last input computes what the ONNX graph computes on the NCHW one.
- * BatchNormalization, bias Adds and activations are folded into the preceding Conv/Gemm/MatMul.
+ * BatchNormalization, bias Adds and activations are folded into the preceding Conv/Gemm/MatMul (an
+ * activation also into a residual Add). Each ONNX value maps to an IR tensor; an Add of two computed values
+ * is a residual connection. A fold changes its target's output for every reader, so it is only valid when
+ * nothing else reads the value between the target and the folded node.
  */
 
-/** The current value's shape without the batch dimension. `chw`: a flattened map, still in CHW order. */
-type Shape = { kind: 'map'; c: number; h: number; w: number } | { kind: 'vec'; n: number; chw?: [number, number, number] };
+/** Where an ONNX value lives in the IR, and what a fold into it would change. */
+interface Value {
+  tensor: number;
+  shape: Shape;
+  /** The IR layer whose output this is, if BatchNorm, a bias or an activation may fold into it. */
+  tail: FloatLayer | undefined;
+  /** For a MaxPool tail, the layer it pools: a monotone activation after the pool can move before it. */
+  pooled: FloatLayer | undefined;
+}
+
+/** How a value was made: by `label` from data input `input`; `layer` if that node made an IR layer. */
+interface Origin {
+  label: string;
+  input: string | undefined;
+  layer: FloatLayer | undefined;
+}
+
+const GRAPH_OUTPUT = 'the graph output';
 
 const SUPPORTED =
-  'Conv, Gemm, MatMul(+Add), Add (bias), BatchNormalization, Relu, Clip(0, 6), MaxPool, AveragePool, GlobalAveragePool, ' +
+  'Conv, Gemm, MatMul(+Add), Add (bias, or residual of two computed values), BatchNormalization, Relu, Clip(0, 6), MaxPool, AveragePool, GlobalAveragePool, ' +
   'Flatten, Reshape (flatten), Identity, Dropout, final Softmax/LogSoftmax';
 
 export async function loadOnnxModel(file: string): Promise<FloatModel> {
@@ -45,11 +66,7 @@ export function importOnnxModel(bytes: Uint8Array, fallbackName = 'onnx'): Float
   return new Importer(graph).run(graph.name || fallbackName);
 }
 
-function product(dims: number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
-}
-
-/** Constant nodes are initializers written as nodes (common in exports); take them out of the chain. */
+/** Constant nodes are initializers written as nodes (common in exports); take them out of the graph. */
 function collectConstants(graph: OnnxGraph, initializers: Map<string, OnnxTensor>): Array<[OnnxNode, number]> {
   const rest: Array<[OnnxNode, number]> = [];
   graph.node.forEach((node, index) => {
@@ -66,10 +83,15 @@ class Importer {
   private readonly initializers = new Map<string, OnnxTensor>();
   private readonly layers: FloatLayer[] = [];
   private readonly notes: string[] = [];
+  private readonly values = new Map<string, Value>();
+  private readonly origins = new Map<string, Origin>();
+  /** Who reads each value: node labels, and GRAPH_OUTPUT. */
+  private readonly readers = new Map<string, string[]>();
+  /** The value the current node reads (its data input) and what it makes of it. */
+  private input = '';
+  private tensor = 0;
   private shape!: Shape;
-  /** The IR layer whose output is the current value, if any: BatchNorm, bias and activations fold into it. */
   private tail: FloatLayer | undefined;
-  /** For a MaxPool tail, the layer it pools: a monotone activation after the pool can move before it. */
   private pooled: FloatLayer | undefined;
 
   constructor(private readonly graph: OnnxGraph) {
@@ -77,39 +99,71 @@ class Importer {
   }
 
   run(name: string): FloatModel {
-    const nodes = collectConstants(this.graph, this.initializers);
     const inputShape = this.readInput();
-    const consumers = new Map<string, string[]>();
-    for (const [node, index] of nodes) for (const i of node.input) consumers.set(i, [...(consumers.get(i) ?? []), nodeLabel(node, index)]);
     const outputs = this.graph.output.filter((o) => !this.initializers.has(o.name ?? ''));
     if (outputs.length !== 1) fail('UNSUPPORTED_LAYER', `the graph has ${outputs.length} outputs; exactly one is supported`);
+    const output = outputs[0].name ?? '';
+    const rewritten = rewriteViewFlatten(collectConstants(this.graph, this.initializers), this.initializers);
+    this.notes.push(...rewritten.notes);
+    const nodes = this.needed(rewritten.nodes, output);
+    for (const [node, index] of nodes) for (const i of node.input) this.readers.set(i, [...(this.readers.get(i) ?? []), nodeLabel(node, index)]);
+    this.readers.set(output, [...(this.readers.get(output) ?? []), GRAPH_OUTPUT]);
 
-    let current = this.graph.input.find((v) => !this.initializers.has(v.name ?? ''))!.name as string;
-    nodes.forEach(([node, index], position) => {
+    for (const [node, index] of nodes) {
       const label = nodeLabel(node, index);
       const ctx: NodeCtx = { node, label, initializers: this.initializers };
       if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') fail('UNSUPPORTED_LAYER', `${label}: operator domain '${node.domain}' is not supported`);
-      // Single chain: the node reads the previous value, and nothing else reads it.
       const data = node.input.filter((i) => i !== '' && !this.initializers.has(i));
-      if (!data.includes(current)) {
-        fail('UNSUPPORTED_LAYER', `${label} does not take the previous node's output '${current}' as input: only single-chain graphs are supported`);
-      }
-      const other = data.find((i) => i !== current);
-      if (other !== undefined || data.length > 1) {
-        fail('UNSUPPORTED_LAYER', `${label} combines '${current}' with the computed value '${other ?? current}': branches and residual connections are not supported`);
-      }
-      const readers = consumers.get(current) ?? [];
-      if (readers.length > 1) fail('UNSUPPORTED_LAYER', `value '${current}' feeds ${readers.join(' and ')}: branches are not supported`);
-      if (node.input[0] !== current && node.op_type !== 'Add') fail('UNSUPPORTED_LAYER', `${label}: the previous node's output must be input 0`);
+      for (const d of data) if (!this.values.has(d)) fail('BAD_MODEL', `${label} reads '${d}', which is neither the graph input, an initializer nor an earlier node's output`);
       const outs = node.output.filter((o) => o !== '');
-      const extra = node.op_type === 'Dropout' ? outs.slice(1).filter((o) => consumers.has(o) || o === outputs[0].name) : outs.slice(1);
+      const extra = node.op_type === 'Dropout' ? outs.slice(1).filter((o) => this.readers.has(o)) : outs.slice(1);
       if (outs.length === 0 || extra.length > 0) fail('UNSUPPORTED_LAYER', `${label}: only the first output may be used (extra outputs such as MaxPool indices are not supported)`);
-      this.apply(ctx, position === nodes.length - 1);
-      current = outs[0];
-    });
-    if (current !== outputs[0].name) fail('UNSUPPORTED_LAYER', `the graph output '${outputs[0].name}' is not the last node's output '${current}'`);
-    this.checkOutput(nodeLabel(...nodes[nodes.length - 1]));
+      const before = this.layers.length;
+      if (node.op_type === 'Add' && data.length === 2) {
+        this.residualAdd(ctx, data as [string, string]);
+      } else {
+        if (data.length !== 1) {
+          const what = data.length === 0 ? 'no computed value (constant folding is not supported)' : `${data.length} computed values (${data.map((d) => `'${d}'`).join(', ')}); only Add combines two, other inputs must be initializers`;
+          fail('UNSUPPORTED_LAYER', `${label} reads ${what}`);
+        }
+        if (node.input[0] !== data[0] && node.op_type !== 'Add') fail('UNSUPPORTED_LAYER', `${label}: its computed input '${data[0]}' must be input 0`);
+        this.load(data[0]);
+        this.apply(ctx, outs[0] === output);
+      }
+      this.origins.set(outs[0], { label, input: data[0], layer: this.layers.length > before ? this.layers[this.layers.length - 1] : undefined });
+      this.values.set(outs[0], { tensor: this.tensor, shape: this.shape, tail: this.tail, pooled: this.pooled });
+    }
+    const result = this.values.get(output);
+    if (!result) fail('UNSUPPORTED_LAYER', `the graph output '${output}' is not computed by any node`);
+    this.load(output);
+    const producer = this.origins.get(output)?.label ?? `input '${output}'`;
+    if (this.layers.length > 0 && result.tensor !== this.layers.length) {
+      fail('UNSUPPORTED_LAYER', `the graph output '${output}' (of ${producer}) is not the output of the last layer ${this.layers[this.layers.length - 1].name}`);
+    }
+    this.checkOutput(producer);
     return { name, inputShape, layers: this.layers, notes: this.notes };
+  }
+
+  /** The nodes the output depends on; the others are dropped with a note (they cannot change the output). */
+  private needed(nodes: Array<[OnnxNode, number]>, output: string): Array<[OnnxNode, number]> {
+    const wanted = new Set([output]);
+    const keep = new Set<OnnxNode>();
+    for (const [node] of [...nodes].reverse()) {
+      if (!node.output.some((o) => wanted.has(o))) continue;
+      keep.add(node);
+      for (const i of node.input) wanted.add(i);
+    }
+    for (const [node, index] of nodes) if (!keep.has(node)) this.notes.push(`${nodeLabel(node, index)} does not lead to the graph output and is ignored`);
+    return nodes.filter(([node]) => keep.has(node));
+  }
+
+  private load(value: string): void {
+    const v = this.values.get(value)!;
+    this.input = value;
+    this.tensor = v.tensor;
+    this.shape = v.shape;
+    this.tail = v.tail;
+    this.pooled = v.pooled;
   }
 
   private readInput(): number[] {
@@ -121,25 +175,33 @@ class Importer {
     const shown = JSON.stringify(t.shape?.dim.map((d) => d.dim_value ?? d.dim_param ?? '?') ?? []);
     const ok = (dims.length === 2 || dims.length === 4) && (dims[0] === 1 || dims[0] === -1) && dims.slice(1).every((d) => Number.isInteger(d) && d > 0);
     if (!ok) fail('BAD_MODEL', `input '${inputs[0].name}' has shape ${shown}; expected [1, C, H, W] or [1, N] (batch 1 or symbolic)`);
-    if (dims.length === 2) {
-      this.shape = { kind: 'vec', n: dims[1] };
-      return [dims[1]];
-    }
-    const [, c, h, w] = dims;
-    this.shape = { kind: 'map', c, h, w };
-    return [h, w, c];
+    const [shape, irShape]: [Shape, number[]] = dims.length === 2 ? [{ kind: 'vec', n: dims[1] }, [dims[1]]] : [{ kind: 'map', c: dims[1], h: dims[2], w: dims[3] }, [dims[2], dims[3], dims[1]]];
+    this.values.set(inputs[0].name ?? '', { tensor: 0, shape, tail: undefined, pooled: undefined });
+    return irShape;
   }
 
   private push(layer: FloatLayer, shape: Shape, pooled?: FloatLayer): void {
+    const l = this.layers.length;
+    if (layer.kind !== 'add' && this.tensor !== l) layer.from = this.tensor;
     this.layers.push(layer);
+    this.tensor = l + 1;
     this.shape = shape;
     this.tail = layer;
     this.pooled = pooled;
   }
 
-  private map(ctx: NodeCtx): { c: number; h: number; w: number } {
-    if (this.shape.kind !== 'map') fail('UNSUPPORTED_LAYER', `${ctx.label}: expects a [1, C, H, W] feature map, but its input is a [1, ${this.shape.n}] vector`);
-    return this.shape;
+  /** An Add of two computed values: a residual connection. Both must have the same shape and layout. */
+  private residualAdd(ctx: NodeCtx, [a, b]: [string, string]): void {
+    new Attrs(ctx, []);
+    const [va, vb] = [this.values.get(a)!, this.values.get(b)!];
+    const show = (s: Shape) => (s.kind === 'map' ? `[1, ${s.c}, ${s.h}, ${s.w}]` : `[1, ${s.n}]${s.chw ? ' (a flattened map)' : ''}`);
+    if (JSON.stringify(va.shape) !== JSON.stringify(vb.shape)) {
+      fail('UNSUPPORTED_LAYER', `${ctx.label}: its inputs '${a}' ${show(va.shape)} and '${b}' ${show(vb.shape)} have different shapes (broadcasting is not supported)`);
+    }
+    const s = va.shape;
+    const size = s.kind === 'map' ? s.c * s.h * s.w : s.n;
+    const layer: FloatAdd = { kind: 'add', name: ctx.node.name || `add${this.layers.length}`, inputs: [va.tensor, vb.tensor], size, activation: 'linear' };
+    this.push(layer, s);
   }
 
   private apply(ctx: NodeCtx, isLast: boolean): void {
@@ -147,21 +209,21 @@ class Importer {
     const lname = ctx.node.name || `${op.toLowerCase()}${this.layers.length}`;
     switch (op) {
       case 'Conv':
-        return this.push(...this.conv(ctx, lname));
+        return this.push(...convLayer(ctx, lname, this.shape));
       case 'Gemm':
       case 'MatMul':
-        return this.push(...this.dense(ctx, lname, op));
+        return this.push(...denseLayer(ctx, lname, op, this.shape));
       case 'MaxPool':
       case 'AveragePool':
-        return this.push(...this.pool(ctx, lname, op), op === 'MaxPool' ? this.tail : undefined);
+        return this.push(...poolLayer(ctx, lname, op, this.shape), op === 'MaxPool' ? this.tail : undefined);
       case 'GlobalAveragePool': {
         new Attrs(ctx, []);
-        const { c, h, w } = this.map(ctx);
+        const { c, h, w } = mapShape(ctx, this.shape);
         return this.push({ kind: 'globalavgpool', name: lname, inShape: [h, w, c] }, { kind: 'map', c, h: 1, w: 1 });
       }
       case 'Flatten':
       case 'Reshape':
-        this.flatten(ctx, op);
+        this.shape = flatten(ctx, op, this.shape);
         this.tail = undefined; // a vector's features are no longer channels to fold BatchNorm/bias into
         return;
       case 'Add':
@@ -196,134 +258,38 @@ class Importer {
     }
   }
 
-  private conv(ctx: NodeCtx, name: string): [FloatConv2D, Shape] {
-    const a = new Attrs(ctx, ['auto_pad', 'dilations', 'group', 'kernel_shape', 'pads', 'strides']);
-    const { c, h, w } = this.map(ctx);
-    const wt = initializerInput(ctx, 1);
-    if (!wt || wt.dims.length !== 4) fail('UNSUPPORTED_LAYER', `${ctx.label}: the weight must be a 4-D [M, C, kH, kW] initializer (2-D convolution only)`);
-    const [m, cg, kH, kW] = wt.dims.map(Number);
-    const dil = a.ints('dilations') ?? [1, 1];
-    if (dil.some((d) => d !== 1)) fail('UNSUPPORTED_LAYER', `${ctx.label}: dilations ${JSON.stringify(dil)} are not supported (only 1)`);
-    const group = a.int('group', 1);
-    const depthwise = group !== 1;
-    if (depthwise && !(group === c && m === c && cg === 1)) {
-      fail('UNSUPPORTED_LAYER', `${ctx.label}: group ${group} with ${m} filters is not supported (group 1, or depthwise: group = channels = ${c} with one filter per channel)`);
-    }
-    if (!depthwise && cg !== c) fail('BAD_MODEL', `${ctx.label}: the weight expects ${cg} input channels, the input has ${c}`);
-    const ks = a.ints('kernel_shape');
-    if (ks && (ks[0] !== kH || ks[1] !== kW)) fail('BAD_MODEL', `${ctx.label}: kernel_shape ${JSON.stringify(ks)} does not match the weight's ${kH}x${kW}`);
-    const strides = readStrides(ctx, a);
-    const pads = readPads(ctx, a, [h, w], [kH, kW], strides, true);
-    const oh = Math.floor((h + pads[0] + pads[2] - kH) / strides[0]) + 1;
-    const ow = Math.floor((w + pads[1] + pads[3] - kW) / strides[1]) + 1;
-    if (oh < 1 || ow < 1) fail('BAD_MODEL', `${ctx.label}: a ${kH}x${kW} kernel does not fit the ${h}x${w} input`);
-    const src = floatValues(ctx, wt, 'weight');
-    const kernel = new Float32Array(src.length);
-    for (let co = 0; co < m; co++) {
-      for (let ci = 0; ci < cg; ci++) {
-        for (let ky = 0; ky < kH; ky++) {
-          for (let kx = 0; kx < kW; kx++) {
-            const from = ((co * cg + ci) * kH + ky) * kW + kx; // OIHW
-            kernel[depthwise ? (ky * kW + kx) * c + co : ((ky * kW + kx) * c + ci) * m + co] = src[from]; // HWIO / [kH][kW][C]
-          }
-        }
+  /**
+   * Folding the current node into `target` changes target's output for every reader: walk back from the
+   * node's input to target, checking that each value on the way is read by that chain alone.
+   */
+  private checkSoleReader(ctx: NodeCtx, target: FloatLayer, what: string): void {
+    let reader = ctx.label;
+    let value = this.input;
+    for (;;) {
+      const others = (this.readers.get(value) ?? []).filter((r) => r !== reader);
+      if (others.length > 0) {
+        fail('UNSUPPORTED_LAYER', `${ctx.label}: cannot fold the ${what} into ${target.name}: value '${value}' is also read by ${others.join(', ')}, which needs it without the ${what}`);
       }
+      const origin = this.origins.get(value);
+      if (!origin || origin.layer === target || origin.input === undefined) return;
+      reader = origin.label;
+      value = origin.input;
     }
-    const bias = this.optionalVector(ctx, 2, m, 'bias');
-    const layer: FloatConv2D = { kind: 'conv2d', name, inShape: [h, w, c], outShape: [oh, ow, m], kernelSize: [kH, kW], strides, pads, depthwise, kernel, bias, activation: 'linear' };
-    return [layer, { kind: 'map', c: m, h: oh, w: ow }];
-  }
-
-  private pool(ctx: NodeCtx, name: string, op: 'MaxPool' | 'AveragePool'): [FloatLayer, Shape] {
-    const known = op === 'MaxPool' ? ['dilations', 'storage_order'] : ['count_include_pad'];
-    const a = new Attrs(ctx, ['auto_pad', 'ceil_mode', 'kernel_shape', 'pads', 'strides', ...known]);
-    const { c, h, w } = this.map(ctx);
-    const k = a.ints('kernel_shape');
-    if (!k || k.length !== 2) fail('UNSUPPORTED_LAYER', `${ctx.label}: kernel_shape must give a 2-D window`);
-    if (a.int('ceil_mode', 0) !== 0) fail('UNSUPPORTED_LAYER', `${ctx.label}: ceil_mode 1 is not supported (only 0)`);
-    const dil = a.ints('dilations') ?? [1, 1];
-    if (dil.some((d) => d !== 1)) fail('UNSUPPORTED_LAYER', `${ctx.label}: dilations ${JSON.stringify(dil)} are not supported (only 1)`);
-    const strides = readStrides(ctx, a);
-    readPads(ctx, a, [h, w], k, strides, false);
-    const oh = Math.floor((h - k[0]) / strides[0]) + 1;
-    const ow = Math.floor((w - k[1]) / strides[1]) + 1;
-    if (oh < 1 || ow < 1) fail('BAD_MODEL', `${ctx.label}: a ${k[0]}x${k[1]} window does not fit the ${h}x${w} input`);
-    const kind = op === 'MaxPool' ? 'maxpool' : 'avgpool';
-    return [{ kind, name, inShape: [h, w, c], outShape: [oh, ow, c], poolSize: [k[0], k[1]], strides }, { kind: 'map', c, h: oh, w: ow }];
-  }
-
-  private flatten(ctx: NodeCtx, op: 'Flatten' | 'Reshape'): void {
-    const s = this.shape;
-    const total = s.kind === 'map' ? s.c * s.h * s.w : s.n;
-    if (op === 'Flatten') {
-      const axis = new Attrs(ctx, ['axis']).int('axis', 1);
-      if (axis !== 1) fail('UNSUPPORTED_LAYER', `${ctx.label}: axis ${axis} is not supported (only 1: [1, ...] -> [1, N])`);
-    } else {
-      const allowzero = new Attrs(ctx, ['allowzero']).int('allowzero', 0);
-      const target = int64Values(ctx, initializerInput(ctx, 1) ?? fail('BAD_MODEL', `${ctx.label}: shape input missing`), 'shape');
-      const inDims = s.kind === 'map' ? [1, s.c, s.h, s.w] : [1, s.n];
-      // 0 copies the input's dimension (unless allowzero), -1 is inferred.
-      const copied = target.map((d, i) => (d === 0 && !allowzero ? (inDims[i] ?? 0) : d));
-      const known = copied.filter((d) => d !== -1);
-      const resolved = copied.map((d) => (d === -1 ? total / Math.max(1, product(known)) : d));
-      if (resolved.length !== 2 || resolved[0] !== 1 || resolved[1] !== total || copied.filter((d) => d === -1).length > 1) {
-        fail('UNSUPPORTED_LAYER', `${ctx.label}: reshape to ${JSON.stringify(target)} is not supported (only flattening to [1, ${total}], e.g. [1, -1])`);
-      }
-    }
-    // A map flattened here is in CHW order; the IR keeps HWC, so the next dense layer reorders its rows.
-    if (s.kind === 'map') this.shape = { kind: 'vec', n: total, chw: s.h * s.w > 1 && s.c > 1 ? [s.c, s.h, s.w] : undefined };
-  }
-
-  private dense(ctx: NodeCtx, name: string, op: 'Gemm' | 'MatMul'): [FloatDense, Shape] {
-    const a = new Attrs(ctx, op === 'Gemm' ? ['alpha', 'beta', 'transA', 'transB'] : []);
-    const s = this.shape;
-    if (s.kind !== 'vec') fail('UNSUPPORTED_LAYER', `${ctx.label}: input is a [1, ${s.c}, ${s.h}, ${s.w}] map; a Flatten must come first`);
-    if (a.int('transA', 0) !== 0) fail('UNSUPPORTED_LAYER', `${ctx.label}: transA 1 is not supported`);
-    for (const k of ['alpha', 'beta']) if ((a.float(k) ?? 1) !== 1) fail('UNSUPPORTED_LAYER', `${ctx.label}: ${k} ${a.float(k)} is not supported (only 1)`);
-    const transB = a.int('transB', 0);
-    const wt = initializerInput(ctx, 1);
-    if (!wt || wt.dims.length !== 2) fail('UNSUPPORTED_LAYER', `${ctx.label}: the weight must be a 2-D initializer`);
-    const [k, n] = transB ? [Number(wt.dims[1]), Number(wt.dims[0])] : [Number(wt.dims[0]), Number(wt.dims[1])];
-    if (k !== s.n) fail('BAD_MODEL', `${ctx.label}: the weight expects ${k} inputs, the previous layer gives ${s.n}`);
-    const src = floatValues(ctx, wt, 'weight');
-    const kernel = new Float32Array(k * n);
-    for (let q = 0; q < k; q++) {
-      // q indexes the IR (HWC) input; p the ONNX one (CHW if the input is a flattened map).
-      let p = q;
-      if (s.chw) {
-        const [c, h, w] = s.chw;
-        const ch = q % c;
-        const hw = (q - ch) / c;
-        p = ch * h * w + hw;
-      }
-      for (let j = 0; j < n; j++) kernel[q * n + j] = transB ? src[j * k + p] : src[p * n + j];
-    }
-    const bias = op === 'Gemm' ? this.optionalVector(ctx, 2, n, 'bias C') : new Float32Array(n);
-    return [{ kind: 'dense', name, inputSize: k, outputSize: n, kernel, bias, activation: 'linear' }, { kind: 'vec', n }];
-  }
-
-  /** A per-channel vector input (bias, BatchNorm parameters): [n], or broadcastable [1, n] / [n, 1, 1] / one value. */
-  private optionalVector(ctx: NodeCtx, index: number, n: number, role: string): Float32Array {
-    const t = initializerInput(ctx, index);
-    if (!t) return new Float32Array(n);
-    const v = floatValues(ctx, t, role);
-    if (v.length === 1) return new Float32Array(n).fill(v[0]);
-    if (v.length !== n) fail('BAD_MODEL', `${ctx.label}: ${role} '${t.name}' has ${v.length} values, expected ${n}`);
-    return v;
   }
 
   /** The conv/dense layer that a bias, BatchNorm or activation folds into (before its activation). */
-  private foldTarget(ctx: NodeCtx, what: string): FloatConv2D | FloatDense {
+  private foldTarget(ctx: NodeCtx, what: string, short: string): FloatConv2D | FloatDense {
     const t = this.tail;
     if (!t || (t.kind !== 'conv2d' && t.kind !== 'dense') || t.activation !== 'linear') {
       fail('UNSUPPORTED_LAYER', `${ctx.label}: ${what} is only supported right after a Conv, Gemm or MatMul (before any activation)`);
     }
+    this.checkSoleReader(ctx, t, short);
     return t;
   }
 
   private addBias(ctx: NodeCtx): void {
     new Attrs(ctx, []);
-    const target = this.foldTarget(ctx, 'Add of a constant bias');
+    const target = this.foldTarget(ctx, 'Add of a constant bias', 'bias');
     const n = target.kind === 'dense' ? target.outputSize : target.outShape[2];
     const idx = this.initializers.has(ctx.node.input[0]) ? 0 : 1;
     const t = initializerInput(ctx, idx)!;
@@ -334,7 +300,7 @@ class Importer {
     if (dims.length > 0 && JSON.stringify(dims) !== JSON.stringify(want)) {
       fail('UNSUPPORTED_LAYER', `${ctx.label}: only adding a per-channel bias is supported; '${t.name}' has dims ${JSON.stringify(t.dims)}`);
     }
-    const b = this.optionalVector(ctx, idx, n, 'bias');
+    const b = optionalVector(ctx, idx, n, 'bias');
     for (let j = 0; j < n; j++) target.bias[j] += b[j];
   }
 
@@ -342,11 +308,11 @@ class Importer {
     const a = new Attrs(ctx, ['epsilon', 'momentum', 'spatial', 'training_mode']);
     if (a.int('training_mode', 0) !== 0) fail('UNSUPPORTED_LAYER', `${ctx.label}: training_mode 1 is not supported`);
     if (a.int('spatial', 1) !== 1) fail('UNSUPPORTED_LAYER', `${ctx.label}: spatial 0 is not supported`);
-    const target = this.foldTarget(ctx, 'BatchNormalization (folded into the preceding layer)');
+    const target = this.foldTarget(ctx, 'BatchNormalization (folded into the preceding layer)', 'BatchNormalization');
     const n = target.kind === 'dense' ? target.outputSize : target.outShape[2];
     const [scale, shift, mean, variance] = [1, 2, 3, 4].map((i) => {
       if (!ctx.node.input[i]) fail('BAD_MODEL', `${ctx.label}: input ${i} is missing`);
-      return this.optionalVector(ctx, i, n, ['scale', 'B', 'mean', 'var'][i - 1]);
+      return optionalVector(ctx, i, n, ['scale', 'B', 'mean', 'var'][i - 1]);
     });
     const eps = a.float('epsilon') ?? 1e-5;
     // y = (x - mean) * scale / sqrt(var + eps) + B, per output channel: scale the weights, shift the bias.
@@ -377,9 +343,10 @@ class Importer {
   private activate(ctx: NodeCtx, act: FloatActivation): void {
     // relu/relu6 are monotone, so they commute with a max-pool: fold one after a pool into the pooled layer.
     const t = this.tail?.kind === 'maxpool' && this.pooled ? this.pooled : this.tail;
-    if (!t || (t.kind !== 'conv2d' && t.kind !== 'dense')) {
-      fail('UNSUPPORTED_LAYER', `${ctx.label}: an activation is only supported after a Conv, Gemm or MatMul (optionally with BatchNormalization, a bias Add or a MaxPool in between)`);
+    if (!t || (t.kind !== 'conv2d' && t.kind !== 'dense' && t.kind !== 'add')) {
+      fail('UNSUPPORTED_LAYER', `${ctx.label}: an activation is only supported after a Conv, Gemm, MatMul or residual Add (optionally with BatchNormalization, a bias Add or a MaxPool in between)`);
     }
+    this.checkSoleReader(ctx, t, 'activation');
     // relu(relu6(x)) = relu6(relu(x)) = relu6(x); relu(relu(x)) = relu(x).
     t.activation = t.activation === 'relu6' || act === 'relu6' ? 'relu6' : 'relu';
   }

@@ -1,13 +1,20 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ZkinferError, fail } from '../util/errors.js';
 import { readJsonFile } from '../util/fs.js';
-import type { FloatActivation, FloatLayer, FloatModel } from './types.js';
+import { layerGraph, type GraphLayer, type LayerGraph } from './tfjsGraph.js';
+import { findWeight, readWeights } from './tfjsWeights.js';
+import type { FloatActivation, FloatAdd, FloatConv2D, FloatDense, FloatLayer, FloatModel } from './types.js';
 
 /**
  * Import a TensorFlow.js Layers model (model.json + weight shards), which is also what Keras models
  * convert to. Reads the JSON topology directly rather than through tfjs, so that an unsupported layer is
  * reported by name before anything else runs.
+ *
+ * Sequential models are chains; functional models may branch and merge with Add (residual blocks). Each
+ * Keras layer's output maps to an IR tensor: a Conv2D/Dense/pool/Add makes a new one, a layer skipped at
+ * inference (InputLayer, Dropout, Flatten) reuses its input's, and BatchNormalization or a separate
+ * activation layer is folded into the layer that produced its input, which is only valid when nothing
+ * else reads that value before the fold.
  */
 
 interface LayerJson {
@@ -15,38 +22,8 @@ interface LayerJson {
   config: Record<string, unknown> & { name?: string };
 }
 
-interface WeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-}
-
-interface ManifestGroup {
-  paths: string[];
-  weights: WeightSpec[];
-}
-
 const IGNORED_AT_INFERENCE = new Set(['InputLayer', 'Dropout', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout']);
-
-function layerList(topology: unknown): LayerJson[] {
-  const t = topology as Record<string, unknown> | undefined;
-  // tfjs writes {class_name, config}; Keras-converted models nest it under model_config.
-  const root = (t?.model_config ?? t) as { class_name?: string; config?: unknown } | undefined;
-  if (!root || typeof root !== 'object') fail('BAD_MODEL', 'model.json has no modelTopology');
-  const config = root.config as { layers?: unknown } | unknown[] | undefined;
-  const layers = Array.isArray(config) ? config : (config as { layers?: unknown })?.layers;
-  if (!Array.isArray(layers)) fail('BAD_MODEL', 'model.json modelTopology has no layer list');
-  if (root.class_name && root.class_name !== 'Sequential') {
-    // A functional model whose layers form one chain imports the same way; branches need issue-3 support.
-    for (const l of layers as Array<{ inbound_nodes?: unknown[][] }>) {
-      const nodes = l.inbound_nodes ?? [];
-      if (nodes.length > 1 || (nodes[0] && (nodes[0] as unknown[]).length > 1)) {
-        fail('UNSUPPORTED_LAYER', `model class ${root.class_name} with branching layers is not supported`);
-      }
-    }
-  }
-  return layers as LayerJson[];
-}
+const MERGE_LAYERS = new Set(['Concatenate', 'Multiply', 'Subtract', 'Average', 'Maximum', 'Minimum', 'Dot']);
 
 function activationOf(layer: LayerJson, value: unknown, isLast: boolean, notes: string[]): FloatActivation {
   const name = layer.config.name ?? '?';
@@ -62,46 +39,6 @@ function activationOf(layer: LayerJson, value: unknown, isLast: boolean, notes: 
 
 function product(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-async function readWeights(dir: string, manifest: unknown): Promise<Map<string, Float32Array>> {
-  if (!Array.isArray(manifest)) fail('BAD_MODEL', 'model.json has no weightsManifest');
-  const out = new Map<string, Float32Array>();
-  for (const group of manifest as ManifestGroup[]) {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) fail('BAD_MODEL', 'malformed weightsManifest group');
-    const buffers: Buffer[] = [];
-    for (const p of group.paths) {
-      const file = path.resolve(dir, p);
-      if (path.relative(dir, file).startsWith('..')) fail('BAD_MODEL', `weight shard path ${p} points outside the model directory`);
-      try {
-        buffers.push(await readFile(file));
-      } catch {
-        fail('BAD_MODEL', `weight shard ${p} not found next to model.json`);
-      }
-    }
-    const bytes = Buffer.concat(buffers);
-    let offset = 0;
-    for (const w of group.weights) {
-      if (w.dtype !== 'float32') fail('BAD_MODEL', `weight ${w.name}: dtype ${w.dtype} is not supported (float32 only)`);
-      const n = product(w.shape);
-      if (offset + n * 4 > bytes.length) fail('BAD_MODEL', `weight shards are shorter than the manifest says (at ${w.name})`);
-      const copy = new Float32Array(n);
-      for (let i = 0; i < n; i++) copy[i] = bytes.readFloatLE(offset + 4 * i);
-      for (const v of copy) if (!Number.isFinite(v)) fail('BAD_MODEL', `weight ${w.name} contains a non-finite value`);
-      out.set(w.name, copy);
-      offset += n * 4;
-    }
-    if (offset !== bytes.length) fail('BAD_MODEL', `weight shards hold ${bytes.length} bytes but the manifest describes ${offset}`);
-  }
-  return out;
-}
-
-function findWeight(weights: Map<string, Float32Array>, layerName: string, suffix: string): Float32Array | undefined {
-  for (const [name, value] of weights) {
-    // tfjs may append a uniquifying suffix (e.g. "dense_1/kernel_1"); match the layer scope and role.
-    if (name.startsWith(`${layerName}/`) && name.slice(layerName.length + 1).replace(/_\d+$/, '') === suffix) return value;
-  }
-  return undefined;
 }
 
 type Conv = FloatLayer & { kind: 'conv2d' };
@@ -184,118 +121,218 @@ function foldBatchNorm(layer: LayerJson, name: string, prev: FloatLayer | undefi
   prev.bias = Float32Array.from(prev.bias, (b, c) => (b - mean[c]) * factor[c] + beta[c]);
 }
 
-export async function loadTfjsLayersModel(modelJsonPath: string): Promise<FloatModel> {
-  const json = (await readJsonFile(modelJsonPath, 'model', 'BAD_MODEL')) as Record<string, unknown>;
-  if (!json || typeof json !== 'object') fail('BAD_MODEL', `${modelJsonPath} is not a tfjs Layers model`);
-  const layers = layerList(json.modelTopology);
-  const weights = await readWeights(path.dirname(modelJsonPath), json.weightsManifest);
-  const notes: string[] = [];
-  const out: FloatLayer[] = [];
-  let inputShape: number[] | undefined;
+/** Where a Keras layer's output lives in the IR: a tensor number and its shape (channels-last, no batch). */
+interface Value {
+  tensor: number;
+  shape: number[];
+}
 
-  const effective = layers.filter((l) => !IGNORED_AT_INFERENCE.has(l.class_name));
-  for (const l of layers) {
-    const bis = l.config.batch_input_shape ?? l.config.batchInputShape;
-    if (!inputShape && Array.isArray(bis)) inputShape = (bis as Array<number | null>).slice(1).map((d) => Number(d));
+const SUPPORTED =
+  'Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, BatchNormalization, Add (two inputs), ' +
+  'Flatten, Reshape, ReLU, ReLU6, Activation, Dropout, final Softmax';
+
+/** Walks the layer graph in topological order, building the IR layers. */
+class GraphImporter {
+  readonly layers: FloatLayer[] = [];
+  readonly notes: string[] = [];
+  private readonly values = new Map<string, Value>();
+  /** Keras layers that made an IR layer (the rest reuse their input's tensor, possibly folding into it). */
+  private readonly producers = new Set<string>();
+  private readonly byName: Map<string, GraphLayer>;
+  /** The output layer and the skipped layers before it: where a softmax may stand. */
+  private readonly last = new Set<string>();
+
+  constructor(
+    private readonly graph: LayerGraph,
+    private readonly weights: Map<string, Float32Array>,
+  ) {
+    this.values.set(graph.input, { tensor: 0, shape: graph.inputShape });
+    this.byName = new Map(graph.layers.map((l) => [l.name, l]));
+    for (let n: GraphLayer | undefined = this.byName.get(graph.output); n; ) {
+      this.last.add(n.name);
+      n = IGNORED_AT_INFERENCE.has(n.className) ? this.byName.get(n.inputs[0]) : undefined;
+    }
   }
-  if (!inputShape || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
-    fail('BAD_MODEL', 'model.json does not declare a fixed input shape (batch_input_shape)');
+
+  run(): Value {
+    for (const node of this.graph.layers) this.layer(node);
+    return this.values.get(this.graph.output)!;
   }
-  let shape = [...inputShape];
-  const lastWithActivation = (name: string, type: string): WithActivation => {
-    const prev = out[out.length - 1];
-    if (!prev || (prev.kind !== 'dense' && prev.kind !== 'conv2d')) fail('UNSUPPORTED_LAYER', `layer ${name} (${type}) must follow a Dense or Conv2D layer`);
-    if (prev.activation !== 'linear') fail('UNSUPPORTED_LAYER', `layer ${name} (${type}): an activation after ${prev.activation} is not supported`);
+
+  /** The one value a single-input layer reads. */
+  private source(node: GraphLayer): Value {
+    if (node.inputs.length !== 1) fail('UNSUPPORTED_LAYER', `layer ${node.name} (${node.className}) reads ${node.inputs.length} tensors (${node.inputs.join(', ')}); only Add combines tensors`);
+    return this.values.get(node.inputs[0])!;
+  }
+
+  private push(node: GraphLayer, layer: FloatLayer, shape: number[]): void {
+    const l = this.layers.length;
+    if (layer.kind !== 'add') {
+      const from = this.source(node).tensor;
+      if (from !== l) layer.from = from;
+    }
+    this.layers.push(layer);
+    this.producers.add(node.name);
+    this.values.set(node.name, { tensor: l + 1, shape });
+  }
+
+  /** A layer that computes nothing at inference: its output is its input (seen with `shape`). */
+  private alias(node: GraphLayer, shape?: number[]): void {
+    const src = this.source(node);
+    this.values.set(node.name, { tensor: src.tensor, shape: shape ?? src.shape });
+  }
+
+  /** The IR layer that produced the value `node` reads: a fold (BatchNorm, activation) changes it. */
+  private producer(node: GraphLayer): FloatLayer | undefined {
+    const t = this.source(node).tensor;
+    return t === 0 ? undefined : this.layers[t - 1];
+  }
+
+  /**
+   * Folding `node` into `target` changes target's output for every reader. That is only right if no other
+   * layer reads the value between target and node: walk back from node's input to target, checking that
+   * each value on the way has node's chain as its only reader.
+   */
+  private checkSoleReader(node: GraphLayer, target: FloatLayer): void {
+    let reader = node.name;
+    let value = node.inputs[0];
+    for (;;) {
+      const others = (this.graph.readers.get(value) ?? []).filter((r) => r !== reader);
+      if (others.length > 0) {
+        const seen = value === target.name ? `${target.name}'s output` : `the output of ${value} (that is, of ${target.name})`;
+        fail('UNSUPPORTED_LAYER', `layer ${node.name} (${node.className}) cannot be folded into ${target.name}: ${seen} is also read by ${others.join(', ')}, which must see it unchanged`);
+      }
+      if (this.producers.has(value) || value === this.graph.input) return;
+      reader = value;
+      value = this.byName.get(value)!.inputs[0];
+    }
+  }
+
+  /** The layer an activation layer folds into: a Dense, Conv2D or Add without activation, read only here. */
+  private activationTarget(node: GraphLayer): FloatDense | FloatConv2D | FloatAdd {
+    const prev = this.producer(node);
+    const where = `layer ${node.name} (${node.className})`;
+    if (!prev || (prev.kind !== 'dense' && prev.kind !== 'conv2d' && prev.kind !== 'add')) fail('UNSUPPORTED_LAYER', `${where} must follow a Dense, Conv2D or Add layer`);
+    if (prev.activation !== 'linear') fail('UNSUPPORTED_LAYER', `${where}: an activation after ${prev.activation} is not supported`);
+    this.checkSoleReader(node, prev);
     return prev;
-  };
+  }
 
-  effective.forEach((layer, index) => {
-    const name = String(layer.config.name ?? `layer${index}`);
-    const isLast = index === effective.length - 1;
-    switch (layer.class_name) {
+  private layer(node: GraphLayer): void {
+    const { name, className } = node;
+    const layer: LayerJson = { class_name: className, config: { ...node.config, name } };
+    const isLast = this.last.has(name);
+    if (IGNORED_AT_INFERENCE.has(className)) return this.alias(node);
+    if (MERGE_LAYERS.has(className)) fail('UNSUPPORTED_LAYER', `layer ${name} (${className}): merge layer ${className} is not supported (only Add of two tensors)`);
+    switch (className) {
+      case 'Add':
+        return this.add(node);
       case 'Flatten':
       case 'Reshape': {
         const target = layer.config.target_shape as number[] | undefined;
-        if (layer.class_name === 'Reshape' && !(Array.isArray(target) && target.length === 1)) {
+        if (className === 'Reshape' && !(Array.isArray(target) && target.length === 1)) {
           fail('UNSUPPORTED_LAYER', `layer ${name} (Reshape): only flattening reshapes are supported (target_shape ${JSON.stringify(target)})`);
         }
-        shape = [product(shape)]; // channels-last row-major data is already in flattened order
-        return;
+        return this.alias(node, [product(this.source(node).shape)]); // channels-last row-major data is already in flattened order
       }
       case 'Activation': {
-        const act = activationOf(layer, layer.config.activation, isLast, notes);
-        if (act !== 'linear') lastWithActivation(name, 'Activation').activation = act;
-        return;
+        const act = activationOf(layer, layer.config.activation, isLast, this.notes);
+        if (act !== 'linear') this.activationTarget(node).activation = act;
+        return this.alias(node);
       }
       case 'ReLU': {
         const max = layer.config.max_value;
         if ((max != null && Number(max) !== 6) || Number(layer.config.negative_slope ?? 0) !== 0 || Number(layer.config.threshold ?? 0) !== 0) {
           fail('UNSUPPORTED_LAYER', `layer ${name} (ReLU): max_value ${String(max)}, negative_slope or threshold are not supported (plain ReLU or ReLU6 only)`);
         }
-        lastWithActivation(name, 'ReLU').activation = max == null ? 'relu' : 'relu6';
-        return;
+        this.activationTarget(node).activation = max == null ? 'relu' : 'relu6';
+        return this.alias(node);
       }
       case 'Softmax':
         if (!isLast) fail('UNSUPPORTED_LAYER', `layer ${name} (Softmax): only a final softmax is supported`);
-        notes.push(`softmax layer ${name} replaced by argmax over logits (same predicted class)`);
-        return;
-      case 'BatchNormalization':
-        foldBatchNorm(layer, name, out[out.length - 1], weights);
-        notes.push(`batch normalization ${name} folded into ${out[out.length - 1].name}`);
-        return;
+        this.notes.push(`softmax layer ${name} replaced by argmax over logits (same predicted class)`);
+        return this.alias(node);
+      case 'BatchNormalization': {
+        const prev = this.producer(node);
+        foldBatchNorm(layer, name, prev, this.weights);
+        this.checkSoleReader(node, prev!);
+        this.notes.push(`batch normalization ${name} folded into ${prev!.name}`);
+        return this.alias(node);
+      }
       case 'Conv2D':
       case 'DepthwiseConv2D': {
-        const conv = convLayer(layer, name, shape, weights, isLast, notes);
-        out.push(conv);
-        shape = [...conv.outShape];
-        return;
+        const conv = convLayer(layer, name, this.source(node).shape, this.weights, isLast, this.notes);
+        return this.push(node, conv, [...conv.outShape]);
       }
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
-        const [H, W, C] = need3d(shape, name, layer.class_name);
-        checkChannelsLast(layer, name);
-        const poolSize = pair(layer.config.pool_size ?? 2, 'pool_size', name);
-        const strides = pair(layer.config.strides ?? poolSize, 'strides', name);
-        if ((layer.config.padding ?? 'valid') !== 'valid') fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): padding ${String(layer.config.padding)} is not supported (valid only)`);
-        const outShape: [number, number, number] = [spatial(H, poolSize[0], strides[0], 'valid').out, spatial(W, poolSize[1], strides[1], 'valid').out, C];
-        out.push({ kind: layer.class_name === 'MaxPooling2D' ? 'maxpool' : 'avgpool', name, inShape: [H, W, C], outShape, poolSize, strides });
-        shape = [...outShape];
-        return;
+        const pool = poolLayer(layer, name, this.source(node).shape);
+        return this.push(node, pool, [...pool.outShape]);
       }
       case 'GlobalAveragePooling2D': {
-        const inShape = need3d(shape, name, layer.class_name);
+        const inShape = need3d(this.source(node).shape, name, className);
         checkChannelsLast(layer, name);
         if (layer.config.keepdims === true) fail('UNSUPPORTED_LAYER', `layer ${name} (GlobalAveragePooling2D): keepdims is not supported`);
-        out.push({ kind: 'globalavgpool', name, inShape });
-        shape = [inShape[2]];
-        return;
+        return this.push(node, { kind: 'globalavgpool', name, inShape }, [inShape[2]]);
       }
       case 'Dense': {
-        if (shape.length !== 1) fail('UNSUPPORTED_LAYER', `layer ${name} (Dense) on a [${shape.join(', ')}] tensor needs a Flatten first`);
-        const width = shape[0];
-        const units = Number(layer.config.units);
-        const kernel = findWeight(weights, name, 'kernel');
-        if (!Number.isInteger(units) || units <= 0) fail('BAD_MODEL', `layer ${name} (Dense) has no valid units`);
-        if (!kernel) fail('BAD_MODEL', `layer ${name} (Dense): kernel weights missing from the manifest`);
-        if (kernel.length !== width * units) fail('BAD_MODEL', `layer ${name} (Dense): kernel has ${kernel.length} values, expected ${width} x ${units}`);
-        const bias = layer.config.use_bias === false ? new Float32Array(units) : findWeight(weights, name, 'bias');
-        if (!bias || bias.length !== units) fail('BAD_MODEL', `layer ${name} (Dense): bias missing or of the wrong size`);
-        out.push({ kind: 'dense', name, inputSize: width, outputSize: units, kernel, bias, activation: activationOf(layer, layer.config.activation, isLast, notes) });
-        shape = [units];
-        return;
+        const dense = denseLayer(layer, name, this.source(node).shape, this.weights, isLast, this.notes);
+        return this.push(node, dense, [dense.outputSize]);
       }
       default:
-        fail(
-          'UNSUPPORTED_LAYER',
-          `layer ${name}: type ${layer.class_name} is not supported (supported: Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, BatchNormalization, Flatten, Reshape, ReLU, ReLU6, Activation, Dropout, final Softmax)`,
-        );
+        fail('UNSUPPORTED_LAYER', `layer ${name}: type ${className} is not supported (supported: ${SUPPORTED})`);
     }
-  });
+  }
+
+  /** Keras Add of two same-shaped tensors: a residual connection. */
+  private add(node: GraphLayer): void {
+    const where = `layer ${node.name} (Add)`;
+    if (node.inputs.length !== 2) fail('UNSUPPORTED_LAYER', `${where} sums ${node.inputs.length} tensors (${node.inputs.join(', ')}); only two are supported`);
+    const [a, b] = node.inputs.map((i) => this.values.get(i)!);
+    if (a.shape.join() !== b.shape.join()) {
+      fail('UNSUPPORTED_LAYER', `${where}: its inputs ${node.inputs[0]} [${a.shape.join(', ')}] and ${node.inputs[1]} [${b.shape.join(', ')}] have different shapes (broadcasting is not supported)`);
+    }
+    this.push(node, { kind: 'add', name: node.name, inputs: [a.tensor, b.tensor], size: product(a.shape), activation: 'linear' }, [...a.shape]);
+  }
+}
+
+function poolLayer(layer: LayerJson, name: string, shape: number[]): FloatLayer & { kind: 'maxpool' | 'avgpool' } {
+  const [H, W, C] = need3d(shape, name, layer.class_name);
+  checkChannelsLast(layer, name);
+  const poolSize = pair(layer.config.pool_size ?? 2, 'pool_size', name);
+  const strides = pair(layer.config.strides ?? poolSize, 'strides', name);
+  if ((layer.config.padding ?? 'valid') !== 'valid') fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): padding ${String(layer.config.padding)} is not supported (valid only)`);
+  const outShape: [number, number, number] = [spatial(H, poolSize[0], strides[0], 'valid').out, spatial(W, poolSize[1], strides[1], 'valid').out, C];
+  return { kind: layer.class_name === 'MaxPooling2D' ? 'maxpool' : 'avgpool', name, inShape: [H, W, C], outShape, poolSize, strides };
+}
+
+function denseLayer(layer: LayerJson, name: string, shape: number[], weights: Map<string, Float32Array>, isLast: boolean, notes: string[]): FloatDense {
+  if (shape.length !== 1) fail('UNSUPPORTED_LAYER', `layer ${name} (Dense) on a [${shape.join(', ')}] tensor needs a Flatten first`);
+  const width = shape[0];
+  const units = Number(layer.config.units);
+  const kernel = findWeight(weights, name, 'kernel');
+  if (!Number.isInteger(units) || units <= 0) fail('BAD_MODEL', `layer ${name} (Dense) has no valid units`);
+  if (!kernel) fail('BAD_MODEL', `layer ${name} (Dense): kernel weights missing from the manifest`);
+  if (kernel.length !== width * units) fail('BAD_MODEL', `layer ${name} (Dense): kernel has ${kernel.length} values, expected ${width} x ${units}`);
+  const bias = layer.config.use_bias === false ? new Float32Array(units) : findWeight(weights, name, 'bias');
+  if (!bias || bias.length !== units) fail('BAD_MODEL', `layer ${name} (Dense): bias missing or of the wrong size`);
+  return { kind: 'dense', name, inputSize: width, outputSize: units, kernel, bias, activation: activationOf(layer, layer.config.activation, isLast, notes) };
+}
+
+export async function loadTfjsLayersModel(modelJsonPath: string): Promise<FloatModel> {
+  const json = (await readJsonFile(modelJsonPath, 'model', 'BAD_MODEL')) as Record<string, unknown>;
+  if (!json || typeof json !== 'object') fail('BAD_MODEL', `${modelJsonPath} is not a tfjs Layers model`);
+  const graph = layerGraph(json.modelTopology);
+  const weights = await readWeights(path.dirname(modelJsonPath), json.weightsManifest);
+  const importer = new GraphImporter(graph, weights);
+  const output = importer.run();
+  const out = importer.layers;
   const last = out[out.length - 1];
   if (!last || last.kind !== 'dense') fail('UNSUPPORTED_LAYER', 'the model must end with a Dense layer producing the logits');
+  if (output.tensor !== out.length) fail('UNSUPPORTED_LAYER', `the model output ${graph.output} is not the output of the last layer ${last.name}`);
   if (last.activation !== 'linear') {
     throw new ZkinferError('UNSUPPORTED_LAYER', `last layer ${last.name}: activation ${last.activation} on the logits is not supported`);
   }
   const name = String((json.modelTopology as { config?: { name?: string } })?.config?.name ?? path.basename(path.dirname(modelJsonPath)));
-  return { name, inputShape, layers: out, notes };
+  return { name, inputShape: graph.inputShape, layers: out, notes: importer.notes };
 }

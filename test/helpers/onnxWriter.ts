@@ -1,7 +1,8 @@
 /**
- * A small ONNX writer for tests: builds a ModelProto for a chain of nodes from explicit weights and encodes
- * it with the same protobufjs schema the importer decodes with. onnxruntime loading these files is what
- * shows the schema and the encoding are right (test/onnx.test.ts).
+ * A small ONNX writer for tests: builds a ModelProto node by node (a chain, or a graph by setting
+ * `current`) from explicit weights and encodes it with the same protobufjs schema the importer decodes
+ * with. onnxruntime loading these files is what shows the schema and the encoding are right
+ * (test/onnx.test.ts).
  */
 import { encodeOnnxModel, ONNX_ATTR, ONNX_DTYPE } from '../../src/model/onnxProto.js';
 
