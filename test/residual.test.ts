@@ -190,3 +190,34 @@ describe('residual models: circuits', () => {
     expect((await verify({ ...bundle, publicSignals: signals }, model.key)).valid).toBe(false);
   });
 });
+
+describe('imported residual models: both import paths, one circuit output', () => {
+  it('tfjs and ONNX files of the same residual weights quantize to circuits whose outputs equal each other and the reference', async () => {
+    const { loadTfModule, randomizeWeights, residualArchitectures, saveTfjs } = await import('./helpers/residual.js');
+    const { tfjsToOnnx } = await import('./helpers/tfjsToOnnx.js');
+    const { loadTfjsLayersModel } = await import('../src/model/tfjsLayers.js');
+    const { importOnnxModel } = await import('../src/model/onnx.js');
+    const tf = await loadTfModule();
+    for (const [name, build] of Object.entries(residualArchitectures(tf))) {
+      const keras = build();
+      randomizeWeights(tf, keras, name.length + 3);
+      const fromTfjs = await loadTfjsLayersModel(await saveTfjs(tf, keras, path.join(dir, `import-${name}`)));
+      const fromOnnx = importOnnxModel(tfjsToOnnx(keras), name);
+      const outputs: number[][][] = [];
+      for (const float of [fromTfjs, fromOnnx]) {
+        expect(float.layers.some((l) => l.kind === 'add'), name).toBe(true);
+        const q = quantized(float);
+        const compiled = await compileModel(q, { artifactsDir: dir });
+        const perInput: number[][] = [];
+        for (const x of testInputs(float).slice(0, 4)) {
+          const w = await computeWitness(compiled.circuit.wasmPath, { x });
+          const logits = w.slice(1, 1 + q.output.size).map((v) => Number(fieldToSigned(v)));
+          expect(logits, `${name}: circuit == reference`).toEqual(runQuantized(q, x).logits);
+          perInput.push(logits);
+        }
+        outputs.push(perInput);
+      }
+      expect(outputs[1], `${name}: ONNX import == tfjs import, through the circuit`).toEqual(outputs[0]);
+    }
+  });
+});
