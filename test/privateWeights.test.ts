@@ -20,6 +20,7 @@ import { fitToArchitecture, type WeightsArchitecture } from '../src/weights/arch
 import { modelIdOfCommitment, weightsCommitment, weightsWitness } from '../src/weights/commitment.js';
 import { emitPrivateWeightsCircuit } from '../src/weights/emit.js';
 import { privateWeightsInputs } from '../src/weights/prove.js';
+import { parseQuantizedModel } from '../src/weights/qmodelFile.js';
 import { randomFloatModel, randomInputs, writeTfjsModel } from './helpers/models.js';
 
 /**
@@ -196,6 +197,15 @@ describe('models that do not fit, and parameters out of range', () => {
       expect(err, name).toBeInstanceOf(ZkinferError);
       expect((err as Error).message, name).toMatch(/the circuit rejected the input/);
     }
+  });
+
+  it('a quantized model file round-trips; a bad one is named field by field', () => {
+    expect(parseQuantizedModel(JSON.parse(JSON.stringify(qb)))).toEqual(JSON.parse(JSON.stringify(qb)));
+    const broken = JSON.parse(JSON.stringify(qb));
+    broken.layers[1].weights[3] = 0.5;
+    expect(() => parseQuantizedModel(broken)).toThrow(/layer 1 \(dense1\): weights\[3\]: .*expected int/);
+    broken.layers[0] = { kind: 'conv2d', name: 'c' };
+    expect(() => parseQuantizedModel(broken)).toThrow(/layer 0 \(c\) is conv2d; private weights support dense layers only/);
   });
 
   it('only dense layers, one inference per proof', () => {
