@@ -114,12 +114,15 @@ export async function visibilityCosts(artifactsDir: string): Promise<ModeRow[]> 
     { input: 'private', output: 'logits' },
     { input: 'public', output: 'class' },
     { input: 'private', output: 'class' },
+    // Private weights behind a public commitment (src/weights/): compiled only, a setup would need 2^19.
+    { input: 'public', output: 'logits', weights: 'private' },
   ];
   const rows: ModeRow[] = [];
   const q = await quantized('mlp');
   for (const visibility of modes) {
     const c = await compileModel(q, { artifactsDir, visibility });
-    rows.push({ model: 'mlp', visibility: `input ${visibility.input}, output ${visibility.output}`, constraints: c.circuit.constraints, publicSignals: c.layout.total });
+    const weights = visibility.weights === 'private' ? ', weights private' : '';
+    rows.push({ model: 'mlp', visibility: `input ${visibility.input}, output ${visibility.output}${weights}`, constraints: c.circuit.constraints, publicSignals: c.layout.total });
   }
   return rows;
 }
@@ -169,6 +172,8 @@ export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: M
     '| visibility | constraints | public signals |',
     '|---|---:|---:|',
     ...modes.map((m) => `| ${m.visibility} | ${n(m.constraints)} | ${m.publicSignals} |`),
+    '',
+    'Weights private: weights, biases and multipliers are private inputs (int8 range check + one product per weight) behind a public Poseidon commitment, the model id; one circuit and key serve any weights of the architecture.',
     '',
     '## Batch proofs (bundled MLP, k inferences in one proof)',
     '',

@@ -42,6 +42,9 @@ export { compileModel, emitCircuit, PUBLIC_VISIBILITY, type Visibility } from '.
 export { setupModel, type CompiledModel } from './setup/index.js';
 export { prove, proveBatch, proveWithOpenings, type Opening, type ProveOptions } from './prove/index.js';
 export { inputCommitment, randomSalt } from './format/commitment.js';
+export { deriveArchitecture, fitToArchitecture, type WeightsArchitecture } from './weights/architecture.js';
+export { weightsCommitment, modelIdOfCommitment } from './weights/commitment.js';
+export { parseQuantizedModel, readQuantizedModel } from './weights/qmodelFile.js';
 export { verify, type VerifyResult } from './verify/index.js';
 export { parseBundle, type ProofBundle } from './format/bundle.js';
 export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';

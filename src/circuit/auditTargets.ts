@@ -60,6 +60,9 @@ export const TEMPLATE_CASES: Record<string, number[][]> = {
   PackedCommitment: [[3, 8], [40, 8], [500, 8]],
   Max2: [[1], [3], [8]],
   MaxOfN: [[1, 3], [3, 2], [4, 8]],
+  // Private weights: a 1x1 and a 3->2 layer; requantization with shift 0, with and without the clamp.
+  PrivateDense: [[1, 1, 1], [3, 2, 4]],
+  PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2], [2, 3, 3, 5, 4]],
 };
 
 /** Load a compiled circuit with its source and audit it. */

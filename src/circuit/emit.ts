@@ -25,6 +25,8 @@ export interface Visibility {
   input: 'public' | 'private';
   /** 'class': only the predicted class is public; the logits stay private. */
   output: 'logits' | 'class';
+  /** 'private': weights are private inputs behind a public commitment (src/weights/); absent = 'constant'. */
+  weights?: 'constant' | 'private';
 }
 export const PUBLIC_VISIBILITY: Visibility = { input: 'public', output: 'logits' };
 
@@ -44,6 +46,8 @@ export interface PublicLayout {
   inputOffset: number;
   /** Public input values per item (0 when inputs are private). */
   inputs: number;
+  /** Private-weights circuits only: offset of the weights commitment (src/weights/emit.ts). */
+  weightsCommitmentIndex?: number;
   total: number;
 }
 
@@ -224,6 +228,7 @@ export function emitCircuit(model: QuantizedModel, batch = 1, visibility: Visibi
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
     throw new ZkinferError('BAD_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH} (got ${batch})`);
   }
+  if (visibility.weights === 'private') throw new ZkinferError('BAD_INPUT', 'private weights are emitted by src/weights/emit.ts (compileModel chooses it)');
   const bounds = modelBounds(model);
   const layout = publicLayout(model, batch, visibility);
   const out: string[] = [];

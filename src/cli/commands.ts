@@ -17,9 +17,11 @@ import { parseKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { createProgress } from './progress.js';
+import { weightsProveOptions, weightsVisibility, type WeightsFlags } from './weightsCommands.js';
+import { modelIdOfCommitment } from '../weights/commitment.js';
 
 /** Shared options of the commands that build a model. */
-export interface ModelFlags {
+export interface ModelFlags extends WeightsFlags {
   model: string;
   /** Inferences per proof (set by prove --batch). */
   batchSize?: number;
@@ -43,7 +45,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
     ptauPath: flags.ptau,
     artifactsDir: flags.artifacts,
     batch: flags.batchSize,
-    visibility: { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' },
+    visibility: { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits', ...weightsVisibility(flags) },
     onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
     onProgress: (stage, done, total) => progress.update(stage, done, total),
   };
@@ -60,7 +62,8 @@ function describe(model: CompiledModel): void {
   out(`model      ${model.qmodel.name} (${model.qmodel.layers.map(layerSummary).join(', ')})`);
   out(`circuit    ${model.circuit.constraints} constraints, ${model.circuit.publicInputs + model.circuit.outputs} public signals`);
   out(`setup      ptau 2^${model.key.setup.ptau.power} (${model.key.setup.ptau.kind})`);
-  out(`model id   ${model.modelId}`);
+  if (model.architecture) out(`key id     ${model.modelId} (private weights: a proof's model id is its weights commitment)`);
+  else out(`model id   ${model.modelId}`);
   if (model.key.setup.ptau.insecure) process.stderr.write(`${INSECURE_WARNING}\n`);
 }
 
@@ -75,7 +78,8 @@ export async function compileCommand(flags: ModelFlags): Promise<void> {
     out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${acc.samples} held-out digits`);
   }
   progress.stage('compile (circom2)');
-  const compiled = await compileModel(qmodel, { artifactsDir: flags.artifacts });
+  const weights = weightsVisibility(flags);
+  const compiled = await compileModel(qmodel, { artifactsDir: flags.artifacts, ...(weights.weights ? { visibility: { input: 'public', output: 'logits', ...weights } } : {}) });
   progress.stop();
   out(`circuit    ${compiled.circuit.constraints} constraints, ${compiled.circuit.wires} wires`);
   out(`artifacts  ${compiled.circuit.dir}`);
@@ -115,8 +119,9 @@ export async function proveCommand(flags: ModelFlags & { input?: string; mnistIn
   if (flags.batch && (flags.input || flags.mnistIndex !== undefined)) throw new ZkinferError('BAD_INPUT', 'give --batch alone, without --input or --mnist-index');
   const inputs = flags.batch ? await readBatch(flags.batch) : [(await readInput(flags)).pixels];
   const model = await build({ ...flags, batchSize: inputs.length });
-  const { bundle, openings } = await proveWithOpenings(model, inputs);
+  const { bundle, openings } = await proveWithOpenings(model, inputs, await weightsProveOptions(flags));
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
+  if (bundle.weightsCommitment) out(`model id ${modelIdOfCommitment(bundle.weightsCommitment)} (weights commitment ${bundle.weightsCommitment})`);
   if (openings.length > 0) {
     const openingFile = `${flags.out.replace(/\.json$/, '')}.opening.json`;
     await writeFileAtomic(openingFile, JSON.stringify(openings, null, 2));
@@ -138,7 +143,8 @@ async function findKey(modelId: string, artifacts?: string): Promise<unknown> {
 /** The key a bundle is checked against: --key, else the key filed under the bundle's model id. */
 async function resolveKey(bundle: unknown, flags: { key?: string; artifacts?: string }): Promise<unknown> {
   if (flags.key) return readJsonFile(flags.key, 'verification key', 'BAD_KEY');
-  const id = (bundle as { modelId?: unknown })?.modelId;
+  // Private-weights bundles name their key in keyId (their modelId is the weights commitment).
+  const id = (bundle as { keyId?: unknown })?.keyId ?? (bundle as { modelId?: unknown })?.modelId;
   if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) {
     throw new ZkinferError('BAD_BUNDLE', 'malformed proof bundle: modelId: missing or not a 64-digit hex id (pass --key to verify anyway)');
   }

@@ -4,6 +4,7 @@ import { ZkinferError } from '../util/errors.js';
 import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
+import { commitWeightsCommand } from './weightsCommands.js';
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -15,6 +16,7 @@ const common = (cmd: Command) =>
     .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')
+    .addOption(new Option('--weights <mode>', 'constant: weights baked into the circuit; private: one circuit for any weights of the architecture, model id = their commitment').choices(['constant', 'private']).default('constant'))
     .option('-q, --quiet', 'no progress output');
 
 const program = new Command('zkinfer')
@@ -33,7 +35,19 @@ common(program.command('prove').description('prove one inference and write a pro
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
+  .option('--weights-file <file>', 'with --weights private: quantized model JSON whose weights to prove with (default: the --model\'s)')
+  .option('--weights-salt <n>', 'with --weights private: the secret salt of the weights commitment (see commit-weights)')
   .action(proveCommand);
+
+program
+  .command('commit-weights')
+  .description('print the weights commitment (the model id of --weights private proofs) of a model\'s weights under a salt')
+  .addOption(modelOption())
+  .option('--calibration <file>', 'JSON array of integer inputs to calibrate a custom model')
+  .option('--weights-file <file>', 'quantized model JSON whose weights to commit to (default: the --model\'s)')
+  .option('--weights-salt <n>', 'decimal salt (default: a fresh random salt, printed)')
+  .option('--write-qmodel <file>', 'write the committed quantized model JSON (for prove --weights-file)')
+  .action(commitWeightsCommand);
 
 program
   .command('verify')

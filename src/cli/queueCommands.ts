@@ -20,6 +20,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 
 /** `zkinfer store-model`: build (cached) and file the model so workers sharing the artifacts dir can prove it. */
 export async function storeModelCommand(flags: ModelFlags & { batch?: string }): Promise<void> {
+  if (flags.weights === 'private') throw new ZkinferError('BAD_INPUT', 'store-model and queued proving do not support --weights private (prove it with zkinfer prove)');
   const model = await buildModel(flags.model, {
     calibrationFile: flags.calibration,
     ptauPath: flags.ptau,

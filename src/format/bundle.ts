@@ -48,6 +48,10 @@ export const bundleSchema = z.object({
   items: z.array(predictionSchema).min(2).optional(),
   /** Private-input proofs only: each item's salted Poseidon commitment to its input (decimal). */
   inputCommitments: z.array(decimal).min(1).optional(),
+  /** Private-weights proofs only: the key's id (modelId is then the weights commitment, in hex). */
+  keyId: z.string().regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex SHA-256').optional(),
+  /** Private-weights proofs only: the proved weights commitment (decimal). */
+  weightsCommitment: decimal.optional(),
 });
 
 export type ProofBundle = z.infer<typeof bundleSchema>;

@@ -15,6 +15,8 @@ export interface DecodedItem {
 export interface DecodedOutput extends DecodedItem {
   /** Every item of a batch proof (one entry for a single proof); prediction/input above are items[0]. */
   items: DecodedItem[];
+  /** Private-weights proofs: the Poseidon commitment to the weights (the proof's model id, in decimal). */
+  weightsCommitment?: string;
 }
 
 export const ARGMAX_NOTE = 'class = first index of the maximum logit (argmax replaces softmax, which does not change the class)';
@@ -39,21 +41,23 @@ export function decodePublicSignals(key: ZkinferKey, publicSignals: string[]): D
       ...(l.commitmentIndex >= 0 ? { inputCommitment: publicSignals[l.commitmentIndex + b] } : {}),
     });
   }
-  return { ...items[0], items };
+  const w = l.weightsCommitmentIndex;
+  return { ...items[0], items, ...(w !== undefined ? { weightsCommitment: publicSignals[w] } : {}) };
 }
 
 /** The bundle's convenience fields (prediction, items, input commitments) as the proved signals imply them. */
-export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[] } {
+export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string } {
   const commitments = decoded.items.map((i) => i.inputCommitment).filter((c): c is string => c !== undefined);
   return {
     prediction: decoded.prediction,
     ...(decoded.items.length > 1 ? { items: decoded.items.map((i) => i.prediction) } : {}),
     ...(commitments.length > 0 ? { inputCommitments: commitments } : {}),
+    ...(decoded.weightsCommitment !== undefined ? { weightsCommitment: decoded.weightsCommitment } : {}),
   };
 }
 
 /** True when a bundle states exactly what the proved output says (classes, logits, commitments). */
-export function claimsMatch(decoded: DecodedOutput, bundle: { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[] }): boolean {
+export function claimsMatch(decoded: DecodedOutput, bundle: { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string }): boolean {
   const expected = bundleClaims(decoded);
   const same = (a: Prediction, b: Prediction) => a.class === b.class && a.logits.join() === b.logits.join();
   const sameList = <T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) => boolean) =>
@@ -61,6 +65,7 @@ export function claimsMatch(decoded: DecodedOutput, bundle: { prediction: Predic
   return (
     same(expected.prediction, bundle.prediction) &&
     sameList(expected.items, bundle.items, same) &&
-    sameList(expected.inputCommitments, bundle.inputCommitments, (x, y) => x === y)
+    sameList(expected.inputCommitments, bundle.inputCommitments, (x, y) => x === y) &&
+    expected.weightsCommitment === bundle.weightsCommitment
   );
 }

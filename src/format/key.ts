@@ -17,6 +17,8 @@ const decimal = z.string().regex(/^(0|[1-9]\d*)$/, 'expected a canonical decimal
 export const visibilitySchema = z.object({
   input: z.enum(['public', 'private']),
   output: z.enum(['logits', 'class']),
+  /** Absent for constant weights (every key and bundle before private weights). */
+  weights: z.enum(['constant', 'private']).optional(),
 });
 
 const layoutSchema = z.object({
@@ -28,6 +30,7 @@ const layoutSchema = z.object({
   commitmentIndex: z.number().int().min(-1),
   inputOffset: z.number().int().nonnegative(),
   inputs: z.number().int().nonnegative(),
+  weightsCommitmentIndex: z.number().int().nonnegative().optional(),
   total: z.number().int().positive(),
 });
 

@@ -8,13 +8,14 @@ import { FIELD_P } from '../circuit/witness.js';
 import { runQuantized, validateInput } from '../quantize/reference.js';
 import type { CompiledModel } from '../setup/index.js';
 import { ZkinferError } from '../util/errors.js';
+import { bundleIds, privateWeightsInputs, type WeightsOptions } from '../weights/prove.js';
 
 /**
  * Prove inferences: witness from the circuit's wasm, Groth16 proof from the zkey, and a bundle that a
  * verifier checks with the key alone. Inputs are validated first so a bad input gets a clear error,
  * not a failed constraint deep in the witness calculator.
  */
-export interface ProveOptions {
+export interface ProveOptions extends WeightsOptions {
   /**
    * Private-input circuits: the blinding salt of each item's input commitment. Keep them with the inputs:
    * input + salt (the opening) is what lets the input's holder check the commitment later. Without them,
@@ -65,6 +66,8 @@ export async function proveWithOpenings(
   for (const salt of salts) if (salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
   const witnessInput: Record<string, unknown> = { x: k === 1 ? xs[0] : xs };
   if (privateInput) witnessInput.salt = k === 1 ? salts[0] : salts;
+  const privateWeights = privateWeightsInputs(model, options);
+  if (privateWeights) Object.assign(witnessInput, privateWeights.signals);
 
   const wtns = await computeWitnessBin(model.circuit.wasmPath, witnessInput);
   const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
@@ -72,7 +75,7 @@ export async function proveWithOpenings(
   // The circuit and the references implement one semantics; disagreement is a zkinfer bug, never a result.
   const openings: Opening[] = [];
   for (const [b, item] of decoded.items.entries()) {
-    const reference = runQuantized(model.qmodel, xs[b]);
+    const reference = runQuantized(privateWeights?.fitted ?? model.qmodel, xs[b]);
     const logitsShown = item.prediction.logits.length > 0;
     if (item.prediction.class !== reference.predicted || (logitsShown && item.prediction.logits.join() !== reference.logits.join())) {
       throw new Error(`internal error: circuit output for item ${b} (class ${item.prediction.class}) differs from the reference (class ${reference.predicted})`);
@@ -82,6 +85,9 @@ export async function proveWithOpenings(
       if (String(expected) !== item.inputCommitment) throw new Error(`internal error: input commitment of item ${b} differs from circomlibjs's`);
       openings.push({ input: xs[b], salt: String(salts[b]), commitment: item.inputCommitment });
     }
+  }
+  if (privateWeights && String(await privateWeights.commitment) !== decoded.weightsCommitment) {
+    throw new Error("internal error: the weights commitment differs from circomlibjs's");
   }
   const bundle = assembleBundle(model, proof, publicSignals, decoded);
   return { bundle, openings };
@@ -94,7 +100,7 @@ export function assembleBundle(model: CompiledModel, proof: Groth16Proof, public
     version: BUNDLE_VERSION,
     protocol: 'groth16',
     curve: 'bn128',
-    modelId: model.modelId,
+    ...bundleIds(model.modelId, decoded),
     visibility: model.layout.visibility,
     publicSignals,
     proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },

@@ -4,6 +4,7 @@ import { parseBundle, type ProofBundle } from '../format/bundle.js';
 import { decodePublicSignals, claimsMatch, type DecodedOutput } from '../format/decode.js';
 import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
+import { modelIdProblem } from '../weights/modelId.js';
 
 /**
  * Verify a proof bundle with a zkinfer key: only the key and the bundle, never the weights.
@@ -31,7 +32,8 @@ export async function verify(bundleValue: unknown, keyValue: unknown): Promise<V
     if (err instanceof ZkinferError) return invalid(err.message);
     throw err;
   }
-  if (bundle.modelId !== keyId) return invalid(`bundle is for model ${bundle.modelId.slice(0, 16)}…, the key is for model ${keyId.slice(0, 16)}…`);
+  const idProblem = modelIdProblem(key, keyId, bundle);
+  if (idProblem) return invalid(idProblem);
   const { publicSignals } = bundle;
   if (publicSignals.length !== key.publicSignals.total) {
     return invalid(`bundle has ${publicSignals.length} public signals, the key expects ${key.publicSignals.total}`, keyId);
@@ -49,11 +51,13 @@ export async function verify(bundleValue: unknown, keyValue: unknown): Promise<V
   if (!ok) return invalid('the Groth16 proof does not verify against the public signals and key', keyId);
 
   const output = decodePublicSignals(key, publicSignals);
-  if (bundle.visibility.input !== key.publicSignals.visibility.input || bundle.visibility.output !== key.publicSignals.visibility.output) {
+  const kv = key.publicSignals.visibility;
+  const bv = bundle.visibility;
+  if (bv.input !== kv.input || bv.output !== kv.output || (bv.weights ?? 'constant') !== (kv.weights ?? 'constant')) {
     return invalid(`the bundle's visibility does not match the key's`, keyId);
   }
   if (!claimsMatch(output, bundle)) {
     return invalid(`the bundle's prediction (class ${bundle.prediction.class}) differs from the proved output (class ${output.prediction.class})`, keyId);
   }
-  return { valid: true, modelId: keyId, output };
+  return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, output };
 }

@@ -5,6 +5,7 @@ import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { readJsonFile } from '../util/fs.js';
 import { verify, type VerifyResult } from './index.js';
+import { keyIdOfBundle } from '../weights/modelId.js';
 
 /**
  * A set of zkinfer verification keys indexed by model id, loaded once, so a verifier (the HTTP server, a
@@ -107,9 +108,11 @@ export async function verifyBundle(value: unknown, registry: KeyRegistry): Promi
   const issue = bundleIssue(value);
   if (issue) return { valid: false, failure: 'malformed', reason: issue.reason, path: issue.path };
   const bundle = value as ProofBundle;
-  const entry = registry.keys.get(bundle.modelId);
+  // Private-weights bundles name their key in keyId (their modelId is the weights commitment).
+  const entry = registry.keys.get(keyIdOfBundle(bundle));
   if (!entry) {
-    return { valid: false, failure: 'unknown-model', modelId: bundle.modelId, reason: `unknown model id ${bundle.modelId}: no key for it among ${registry.keys.size} loaded` };
+    const what = bundle.keyId ? `key id ${bundle.keyId}` : `model id ${bundle.modelId}`;
+    return { valid: false, failure: 'unknown-model', modelId: bundle.modelId, reason: `unknown ${what}: no key for it among ${registry.keys.size} loaded` };
   }
   const result = await verify(bundle, entry.key);
   return result.valid ? result : { ...result, modelId: entry.modelId, failure: 'invalid' };
