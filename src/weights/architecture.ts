@@ -62,11 +62,19 @@ function unsignedBits(max: number): number {
   return n;
 }
 
+/**
+ * The private-weights circuit is a chain of dense layers with unsigned (relu) activations: a layer that
+ * reads an earlier tensor (a skip connection) or a signed linear hidden layer gets a clear error.
+ */
+export function checkChainDense(layer: QuantizedModel['layers'][number], l: number): QDense {
+  if (layer.kind !== 'dense') fail('UNSUPPORTED_LAYER', `layer ${layer.name} (${layerSummary(layer)}): private weights support dense layers only`);
+  if (layer.from !== undefined && layer.from !== l) fail('UNSUPPORTED_LAYER', `layer ${layer.name} (dense) reads tensor ${layer.from}: private weights support a chain of dense layers only (no skip connections)`);
+  if (layer.requant?.activation === 'linear') fail('UNSUPPORTED_LAYER', `layer ${layer.name} (dense) has no activation (a signed output): private weights support relu/relu6 hidden layers only`);
+  return layer;
+}
+
 function denseLayers(model: QuantizedModel): QDense[] {
-  return model.layers.map((layer) => {
-    if (layer.kind !== 'dense') fail('UNSUPPORTED_LAYER', `layer ${layer.name} (${layerSummary(layer)}): private weights support dense layers only`);
-    return layer;
-  });
+  return model.layers.map(checkChainDense);
 }
 
 /** The architecture of `model` (the compiling model), with `headroom` bits of slack on every range. */
@@ -108,6 +116,7 @@ export function fitToArchitecture(model: QuantizedModel, arch: WeightsArchitectu
   const layers = model.layers.map((layer, l): QDense => {
     const a = arch.layers[l];
     if (layer.kind !== 'dense') fail('UNSUPPORTED_LAYER', `${where(l, layer.name)}: ${layer.kind}, the architecture has dense ${a.inputSize}->${a.outputSize} (private weights support dense layers only)`);
+    checkChainDense(layer, l);
     if (layer.inputSize !== a.inputSize || layer.outputSize !== a.outputSize) {
       fail('BAD_MODEL', `${where(l, layer.name)}: dense ${layer.inputSize}->${layer.outputSize}, the architecture has dense ${a.inputSize}->${a.outputSize}`);
     }

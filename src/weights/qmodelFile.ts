@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseWith } from '../format/schema.js';
 import { QMODEL_FORMAT, QMODEL_VERSION, type QuantizedModel } from '../quantize/types.js';
 import { fail } from '../util/errors.js';
+import { checkChainDense } from './architecture.js';
 import { readJsonFile } from '../util/fs.js';
 
 /**
@@ -13,6 +14,8 @@ const int = z.number().int();
 const denseSchema = z.object({
   kind: z.literal('dense'),
   name: z.string(),
+  /** Kept so that the architecture check can refuse a skip connection (zod would strip it silently). */
+  from: int.nonnegative().optional(),
   inputSize: int.positive(),
   outputSize: int.positive(),
   weights: z.array(int),
@@ -43,7 +46,7 @@ export function parseQuantizedModel(value: unknown, what = 'quantized model'): Q
   const model = parseWith(qmodelSchema, value, what, 'BAD_MODEL');
   const layers = model.layers.map((layer, l) => {
     if (layer.kind !== 'dense') fail('UNSUPPORTED_LAYER', `${what}: layer ${l} (${layer.name}) is ${layer.kind}; private weights support dense layers only`);
-    return parseWith(denseSchema, layer, `${what} layer ${l} (${layer.name})`, 'BAD_MODEL');
+    return checkChainDense(parseWith(denseSchema, layer, `${what} layer ${l} (${layer.name})`, 'BAD_MODEL'), l);
   });
   return { ...model, layers };
 }
