@@ -108,6 +108,15 @@ describe('one circuit, one key, any weights of the architecture', () => {
     }
     // The same weights under another salt: another (unlinkable) model id.
     expect(await weightsCommitment(qa, arch, SALT_B)).not.toBe(await weightsCommitment(qa, arch, SALT_A));
+    // One more shift everywhere, same multipliers: another function (half the scale) whose fitted
+    // parameters are the same numbers. Only the architecture digest at the head of the chain tells them
+    // apart, and it must: they get different model ids. Layer names do not enter the digest.
+    const shifted: WeightsArchitecture = { ...arch, layers: arch.layers.map((a) => (a.requant ? { ...a, requant: { ...a.requant, shift: a.requant.shift + 1 } } : a)) };
+    const qaShifted: QuantizedModel = { ...qa, layers: qa.layers.map((l) => (l.kind === 'dense' && l.requant ? { ...l, requant: { ...l.requant, shift: l.requant.shift + 1 } } : l)) };
+    expect(JSON.stringify(fitToArchitecture(qaShifted, shifted).layers.map((l) => (l as QDense).requant?.multipliers))).toBe(JSON.stringify(fitToArchitecture(qa, arch).layers.map((l) => (l as QDense).requant?.multipliers)));
+    expect(await weightsCommitment(qaShifted, shifted, SALT_A)).not.toBe(await weightsCommitment(qa, arch, SALT_A));
+    const renamed: WeightsArchitecture = { ...arch, layers: arch.layers.map((a, l) => ({ ...a, name: `other${l}` })) };
+    expect(await weightsCommitment(qa, renamed, SALT_A)).toBe(await weightsCommitment(qa, arch, SALT_A));
 
     // A registry finds the key through keyId.
     const registry = createKeyRegistry([{ key: model.key }]);

@@ -2,6 +2,7 @@ import { inputCommitment } from '../format/commitment.js';
 import { FIELD_P, signedToField } from '../circuit/witness.js';
 import type { QDense, QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
+import { sha256Hex } from '../util/fs.js';
 import { fitToArchitecture, WEIGHT_BITS, WEIGHT_MIN, type WeightsArchitecture } from './architecture.js';
 
 /**
@@ -9,7 +10,12 @@ import { fitToArchitecture, WEIGHT_BITS, WEIGHT_MIN, type WeightsArchitecture } 
  * A model owner computes it from the quantized model and a secret salt and publishes it as the model id;
  * every proof made with those weights and that salt has it as its public `weightsCommitment` signal.
  *
- * Groups, in order, for each layer: the weights (output-major, w + 128, 8 bits each), the biases
+ * The architecture comes first: 30 bytes of the SHA-256 of the architecture without layer names (shapes,
+ * fixed shifts, parameter widths) lead the first weights group, as 8-bit constants. The same parameters
+ * under another architecture (e.g. other shifts) compute another function, so they must not get the same
+ * model id. (30, not 31: the first packed element then also holds a weight, so it is not a constant the
+ * compiler would fold into Poseidon, which would change the gadget's constraint count; it costs nothing.)
+ * Then, for each layer: the weights (output-major, w + 128, 8 bits each), the biases
  * (b + 2^(biasBits-1), biasBits each), then, on requantized layers, the normalised multipliers (M - 1,
  * multiplierBits each). Every value is offset into [0, 2^bits), which the circuit's range checks enforce,
  * so packing is injective. Chaining: state = weightsSalt; for each group, state = PackedCommitment(group,
@@ -30,11 +36,18 @@ export function parameterGroups(fitted: QuantizedModel, arch: WeightsArchitectur
   fitted.layers.forEach((layer, l) => {
     const dense = layer as QDense;
     const a = arch.layers[l];
-    groups.push({ layer: l, kind: 'weights', values: dense.weights.map((w) => w - WEIGHT_MIN), bits: WEIGHT_BITS });
+    const lead = l === 0 ? architectureDigest(arch) : [];
+    groups.push({ layer: l, kind: 'weights', values: [...lead, ...dense.weights.map((w) => w - WEIGHT_MIN)], bits: WEIGHT_BITS });
     groups.push({ layer: l, kind: 'bias', values: dense.bias.map((b) => b + 2 ** (a.biasBits - 1)), bits: a.biasBits });
     if (a.requant && dense.requant) groups.push({ layer: l, kind: 'multipliers', values: dense.requant.multipliers.map((m) => m - 1), bits: a.requant.multiplierBits });
   });
   return groups;
+}
+
+/** 30 bytes of the SHA-256 of the architecture, layer names left out (WEIGHT_BITS = 8: one byte a value). */
+export function architectureDigest(arch: WeightsArchitecture): number[] {
+  const canonical = { input: arch.input, layers: arch.layers.map(({ name: _name, ...rest }) => rest), outputSize: arch.outputSize };
+  return [...Buffer.from(sha256Hex(JSON.stringify(canonical)), 'hex').subarray(0, 30)];
 }
 
 function checkSalt(salt: bigint): void {

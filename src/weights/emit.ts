@@ -2,6 +2,7 @@ import { publicLayout, type EmittedCircuit, type PublicLayout, type Visibility }
 import { inputSize, type QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
 import { architectureBounds, deriveArchitecture, WEIGHT_BITS, WEIGHT_MIN, type WeightsArchitecture } from './architecture.js';
+import { architectureDigest } from './commitment.js';
 
 /**
  * Emit the circom main of a private-weights circuit: the same integer semantics as src/circuit/emit.ts
@@ -102,7 +103,7 @@ export function emitPrivateWeightsCircuit(model: QuantizedModel, batch: number, 
   // The commitment chain (src/weights/commitment.ts): offsets make every value an unsigned `bits`-bit
   // integer, which PrivateDense / PrivateRequant range-check, so packing is injective.
   out.push('');
-  out.push('    // Weights commitment: weights, biases, multipliers of each layer, chained from weightsSalt.');
+  out.push('    // Weights commitment: the architecture digest, then weights, biases, multipliers of each layer, chained from weightsSalt.');
   let state = 'weightsSalt';
   let g = 0;
   const group = (count: number, bits: number, assign: string[]) => {
@@ -112,9 +113,15 @@ export function emitPrivateWeightsCircuit(model: QuantizedModel, batch: number, 
     state = `wc${g}.out`;
     g++;
   };
+  const digest = architectureDigest(arch);
   arch.layers.forEach((a, l) => {
     const { inputSize: nIn, outputSize: nOut } = a;
-    group(nIn * nOut, WEIGHT_BITS, [`    for (var j = 0; j < ${nOut}; j++) for (var i = 0; i < ${nIn}; i++) wc${g}.in[j * ${nIn} + i] <== w${l}[j][i] + ${-WEIGHT_MIN};`]);
+    // Layer 0's weights group starts with the architecture digest (constants; see commitment.ts).
+    const lead = l === 0 ? digest : [];
+    group(lead.length + nIn * nOut, WEIGHT_BITS, [
+      ...lead.map((byte, k) => `    wc${g}.in[${k}] <== ${byte};`),
+      `    for (var j = 0; j < ${nOut}; j++) for (var i = 0; i < ${nIn}; i++) wc${g}.in[${lead.length} + j * ${nIn} + i] <== w${l}[j][i] + ${-WEIGHT_MIN};`,
+    ]);
     group(nOut, a.biasBits, [`    for (var j = 0; j < ${nOut}; j++) wc${g}.in[j] <== b${l}[j] + ${2n ** BigInt(a.biasBits - 1)};`]);
     if (a.requant) group(nOut, a.requant.multiplierBits, [`    for (var j = 0; j < ${nOut}; j++) wc${g}.in[j] <== m${l}[j] - 1;`]);
   });
