@@ -14,7 +14,8 @@ import { emitCircuit } from '../src/circuit/emit.js';
 import { auditCompiled } from '../src/circuit/auditTargets.js';
 import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { loadMnistSplit } from '../src/model/mnist.js';
-import { proveBatch } from '../src/prove/index.js';
+import { randomSalt } from '../src/format/commitment.js';
+import { prove, proveBatch } from '../src/prove/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
 import { layerSummary } from '../src/quantize/linear.js';
@@ -41,6 +42,15 @@ export interface ModeRow {
   visibility: string;
   constraints: number;
   publicSignals: number;
+}
+export interface PrivateWeightsRow {
+  model: string;
+  constraints: number;
+  ptauPower: number;
+  compileSeconds: number;
+  setupSeconds: number;
+  proveSeconds: number;
+  verifyMs: number;
 }
 export interface BatchRow {
   k: number;
@@ -127,6 +137,29 @@ export async function visibilityCosts(artifactsDir: string): Promise<ModeRow[]> 
   return rows;
 }
 
+/**
+ * The bundled MLP with private weights, end to end: compile, set up (2^19, local dev ptau), prove one digit
+ * with its own weights under a fresh salt, verify. Full runs only: the setup takes minutes.
+ */
+export async function privateWeightsRun(artifactsDir: string): Promise<PrivateWeightsRow> {
+  const q = await quantized('mlp');
+  let t = performance.now();
+  const circuit = await compileModel(q, { artifactsDir, visibility: { input: 'public', output: 'logits', weights: 'private' } });
+  const compileSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const model = await setupModel(circuit, { artifactsDir });
+  const setupSeconds = (performance.now() - t) / 1000;
+  const x = Array.from(loadMnistSplit().test[0].pixels);
+  t = performance.now();
+  const bundle = await prove(model, x, { weights: q, weightsSalt: randomSalt() });
+  const proveSeconds = (performance.now() - t) / 1000;
+  t = performance.now();
+  const result = await verify(bundle, model.key);
+  const verifyMs = performance.now() - t;
+  if (!result.valid) throw new Error(`private-weights proof did not verify: ${result.reason}`);
+  return { model: 'mlp', constraints: circuit.circuit.constraints, ptauPower: model.key.setup.ptau.power, compileSeconds, setupSeconds, proveSeconds, verifyMs };
+}
+
 /** k inferences in one proof: set up each batch circuit (local dev ptau) and time one proof. */
 export async function batchCosts(artifactsDir: string, ks: number[]): Promise<BatchRow[]> {
   const q = await quantized('mlp');
@@ -148,7 +181,7 @@ export async function batchCosts(artifactsDir: string, ks: number[]): Promise<Ba
   return rows;
 }
 
-export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: ModeRow[], batches: BatchRow[]): string {
+export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: ModeRow[], batches: BatchRow[], privateWeights?: PrivateWeightsRow | { failed: string } | null): string {
   const n = (v: number | null) => (v === null ? '?' : v.toLocaleString('en-US'));
   return [
     '## Constraints by layer',
@@ -175,6 +208,16 @@ export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: M
     '',
     'Weights private: weights, biases and multipliers are private inputs (int8 range check + one product per weight) behind a public Poseidon commitment, the model id; one circuit and key serve any weights of the architecture.',
     '',
+    ...(privateWeights === undefined || privateWeights === null
+      ? ['Private weights end to end: not measured in a --quick run (its setup is 2^19).', '']
+      : 'failed' in privateWeights
+        ? [`Private weights end to end: FAILED: ${privateWeights.failed}`, '']
+        : [
+            `Private weights end to end (bundled MLP, ${privateWeights.constraints.toLocaleString('en-US')} constraints, ptau 2^${privateWeights.ptauPower}): ` +
+              `compile ${privateWeights.compileSeconds.toFixed(1)} s, setup ${privateWeights.setupSeconds.toFixed(1)} s (local dev ptau included), ` +
+              `prove ${privateWeights.proveSeconds.toFixed(2)} s, verify ${privateWeights.verifyMs.toFixed(0)} ms.`,
+            '',
+          ]),
     '## Batch proofs (bundled MLP, k inferences in one proof)',
     '',
     '| k | constraints | ptau | setup s | prove s | prove s per inference |',
@@ -184,14 +227,19 @@ export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: M
   ].join('\n');
 }
 
-export async function benchCosts(options: { quick: boolean; artifactsDir?: string }): Promise<{ markdown: string; gadgets: GadgetRow[]; layers: LayerRow[]; modes: ModeRow[]; batches: BatchRow[] }> {
+export async function benchCosts(options: {
+  quick: boolean;
+  artifactsDir?: string;
+}): Promise<{ markdown: string; gadgets: GadgetRow[]; layers: LayerRow[]; modes: ModeRow[]; batches: BatchRow[]; privateWeights: PrivateWeightsRow | { failed: string } | null }> {
   const artifactsDir = options.artifactsDir ?? (await mkdtemp(path.join(os.tmpdir(), 'zkinfer-costs-')));
   try {
     const gadgets = await gadgetCosts(artifactsDir);
     const layers = await layerCosts(artifactsDir);
     const modes = await visibilityCosts(artifactsDir);
     const batches = await batchCosts(artifactsDir, options.quick ? [1, 4] : [1, 4, 16]);
-    return { markdown: costsMarkdown(gadgets, layers, modes, batches), gadgets, layers, modes, batches };
+    let privateWeights: PrivateWeightsRow | { failed: string } | null = null;
+    if (!options.quick) privateWeights = await privateWeightsRun(artifactsDir).catch((err: Error) => ({ failed: err.message }));
+    return { markdown: costsMarkdown(gadgets, layers, modes, batches, privateWeights), gadgets, layers, modes, batches, privateWeights };
   } finally {
     if (!options.artifactsDir) await rm(artifactsDir, { recursive: true, force: true });
   }

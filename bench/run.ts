@@ -195,7 +195,7 @@ async function main() {
       failed(costs) ? `## Cost breakdowns\n\nFAILED: ${costs.failed}\n` : costs.markdown,
       serviceMarkdown(verifyLoad, queue),
     ].join('\n');
-    const extra = { costs: failed(costs) ? costs : { gadgets: costs.gadgets, layers: costs.layers, modes: costs.modes, batches: costs.batches }, verifyLoad, queue };
+    const extra = { costs: failed(costs) ? costs : { gadgets: costs.gadgets, layers: costs.layers, modes: costs.modes, batches: costs.batches, privateWeights: costs.privateWeights }, verifyLoad, queue };
     await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify({ ...results, ...extra }, null, 2));
     await writeFileAtomic(path.join(dir, 'results.md'), md);
     await writeFileAtomic(path.join(dir, 'cost.svg'), chartSvg(results));
