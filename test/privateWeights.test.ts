@@ -3,7 +3,10 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import * as snarkjs from 'snarkjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JS module shared with the browser page, no type declarations
+import { verifyBundle as webVerify } from '../web/verifyCore.js';
 import { compileModel, type ModelCircuit } from '../src/circuit/index.js';
 import { auditModel } from '../src/circuit/auditTargets.js';
 import { checkWitness, loadR1cs, loadSymbols, withSignals, type R1csSystem } from '../src/circuit/r1cs.js';
@@ -148,6 +151,15 @@ describe('one circuit, one key, any weights of the architecture', () => {
     const relabelled = structuredClone(a.bundle);
     relabelled.visibility = { input: 'public', output: 'logits' };
     expect((await verify(relabelled, model.key)).reason).toMatch(/visibility/);
+
+    // The browser page's checks (web/verifyCore.js) give the same verdicts on private-weights bundles.
+    for (const [what, bundle] of Object.entries({ real: a.bundle, other: b.bundle, otherId, swapped, cls, noKeyId, field, relabelled, unknownKey: { ...a.bundle, keyId: 'f'.repeat(64) } })) {
+      const node = await verify(bundle, model.key);
+      const web = await webVerify(model.key, bundle, { groth16Verify: snarkjs.groth16.verify });
+      expect(web.valid, what).toBe(node.valid);
+      if (node.valid) expect(web.modelId, what).toBe(node.modelId);
+      else expect(web.reason, what).toBe(node.reason);
+    }
   });
 
   it('a proof needs the weights salt; constant-weights circuits refuse weights', async () => {

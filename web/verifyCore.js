@@ -55,6 +55,8 @@ export function checkKey(key) {
   for (const f of ['batch', 'logitsOffset', 'logits', 'classIndex', 'inputOffset', 'inputs', 'total']) need(isInt(l[f], f === 'batch' || f === 'total' ? 1 : 0), E, m(`publicSignals.${f}: expected a non-negative integer`));
   need(Number.isInteger(l.commitmentIndex) && l.commitmentIndex >= -1, E, m('publicSignals.commitmentIndex: expected an integer >= -1'));
   need(isObj(l.visibility) && ['public', 'private'].includes(l.visibility.input) && ['logits', 'class'].includes(l.visibility.output), E, m('publicSignals.visibility: expected {input, output}'));
+  need(l.visibility.weights === undefined || ['constant', 'private'].includes(l.visibility.weights), E, m('publicSignals.visibility.weights: expected "constant" or "private"'));
+  if (l.visibility.weights === 'private') need(isInt(l.weightsCommitmentIndex) && l.weightsCommitmentIndex < l.total, E, m('publicSignals.weightsCommitmentIndex: expected the index of the weights commitment'));
   const vk = key.vkey;
   need(isObj(vk) && vk.protocol === 'groth16' && vk.curve === 'bn128' && Array.isArray(vk.IC), E, m('vkey: expected a snarkjs Groth16 bn128 key'));
   need(vk.nPublic === l.total && vk.IC.length === l.total + 1, E, m(`vkey.nPublic (${vk.nPublic}) does not match publicSignals.total (${l.total})`));
@@ -88,6 +90,26 @@ function checkBundle(b) {
     b.items.forEach((p, i) => checkPrediction(p, `items[${i}]`));
   }
   if (b.inputCommitments !== undefined) decimalArray(b.inputCommitments, 'inputCommitments', undefined, E);
+  need(b.keyId === undefined || (typeof b.keyId === 'string' && HEX64.test(b.keyId)), E, 'keyId: expected a 64-digit hex SHA-256');
+  need(b.weightsCommitment === undefined || (typeof b.weightsCommitment === 'string' && DECIMAL.test(b.weightsCommitment)), E, 'weightsCommitment: expected a canonical decimal integer string');
+}
+
+/**
+ * Which model a bundle claims, against the key and what was proved (src/weights/modelId.ts): a constant-weights
+ * bundle's modelId is the key's id; a private-weights one names its key in keyId, and its modelId is the
+ * proved weights commitment in hex. Returns the reason it does not match, or null.
+ */
+function modelIdProblem(key, keyId, bundle) {
+  const short = (id) => `${id.slice(0, 16)}…`;
+  if (key.publicSignals.visibility.weights !== 'private') {
+    if (bundle.keyId !== undefined) return 'keyId is only used by private-weights proofs; this key has constant weights';
+    return bundle.modelId === keyId ? null : `bundle is for model ${short(bundle.modelId)}, the key is for model ${short(keyId)}`;
+  }
+  if (bundle.keyId !== keyId) return bundle.keyId === undefined ? 'a private-weights bundle must name its key (keyId)' : `bundle is for key ${short(bundle.keyId)}, this key is ${short(keyId)}`;
+  const signal = bundle.publicSignals[key.publicSignals.weightsCommitmentIndex];
+  if (signal === undefined) return null; // a short signal list is reported by the length check
+  const proved = BigInt(signal).toString(16).padStart(64, '0');
+  return bundle.modelId === proved ? null : `bundle claims model ${short(bundle.modelId)}, the proved weights commitment is model ${short(proved)}`;
 }
 
 const fieldToSigned = (s) => {
@@ -109,7 +131,8 @@ export function decodePublicSignals(key, signals) {
       ...(l.commitmentIndex >= 0 ? { inputCommitment: signals[l.commitmentIndex + b] } : {}),
     });
   }
-  return { ...items[0], items };
+  const w = l.weightsCommitmentIndex;
+  return { ...items[0], items, ...(w !== undefined ? { weightsCommitment: signals[w] } : {}) };
 }
 
 function claimsMatch(decoded, bundle) {
@@ -119,7 +142,7 @@ function claimsMatch(decoded, bundle) {
   if (!same(predictions[0], bundle.prediction)) return false;
   if (predictions.length > 1 ? !(bundle.items && bundle.items.length === predictions.length && bundle.items.every((p, i) => same(predictions[i], p))) : bundle.items !== undefined) return false;
   if (commitments.length > 0 ? !(bundle.inputCommitments && bundle.inputCommitments.join() === commitments.join()) : bundle.inputCommitments !== undefined) return false;
-  return true;
+  return decoded.weightsCommitment === bundle.weightsCommitment;
 }
 
 /**
@@ -136,7 +159,8 @@ export async function verifyBundle(key, bundle, { groth16Verify, subtle = global
     if (err instanceof BundleError) return invalid(`malformed proof bundle: ${err.message}`, false);
     throw err;
   }
-  if (bundle.modelId !== keyId) return invalid(`bundle is for model ${bundle.modelId.slice(0, 16)}…, the key is for model ${keyId.slice(0, 16)}…`, false);
+  const idProblem = modelIdProblem(key, keyId, bundle);
+  if (idProblem) return invalid(idProblem, false);
   const signals = bundle.publicSignals;
   if (signals.length !== key.publicSignals.total) return invalid(`bundle has ${signals.length} public signals, the key expects ${key.publicSignals.total}`);
   // Values >= p would verify as their residue: reject them so each statement has one encoding.
@@ -151,7 +175,9 @@ export async function verifyBundle(key, bundle, { groth16Verify, subtle = global
   if (!ok) return invalid('the Groth16 proof does not verify against the public signals and key');
   const output = decodePublicSignals(key, signals);
   const kv = key.publicSignals.visibility;
-  if (bundle.visibility.input !== kv.input || bundle.visibility.output !== kv.output) return invalid(`the bundle's visibility does not match the key's`);
+  if (bundle.visibility.input !== kv.input || bundle.visibility.output !== kv.output || (bundle.visibility.weights ?? 'constant') !== (kv.weights ?? 'constant')) {
+    return invalid(`the bundle's visibility does not match the key's`);
+  }
   if (!claimsMatch(output, bundle)) return invalid(`the bundle's prediction (class ${bundle.prediction.class}) differs from the proved output (class ${output.prediction.class})`);
-  return { valid: true, modelId: keyId, output, insecureSetup: key.setup?.ptau?.insecure === true };
+  return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, output, insecureSetup: key.setup?.ptau?.insecure === true };
 }
