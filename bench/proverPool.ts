@@ -1,23 +1,14 @@
 /**
- * A pool of prover worker threads (bench/proverWorker.ts) for the throughput benchmark. Workers are started
- * from the TypeScript source the same way src/setup/devPtauPool.ts does it (a tiny eval'd bootstrap that
- * loads the worker through tsx's tsImport, since Node 20 workers do not inherit the parent's TS loader).
+ * A pool of prover worker threads (bench/proverWorker.ts) for the throughput benchmark, started from the
+ * TypeScript source by src/util/tsWorker.ts like the library's own pools.
  */
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../src/util/tsWorker.js';
 import type { ProofBundle } from '../src/format/bundle.js';
 import type { ProverRequest, ProverResponse } from './proverWorker.js';
 
 function spawnProver(modelFile: string): Worker {
-  const workerUrl = new URL('./proverWorker.ts', import.meta.url).href;
-  const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
-  const apiUrl = pathToFileURL(join(tsxDir, 'dist', 'esm', 'api', 'index.mjs')).href;
-  // A failed import is reported as a worker error message rather than left as an unhandled rejection.
-  const code = `import(${JSON.stringify(apiUrl)}).then((m) => m.tsImport(${JSON.stringify(workerUrl)}, ${JSON.stringify(workerUrl)})).catch((e) => require('node:worker_threads').parentPort.postMessage({ type: 'error', message: String(e && e.stack || e) }));`;
-  // `mod` is for the web-worker package (loaded by snarkjs -> ffjavascript), which runs an empty script.
-  return new Worker(code, { eval: true, execArgv: [], workerData: { modelFile, mod: 'data:text/javascript,' } });
+  return startModuleWorker(new URL('./proverWorker.ts', import.meta.url), { modelFile });
 }
 
 interface Slot {

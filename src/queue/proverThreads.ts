@@ -4,10 +4,8 @@
  * loader), as src/setup/devPtauPool.ts does. A thread that dies fails its job as `internal` (retryable) and
  * is replaced.
  */
-import { Worker } from 'node:worker_threads';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../util/tsWorker.js';
 import type { ProofBundle } from '../format/bundle.js';
 import type { FailureKind, ThreadRequest, ThreadResponse } from './proverThread.js';
 
@@ -23,12 +21,7 @@ export class ProveFailure extends Error {
 }
 
 function spawnThread(artifactsDir: string | undefined): Worker {
-  const workerUrl = new URL('./proverThread.ts', import.meta.url).href;
-  const tsxDir = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
-  const apiUrl = pathToFileURL(join(tsxDir, 'dist', 'esm', 'api', 'index.mjs')).href;
-  const code = `import(${JSON.stringify(apiUrl)}).then((m) => m.tsImport(${JSON.stringify(workerUrl)}, ${JSON.stringify(workerUrl)})).catch((e) => require('node:worker_threads').parentPort.postMessage({ type: 'error', message: String(e && e.stack || e) }));`;
-  // `mod` is for the web-worker package (loaded by snarkjs -> ffjavascript), which runs an empty script.
-  return new Worker(code, { eval: true, execArgv: [], workerData: { artifactsDir, mod: 'data:text/javascript,' } });
+  return startModuleWorker(new URL('./proverThread.ts', import.meta.url), { artifactsDir });
 }
 
 interface Task {

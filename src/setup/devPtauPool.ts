@@ -2,29 +2,15 @@
 // (ffjavascript's own thread manager only runs fixed wasm call lists; the
 // fixed-base method needs a JS loop per point next to the wasm memory.)
 
-import { Worker } from "node:worker_threads";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { existsSync } from "node:fs";
+import type { Worker } from "node:worker_threads";
+import { startModuleWorker } from "../util/tsWorker.js";
 import type { DevPtauJob, WorkerInit, WorkerRequest, WorkerResponse } from "./devPtauWorker.js";
 
 const IN_FLIGHT_PER_WORKER = 2; // keeps a worker busy while the main thread writes
 
-/**
- * Starts the worker module. From TypeScript sources (tsx, vitest) the worker is
- * loaded through tsx's tsImport inside a tiny eval'd bootstrap, because a plain
- * `new Worker("x.ts")` does not get the parent's TS loader on Node 20.
- */
+/** The pool's worker thread (src/util/tsWorker.ts starts it from the TypeScript source under tsx). */
 function spawnWorker(): Worker {
-  const here = fileURLToPath(import.meta.url);
-  const compiled = join(dirname(here), "devPtauWorker.js");
-  if (!here.endsWith(".ts") && existsSync(compiled)) return new Worker(compiled);
-  const workerUrl = new URL("./devPtauWorker.ts", import.meta.url).href;
-  const tsxDir = dirname(createRequire(import.meta.url).resolve("tsx/package.json"));
-  const apiUrl = pathToFileURL(join(tsxDir, "dist", "esm", "api", "index.mjs")).href;
-  const code = `import(${JSON.stringify(apiUrl)}).then((m) => m.tsImport(${JSON.stringify(workerUrl)}, ${JSON.stringify(workerUrl)}));`;
-  return new Worker(code, { eval: true, execArgv: [] });
+  return startModuleWorker(new URL("./devPtauWorker.ts", import.meta.url));
 }
 
 interface PoolWorker {
