@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { quantizeModel } from '../src/quantize/quantize.js';
 import { runQuantized } from '../src/quantize/reference.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
 import { rng } from './helpers/models.js';
+import { saveTfjs } from './helpers/residual.js';
 
 /**
  * Convolutional layers end to end: tfjs models with Conv2D (valid/same, strides), DepthwiseConv2D,
@@ -26,19 +27,8 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-cnn-'));
 });
 
-/** Save a tfjs model as model.json + weights.bin (tfjs-node's file:// handler is not available here). */
-async function save(model: import('@tensorflow/tfjs').LayersModel, name: string): Promise<string> {
-  const out = path.join(dir, name);
-  await mkdir(out, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      await writeFile(path.join(out, 'weights.bin'), new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData!)));
-      await writeFile(path.join(out, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  return path.join(out, 'model.json');
-}
+/** Save a tfjs model as model.json + weights.bin under the test's directory. */
+const save = (model: import('@tensorflow/tfjs').LayersModel, name: string) => saveTfjs(tf, model, path.join(dir, name));
 
 /** Give every weight (and batch-norm statistic) seeded random values, with positive variances. */
 function randomize(model: import('@tensorflow/tfjs').LayersModel, seed: number) {

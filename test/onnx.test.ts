@@ -5,6 +5,7 @@ import { runFloat, type FloatModel } from '../src/model/types.js';
 import { ZkinferError } from '../src/util/errors.js';
 import { rng } from './helpers/models.js';
 import { attr, CURRENT, float16Tensor, floatTensor, int64Tensor, OnnxChain, type AttrSpec } from './helpers/onnxWriter.js';
+import { expectZkinferError } from './helpers/errors.js';
 
 // Every model here is built from known random weights, imported, and run with runFloat on channels-last
 // input; onnxruntime runs the same bytes on the NCHW input. They must agree to float32 precision.
@@ -161,15 +162,7 @@ describe('ONNX import matches onnxruntime', () => {
 
 /** Build a model, expect the import to throw a ZkinferError with `code` whose message contains every fragment. */
 function expectRejected(bytes: Uint8Array, code: string, ...fragments: string[]): void {
-  let error: unknown;
-  try {
-    importOnnxModel(bytes);
-  } catch (err) {
-    error = err;
-  }
-  expect(error, 'import should fail').toBeInstanceOf(ZkinferError);
-  expect((error as ZkinferError).code).toBe(code);
-  for (const f of fragments) expect((error as ZkinferError).message).toContain(f);
+  expectZkinferError(() => importOnnxModel(bytes), code, ...fragments);
 }
 
 function convChain(convAttrs: AttrSpec[], weight?: (c: OnnxChain) => string): Uint8Array {

@@ -11,6 +11,7 @@ import { rng } from './helpers/models.js';
 import { attr, CURRENT, floatTensor, int64Tensor, OnnxChain } from './helpers/onnxWriter.js';
 import { loadTfModule, predict, randomizeWeights, residualArchitectures, saveTfjs } from './helpers/residual.js';
 import { tfjsToOnnx } from './helpers/tfjsToOnnx.js';
+import { expectZkinferError } from './helpers/errors.js';
 
 /**
  * ONNX graphs with residual Adds import to a float IR DAG that computes what onnxruntime computes; the
@@ -147,15 +148,7 @@ describe('hand-written residual ONNX graphs match onnxruntime', () => {
 });
 
 function expectRejected(bytes: Uint8Array, ...fragments: string[]): void {
-  let error: unknown;
-  try {
-    importOnnxModel(bytes);
-  } catch (err) {
-    error = err;
-  }
-  expect(error, 'import should fail').toBeInstanceOf(ZkinferError);
-  expect((error as ZkinferError).code).toBe('UNSUPPORTED_LAYER');
-  for (const f of fragments) expect((error as ZkinferError).message).toContain(f);
+  expectZkinferError(() => importOnnxModel(bytes), 'UNSUPPORTED_LAYER', ...fragments);
 }
 
 /** x [1, 8] -> Gemm 'fc' [8] -> `then` (which gets fc's output name) -> Gemm 'out' [3]. */
