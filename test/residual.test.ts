@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { auditModel } from '../src/circuit/auditTargets.js';
+import { emitCircuit } from '../src/circuit/emit.js';
 import { compileModel } from '../src/circuit/index.js';
 import { checkWitness, loadR1cs, loadSymbols } from '../src/circuit/r1cs.js';
 import { computeWitness, fieldToSigned, FIELD_P } from '../src/circuit/witness.js';
@@ -10,7 +11,7 @@ import { runFloat, type FloatActivation, type FloatConv2D, type FloatDense, type
 import { prove } from '../src/prove/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import { runQuantized } from '../src/quantize/reference.js';
-import type { QuantizedModel } from '../src/quantize/types.js';
+import type { QDense, QuantizedModel } from '../src/quantize/types.js';
 import { setupModel } from '../src/setup/index.js';
 import { verify } from '../src/verify/index.js';
 import { randomInputs, rng } from './helpers/models.js';
@@ -131,6 +132,16 @@ describe('residual models: quantization', () => {
     expect(() => quantized(signedPool)).toThrow(/layer pool \(maxpool\) reads a signed tensor/);
     const lastAdd: FloatModel = { ...m.mlp, layers: m.mlp.layers.slice(0, 3) };
     expect(() => quantized(lastAdd)).toThrow(/layer res \(add\): the last layer must be Dense/);
+  });
+
+  it('a hand-edited quantized model of the wrong shape is refused by name before circom runs', () => {
+    const q = quantized(models().mlp);
+    const last = q.layers[3] as QDense;
+    const requantized = { ...q, layers: [...q.layers.slice(0, 3), { ...last, requant: (q.layers[0] as QDense).requant }] };
+    expect(() => emitCircuit(requantized)).toThrow(/the last layer \(out, dense\) must be a dense layer without requantization/);
+    expect(() => emitCircuit({ ...q, output: { ...q.output, size: 5 } })).toThrow(/output.size is 5, the last layer out has 4 outputs/);
+    const dangling = { ...q, layers: q.layers.map((l, i) => (i === 2 ? { ...l, inputs: [1, 7] } : l)) as QuantizedModel['layers'] };
+    expect(() => emitCircuit(dangling)).toThrow(/layer res \(add\) reads tensor 7/);
   });
 });
 

@@ -1,5 +1,5 @@
 import { modelBounds, type ModelBounds } from '../quantize/bounds.js';
-import { layerSources } from '../model/types.js';
+import { layerGraphError, layerSources } from '../model/types.js';
 import { linearForms, outputCount, poolWindow } from '../quantize/linear.js';
 import { inputSize, type QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
@@ -224,10 +224,26 @@ function emitBatch(model: QuantizedModel, visibility: Visibility): string[] {
   return out;
 }
 
+/**
+ * A hand-written or edited quantized model must still have the shape every emitter assumes: a well-formed
+ * layer graph and a last dense layer without requantization whose outputs are the logits. (Otherwise
+ * circom would refuse it with an unassigned-signal error that names nothing the user wrote.)
+ */
+export function checkModelShape(model: QuantizedModel): void {
+  const graphError = layerGraphError(model.layers, inputSize(model));
+  if (graphError) throw new ZkinferError('BAD_MODEL', graphError);
+  const last = model.layers[model.layers.length - 1];
+  if (!last || last.kind !== 'dense' || last.requant !== null) {
+    throw new ZkinferError('BAD_MODEL', `the last layer${last ? ` (${last.name}, ${last.kind})` : ''} must be a dense layer without requantization: its accumulators are the logits`);
+  }
+  if (last.outputSize !== model.output.size) throw new ZkinferError('BAD_MODEL', `output.size is ${model.output.size}, the last layer ${last.name} has ${last.outputSize} outputs`);
+}
+
 export function emitCircuit(model: QuantizedModel, batch = 1, visibility: Visibility = PUBLIC_VISIBILITY): EmittedCircuit {
   if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
     throw new ZkinferError('BAD_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH} (got ${batch})`);
   }
+  checkModelShape(model);
   if (visibility.weights === 'private') throw new ZkinferError('BAD_INPUT', 'private weights are emitted by src/weights/emit.ts (compileModel chooses it)');
   const bounds = modelBounds(model);
   const layout = publicLayout(model, batch, visibility);
