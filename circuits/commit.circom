@@ -36,3 +36,18 @@ template PackedCommitment(n, bits) {
     }
     out <== h[nCalls - 1].out;
 }
+
+// TaggedSalt(tag): out = Poseidon(tag, salt), the first state of a commitment chain that starts from a
+// constant tag (e.g. the digest of a private-weights architecture). Every later state of a PackedCommitment
+// chain is Poseidon(state, packed...), with a previous STATE in the first position; matching this one from
+// another chain would need a state equal to `tag`, a Poseidon preimage. So chains with different tags cannot
+// meet, whatever salts their owners choose. Precondition: tag is a constant field element.
+// Constraints: 237 (circomlib's Poseidon(2) is 240; --O2 folds the first S-box of the constant tag, 3).
+template TaggedSalt(tag) {
+    signal input salt;
+    signal output out;
+    component h = Poseidon(2);
+    h.inputs[0] <== tag;
+    h.inputs[1] <== salt;
+    out <== h.out;
+}

@@ -47,11 +47,11 @@ describe('header formulas', () => {
 
 describe('every template in circuits/, compiled alone', () => {
   // Every template, both branches of each `if` on parameters; npm run audit:circuits runs all of TEMPLATE_CASES.
-  const CASES: Record<string, number[][]> = {
+  const CASES: Record<string, Array<Array<number | string>>> = {
     Num2Bits: [[8]], IsZero: [[]], SignedBits: [[4]], UnsignedRange: [[8]], DivFloorPow2: [[0, 4], [2, 3]],
     ReluClampFromBits: [[5, 2], [5, 4]], RequantReluClamp: [[3, 5, 2], [3, 5, 4]], ArgMax: [[3, 3]],
     PackedCommitment: [[40, 8]], Max2: [[3]], MaxOfN: [[1, 3], [3, 2]],
-    PrivateDense: [[3, 2, 4]], PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2]],
+    PrivateDense: [[3, 2, 4]], PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2]], TaggedSalt: [[12345]],
   };
   let reports: AuditReport[];
   let coverage: string[];

@@ -18,9 +18,11 @@ import type { QDense, QuantizedModel } from '../src/quantize/types.js';
 import { setupModel, type CompiledModel } from '../src/setup/index.js';
 import { ZkinferError } from '../src/util/errors.js';
 import { verify } from '../src/verify/index.js';
+import { buildApp } from '../src/server/app.js';
 import { createKeyRegistry, verifyBundle } from '../src/verify/registry.js';
-import { fitToArchitecture, type WeightsArchitecture } from '../src/weights/architecture.js';
-import { modelIdOfCommitment, weightsCommitment, weightsWitness } from '../src/weights/commitment.js';
+import { inputCommitment, poseidonHash } from '../src/format/commitment.js';
+import { deriveArchitecture, fitToArchitecture, type WeightsArchitecture } from '../src/weights/architecture.js';
+import { architectureTag, modelIdOfCommitment, parameterGroups, weightsCommitment, weightsWitness } from '../src/weights/commitment.js';
 import { emitPrivateWeightsCircuit } from '../src/weights/emit.js';
 import { privateWeightsInputs } from '../src/weights/prove.js';
 import { parseQuantizedModel } from '../src/weights/qmodelFile.js';
@@ -152,6 +154,20 @@ describe('one circuit, one key, any weights of the architecture', () => {
     relabelled.visibility = { input: 'public', output: 'logits' };
     expect((await verify(relabelled, model.key)).reason).toMatch(/visibility/);
 
+    // The HTTP service: 200 with the commitment as model id and the architecture's key id; 404 for an unknown key.
+    const app = buildApp({ registry });
+    try {
+      const ok = await app.inject({ method: 'POST', url: '/v1/verify', payload: a.bundle });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json()).toMatchObject({ valid: true, modelId: a.bundle.modelId, keyId: model.modelId, weightsCommitment: a.bundle.weightsCommitment, prediction: a.bundle.prediction });
+      const lie = await app.inject({ method: 'POST', url: '/v1/verify', payload: otherId });
+      expect(lie.statusCode).toBe(200);
+      expect(lie.json()).toMatchObject({ valid: false });
+      expect((await app.inject({ method: 'POST', url: '/v1/verify', payload: { ...a.bundle, keyId: 'f'.repeat(64) } })).statusCode).toBe(404);
+    } finally {
+      await app.close();
+    }
+
     // The browser page's checks (web/verifyCore.js) give the same verdicts on private-weights bundles.
     for (const [what, bundle] of Object.entries({ real: a.bundle, other: b.bundle, otherId, swapped, cls, noKeyId, field, relabelled, unknownKey: { ...a.bundle, keyId: 'f'.repeat(64) } })) {
       const node = await verify(bundle, model.key);
@@ -166,6 +182,34 @@ describe('one circuit, one key, any weights of the architecture', () => {
     await expect(proveWithOpenings(model, [inputs[0]], { weights: qa })).rejects.toThrow(/weights salt/);
     const constant = { ...model, layout: { ...model.layout, visibility: { input: 'public' as const, output: 'logits' as const } } };
     await expect(proveWithOpenings(constant, [inputs[0]], { weights: qa, weightsSalt: 1n })).rejects.toThrow(/only taken by private-weights circuits/);
+  });
+});
+
+describe('model ids across architectures', () => {
+  it('an owner cannot give two architectures (two functions) one model id by choosing the salt', async () => {
+    // The attack a review found against an earlier chain (the architecture digest hashed in as data):
+    // A2's second layer spells A1's start (its weights continue as A1's layer-0 weights, its bias and
+    // multipliers are A1's), and the owner takes as A1's salt A2's chain state before that layer. Now every
+    // chain starts at Poseidon(architecture tag, salt), which no later state of another chain can equal.
+    const relu = (n: number, seed: number): QDense['requant'] => ({ multipliers: Array.from({ length: n }, (_, i) => 1 + ((i * 37 + seed) % 60)), shift: 12, activation: 'relu', outBits: 8, outScale: 1 });
+    const int8s = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ((i * 53 + seed * 17) % 255) - 127);
+    const layer = (name: string, nIn: number, nOut: number, weights: number[], bias: number[], requant: QDense['requant']): QDense =>
+      ({ kind: 'dense', name, inputSize: nIn, outputSize: nOut, weights, bias, weightScales: new Array(nOut).fill(1), requant });
+    const model = (name: string, nIn: number, layers: QDense[]): QuantizedModel =>
+      ({ format: 'zkinfer-qmodel', version: 1, name, input: { shape: [nIn], bits: 8, scale: 1 / 255 }, layers, output: { size: 2, logitScale: 1 }, notes: [] });
+    const a1 = model('A1', 4, [layer('d0', 4, 10, int8s(40, 1), int8s(10, 2).map((b) => b * 50), relu(10, 3)), layer('d1', 10, 2, int8s(20, 4), [300, -200], null)]);
+    const l0 = a1.layers[0] as QDense;
+    const arch1 = deriveArchitecture(a1);
+    // The first 30 bytes of A1's architecture hash, as weights (value - 128): what the old chain hashed first.
+    const spelled = [...Buffer.from(architectureTag(arch1).toString(16).padStart(62, '0'), 'hex').subarray(0, 30)].map((b) => b - 128);
+    const a2 = model('A2', 3, [layer('e0', 3, 7, int8s(21, 5), int8s(7, 6), relu(7, 7)), layer('e1', 7, 10, [...spelled, ...l0.weights], [...l0.bias], { ...l0.requant! }), { ...(a1.layers[1] as QDense), name: 'e2' }]);
+    const arch2 = deriveArchitecture(a2);
+    const salt2 = 123456789n;
+    // A2's chain state after its start and its layer-0 groups: the owner's choice of A1's salt.
+    let state = await poseidonHash([architectureTag(arch2), salt2]);
+    for (const g of parameterGroups(fitToArchitecture(a2, arch2), arch2).filter((g) => g.layer === 0)) state = await inputCommitment(g.values, g.bits, state);
+    expect(await weightsCommitment(a1, arch1, state)).not.toBe(await weightsCommitment(a2, arch2, salt2));
+    expect(architectureTag(arch1)).not.toBe(architectureTag(arch2));
   });
 });
 

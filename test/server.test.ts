@@ -69,7 +69,7 @@ describe('routes', () => {
   it('POST /v1/verify: 200 valid with the proved prediction', async () => {
     const res = await post(fx.bundle);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ valid: true, modelId: fx.model.modelId, prediction: fx.bundle.prediction, insecureSetup: true });
+    expect(res.json()).toEqual({ valid: true, modelId: fx.model.modelId, keyId: fx.model.modelId, prediction: fx.bundle.prediction, insecureSetup: true });
   });
 
   it('POST /v1/verify: 200 valid:false with a reason for a tampered proof or signal', async () => {
@@ -101,7 +101,7 @@ describe('batch proofs', () => {
     try {
       const res = await batchApp.inject({ method: 'POST', url: '/v1/verify', payload: bundle });
       expect(res.statusCode).toBe(200);
-      expect(res.json()).toEqual({ valid: true, modelId: model.modelId, prediction: bundle.prediction, items: bundle.items, insecureSetup: true });
+      expect(res.json()).toEqual({ valid: true, modelId: model.modelId, keyId: model.modelId, prediction: bundle.prediction, items: bundle.items, insecureSetup: true });
       const models = (await batchApp.inject('/v1/models')).json() as { models: Array<{ batch: number }> };
       expect(models.models[0].batch).toBe(2);
       const swapped = { ...structuredClone(bundle), items: [bundle.items![1], bundle.items![0]] };

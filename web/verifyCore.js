@@ -179,5 +179,5 @@ export async function verifyBundle(key, bundle, { groth16Verify, subtle = global
     return invalid(`the bundle's visibility does not match the key's`);
   }
   if (!claimsMatch(output, bundle)) return invalid(`the bundle's prediction (class ${bundle.prediction.class}) differs from the proved output (class ${output.prediction.class})`);
-  return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, output, insecureSetup: key.setup?.ptau?.insecure === true };
+  return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, keyId, output, insecureSetup: key.setup?.ptau?.insecure === true };
 }

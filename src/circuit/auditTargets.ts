@@ -47,7 +47,7 @@ export const ALLOWED_FINDINGS: AllowRule[] = [
 ];
 
 /** Parameter sets per template: the small sizes the exhaustive tests use, edge cases, and model sizes. */
-export const TEMPLATE_CASES: Record<string, number[][]> = {
+export const TEMPLATE_CASES: Record<string, Array<Array<number | string>>> = {
   Num2Bits: [[1], [8]],
   IsZero: [[]],
   SignedBits: [[1], [4]],
@@ -58,6 +58,8 @@ export const TEMPLATE_CASES: Record<string, number[][]> = {
   ArgMax: [[2, 1], [3, 3], [10, 20]],
   // One packed element; two; two Poseidon calls (17 packed elements: 16 + 2 inputs).
   PackedCommitment: [[3, 8], [40, 8], [500, 8]],
+  // A small tag and a 248-bit one (architecture tags are 31 bytes).
+  TaggedSalt: [[12345], ['452312848583266388373324160190187140051835877600158453279131187530910662655']],
   Max2: [[1], [3], [8]],
   MaxOfN: [[1, 3], [3, 2], [4, 8]],
   // Private weights: a 1x1 and a 3->2 layer; requantization with shift 0, with and without the clamp.
@@ -87,7 +89,7 @@ export async function templateLibrary(): Promise<{ templates: Map<string, Templa
 }
 
 /** A main that is just `template(params)`, every input public (so --O2 cannot fold an input away). */
-export function templateMain(info: TemplateInfo, params: number[]): string {
+export function templateMain(info: TemplateInfo, params: Array<number | string>): string {
   const inside = (dir: string) => !path.relative(dir, info.file).startsWith('..');
   const include = inside(CIRCUITS_DIR) ? path.relative(CIRCUITS_DIR, info.file) : path.relative(NODE_MODULES, info.file);
   const pub = info.inputs.size ? ` {public [${[...info.inputs].join(', ')}]}` : '';
@@ -114,12 +116,12 @@ export interface TemplateAudit {
   failures: string[];
 }
 
-export async function auditTemplates(options: { artifactsDir?: string; cases?: Record<string, number[][]>; concurrency?: number } = {}): Promise<TemplateAudit> {
+export async function auditTemplates(options: { artifactsDir?: string; cases?: Record<string, Array<Array<number | string>>>; concurrency?: number } = {}): Promise<TemplateAudit> {
   const cases = options.cases ?? TEMPLATE_CASES;
   const { templates, own } = await templateLibrary();
   const failures: string[] = [];
   for (const t of own) if (!cases[t]?.length) failures.push(`template ${t} (${path.basename(templates.get(t)!.file)}) has no audit case in TEMPLATE_CASES`);
-  const jobs: Array<{ info: TemplateInfo; params: number[] }> = [];
+  const jobs: Array<{ info: TemplateInfo; params: Array<number | string> }> = [];
   for (const [name, sets] of Object.entries(cases)) {
     const info = templates.get(name);
     if (!info) failures.push(`TEMPLATE_CASES names ${name}, which no file in circuits/ defines or includes`);
@@ -148,7 +150,8 @@ export async function auditModel(qmodel: QuantizedModel, options: ModelCompileOp
     const m = key.match(/^(\w+)\(([-\d, ]*)\)$/);
     const info = m ? templates.get(m[1]) : undefined;
     if (!m || !info) continue;
-    const params = m[2] ? m[2].split(',').map(Number) : [];
+    // Kept as written: a parameter may be a field element beyond 2^53 (TaggedSalt's tag).
+    const params = m[2] ? m[2].split(',').map((p) => p.trim()) : [];
     measured.set(key, (await auditSource(key, templateMain(info, params), { artifactsDir: options.artifactsDir })).nonlinear);
   }
   return auditCompiled(name, source, circuit.r1csPath, circuit.symPath, { measured });

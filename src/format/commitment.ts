@@ -26,6 +26,13 @@ export function packInputs(values: number[], bits: number): bigint[] {
   return packed;
 }
 
+/** circomlib's Poseidon(inputs.length) of field elements. */
+export async function poseidonHash(inputs: bigint[]): Promise<bigint> {
+  poseidon ??= buildPoseidonOpt() as Promise<Poseidon>;
+  const hash = await poseidon;
+  return hash.F.toObject(hash(inputs));
+}
+
 export async function inputCommitment(values: number[], bits: number, salt: bigint): Promise<bigint> {
   poseidon ??= buildPoseidonOpt() as Promise<Poseidon>;
   const hash = await poseidon;

@@ -137,9 +137,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
       return reply.code(404).send({ error: 'UNKNOWN_MODEL', modelId: verdict.modelId, message: verdict.reason });
     }
     if (!verdict.valid) return { valid: false, modelId: verdict.modelId, reason: verdict.reason };
-    const key = registry.keys.get(verdict.modelId!)!.key;
+    // The key it was checked with: for private weights the model id is the weights commitment, not a key id.
+    const key = registry.keys.get(verdict.keyId!)!.key;
     // What the proof establishes (decoded from the proved signals), never the bundle's own claims.
-    return { valid: true, modelId: verdict.modelId, ...bundleClaims(verdict.output!), insecureSetup: key.setup.ptau.insecure };
+    return { valid: true, modelId: verdict.modelId, keyId: verdict.keyId, ...bundleClaims(verdict.output!), insecureSetup: key.setup.ptau.insecure };
   });
 
   if (options.prover) registerProveRoutes(app, options.prover, registry);

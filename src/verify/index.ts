@@ -14,7 +14,10 @@ import { modelIdProblem } from '../weights/modelId.js';
 export interface VerifyResult {
   valid: boolean;
   reason?: string;
+  /** The model proved: the key's id, or for private weights the proved weights commitment (hex). */
   modelId?: string;
+  /** The key the proof was checked with (for private weights, the architecture's key; else = modelId). */
+  keyId?: string;
   output?: DecodedOutput;
 }
 
@@ -59,5 +62,5 @@ export async function verify(bundleValue: unknown, keyValue: unknown): Promise<V
   if (!claimsMatch(output, bundle)) {
     return invalid(`the bundle's prediction (class ${bundle.prediction.class}) differs from the proved output (class ${output.prediction.class})`, keyId);
   }
-  return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, output };
+  return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, keyId, output };
 }

@@ -1,4 +1,4 @@
-import { inputCommitment } from '../format/commitment.js';
+import { inputCommitment, poseidonHash } from '../format/commitment.js';
 import { FIELD_P, signedToField } from '../circuit/witness.js';
 import type { QDense, QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
@@ -10,17 +10,19 @@ import { fitToArchitecture, WEIGHT_BITS, WEIGHT_MIN, type WeightsArchitecture } 
  * A model owner computes it from the quantized model and a secret salt and publishes it as the model id;
  * every proof made with those weights and that salt has it as its public `weightsCommitment` signal.
  *
- * The architecture comes first: 30 bytes of the SHA-256 of the architecture without layer names (shapes,
- * fixed shifts, parameter widths) lead the first weights group, as 8-bit constants. The same parameters
- * under another architecture (e.g. other shifts) compute another function, so they must not get the same
- * model id. (30, not 31: the first packed element then also holds a weight, so it is not a constant the
- * compiler would fold into Poseidon, which would change the gadget's constraint count; it costs nothing.)
+ * The chain starts from the architecture: state_0 = Poseidon(tag, weightsSalt) (circuits/commit.circom
+ * TaggedSalt), tag = 31 bytes of the SHA-256 of the architecture without layer names (shapes, fixed shifts,
+ * parameter widths). The same parameters under another architecture compute another function, so they
+ * must not share a model id; and because every later state is Poseidon(previous STATE, ...), no chain can
+ * pass through another architecture's start even with a salt chosen for it (the owner picks the salt: a
+ * digest hashed in as data could be spelled out by another model's weights).
  * Then, for each layer: the weights (output-major, w + 128, 8 bits each), the biases
  * (b + 2^(biasBits-1), biasBits each), then, on requantized layers, the normalised multipliers (M - 1,
  * multiplierBits each). Every value is offset into [0, 2^bits), which the circuit's range checks enforce,
  * so packing is injective. Chaining: state = weightsSalt; for each group, state = PackedCommitment(group,
  * bits) with state as its salt; the commitment is the final state. Group sizes are fixed by the
- * architecture, so two different parameter sets cannot encode the same chain input.
+ * architecture, so within one architecture two different parameter sets cannot encode the same chain input;
+ * across architectures the tag keeps the chains apart.
  */
 export interface ParameterGroup {
   layer: number;
@@ -36,18 +38,17 @@ export function parameterGroups(fitted: QuantizedModel, arch: WeightsArchitectur
   fitted.layers.forEach((layer, l) => {
     const dense = layer as QDense;
     const a = arch.layers[l];
-    const lead = l === 0 ? architectureDigest(arch) : [];
-    groups.push({ layer: l, kind: 'weights', values: [...lead, ...dense.weights.map((w) => w - WEIGHT_MIN)], bits: WEIGHT_BITS });
+    groups.push({ layer: l, kind: 'weights', values: dense.weights.map((w) => w - WEIGHT_MIN), bits: WEIGHT_BITS });
     groups.push({ layer: l, kind: 'bias', values: dense.bias.map((b) => b + 2 ** (a.biasBits - 1)), bits: a.biasBits });
     if (a.requant && dense.requant) groups.push({ layer: l, kind: 'multipliers', values: dense.requant.multipliers.map((m) => m - 1), bits: a.requant.multiplierBits });
   });
   return groups;
 }
 
-/** 30 bytes of the SHA-256 of the architecture, layer names left out (WEIGHT_BITS = 8: one byte a value). */
-export function architectureDigest(arch: WeightsArchitecture): number[] {
+/** The chain's tag: 31 bytes (below 2^248 < p) of the SHA-256 of the architecture, layer names left out. */
+export function architectureTag(arch: WeightsArchitecture): bigint {
   const canonical = { input: arch.input, layers: arch.layers.map(({ name: _name, ...rest }) => rest), outputSize: arch.outputSize };
-  return [...Buffer.from(sha256Hex(JSON.stringify(canonical)), 'hex').subarray(0, 30)];
+  return BigInt(`0x${sha256Hex(JSON.stringify(canonical)).slice(0, 62)}`);
 }
 
 function checkSalt(salt: bigint): void {
@@ -57,7 +58,7 @@ function checkSalt(salt: bigint): void {
 /** The commitment of `model` (fitted to `arch` first; a model that does not fit gets a clear error). */
 export async function weightsCommitment(model: QuantizedModel, arch: WeightsArchitecture, salt: bigint): Promise<bigint> {
   checkSalt(salt);
-  let state = salt;
+  let state = await poseidonHash([architectureTag(arch), salt]);
   for (const g of parameterGroups(fitToArchitecture(model, arch), arch)) state = await inputCommitment(g.values, g.bits, state);
   return state;
 }

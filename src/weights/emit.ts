@@ -1,8 +1,8 @@
-import { publicLayout, type EmittedCircuit, type PublicLayout, type Visibility } from '../circuit/emit.js';
+import { checkModelShape, publicLayout, type EmittedCircuit, type PublicLayout, type Visibility } from '../circuit/emit.js';
 import { inputSize, type QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
 import { architectureBounds, deriveArchitecture, WEIGHT_BITS, WEIGHT_MIN, type WeightsArchitecture } from './architecture.js';
-import { architectureDigest } from './commitment.js';
+import { architectureTag } from './commitment.js';
 
 /**
  * Emit the circom main of a private-weights circuit: the same integer semantics as src/circuit/emit.ts
@@ -31,6 +31,7 @@ export interface EmittedPrivateWeights extends EmittedCircuit {
 
 export function emitPrivateWeightsCircuit(model: QuantizedModel, batch: number, visibility: Visibility, headroom?: number): EmittedPrivateWeights {
   if (batch !== 1) throw new ZkinferError('BAD_INPUT', `private weights prove one inference per proof (got batch ${batch})`);
+  checkModelShape(model);
   const arch = deriveArchitecture(model, headroom);
   const bounds = architectureBounds(arch);
   const n = inputSize(model);
@@ -103,8 +104,11 @@ export function emitPrivateWeightsCircuit(model: QuantizedModel, batch: number, 
   // The commitment chain (src/weights/commitment.ts): offsets make every value an unsigned `bits`-bit
   // integer, which PrivateDense / PrivateRequant range-check, so packing is injective.
   out.push('');
-  out.push('    // Weights commitment: the architecture digest, then weights, biases, multipliers of each layer, chained from weightsSalt.');
-  let state = 'weightsSalt';
+  out.push('    // Weights commitment: from Poseidon(architecture tag, weightsSalt), the weights, biases, multipliers of each layer.');
+  // The chain starts from the architecture's tag (TaggedSalt: see src/weights/commitment.ts).
+  out.push(`    component tagged = TaggedSalt(${architectureTag(arch)});`);
+  out.push('    tagged.salt <== weightsSalt;');
+  let state = 'tagged.out';
   let g = 0;
   const group = (count: number, bits: number, assign: string[]) => {
     out.push(`    component wc${g} = PackedCommitment(${count}, ${bits});`);
@@ -113,15 +117,9 @@ export function emitPrivateWeightsCircuit(model: QuantizedModel, batch: number, 
     state = `wc${g}.out`;
     g++;
   };
-  const digest = architectureDigest(arch);
   arch.layers.forEach((a, l) => {
     const { inputSize: nIn, outputSize: nOut } = a;
-    // Layer 0's weights group starts with the architecture digest (constants; see commitment.ts).
-    const lead = l === 0 ? digest : [];
-    group(lead.length + nIn * nOut, WEIGHT_BITS, [
-      ...lead.map((byte, k) => `    wc${g}.in[${k}] <== ${byte};`),
-      `    for (var j = 0; j < ${nOut}; j++) for (var i = 0; i < ${nIn}; i++) wc${g}.in[${lead.length} + j * ${nIn} + i] <== w${l}[j][i] + ${-WEIGHT_MIN};`,
-    ]);
+    group(nIn * nOut, WEIGHT_BITS, [`    for (var j = 0; j < ${nOut}; j++) for (var i = 0; i < ${nIn}; i++) wc${g}.in[j * ${nIn} + i] <== w${l}[j][i] + ${-WEIGHT_MIN};`]);
     group(nOut, a.biasBits, [`    for (var j = 0; j < ${nOut}; j++) wc${g}.in[j] <== b${l}[j] + ${2n ** BigInt(a.biasBits - 1)};`]);
     if (a.requant) group(nOut, a.requant.multiplierBits, [`    for (var j = 0; j < ${nOut}; j++) wc${g}.in[j] <== m${l}[j] - 1;`]);
   });
