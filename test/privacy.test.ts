@@ -118,4 +118,17 @@ describe('CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/^MISMATCH/);
   });
+
+  it('compile counts the circuit of the visibility it is given', async () => {
+    const cli = path.join(root, 'bin', 'zkinfer.js');
+    const constraints = async (...flags: string[]) => {
+      const { stdout } = await run(process.execPath, [cli, 'compile', '--model', modelJson, '--calibration', calibration, '--artifacts', dir, '-q', ...flags]);
+      return Number(/circuit\s+(\d+) constraints/.exec(stdout)![1]);
+    };
+    const expected = async (visibility?: { input: 'public' | 'private'; output: 'logits' | 'class' }) =>
+      (await compileModel(privateModel.qmodel, { artifactsDir: dir, ...(visibility ? { visibility } : {}) })).circuit.constraints;
+    expect(await constraints()).toBe(await expected());
+    expect(await constraints('--private-input')).toBe(await expected({ input: 'private', output: 'logits' }));
+    expect(await constraints('--private-input')).toBeGreaterThan(await constraints());
+  });
 });

@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { buildModel, type BuildOptions } from '../index.js';
 import { BUNDLED_MODELS, loadModelSource } from '../model/index.js';
 import { asciiDigit, loadMnistSplit } from '../model/mnist.js';
-import { compileModel } from '../circuit/index.js';
+import { compileModel, type Visibility } from '../circuit/index.js';
 import { quantizeModel } from '../quantize/quantize.js';
 import { compareAccuracy } from '../quantize/accuracy.js';
 import { layerSummary } from '../quantize/linear.js';
@@ -38,6 +38,11 @@ const INSECURE_WARNING =
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
+/** What the proof reveals, from --private-input, --class-only and --weights (compile and setup agree). */
+function visibilityOf(flags: ModelFlags): Visibility {
+  return { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits', ...weightsVisibility(flags) };
+}
+
 async function build(flags: ModelFlags): Promise<CompiledModel> {
   const progress = createProgress(flags.quiet);
   const options: BuildOptions = {
@@ -45,7 +50,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
     ptauPath: flags.ptau,
     artifactsDir: flags.artifacts,
     batch: flags.batchSize,
-    visibility: { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits', ...weightsVisibility(flags) },
+    visibility: visibilityOf(flags),
     onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
     onProgress: (stage, done, total) => progress.update(stage, done, total),
   };
@@ -78,8 +83,7 @@ export async function compileCommand(flags: ModelFlags): Promise<void> {
     out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${acc.samples} held-out digits`);
   }
   progress.stage('compile (circom2)');
-  const weights = weightsVisibility(flags);
-  const compiled = await compileModel(qmodel, { artifactsDir: flags.artifacts, ...(weights.weights ? { visibility: { input: 'public', output: 'logits', ...weights } } : {}) });
+  const compiled = await compileModel(qmodel, { artifactsDir: flags.artifacts, visibility: visibilityOf(flags) });
   progress.stop();
   out(`circuit    ${compiled.circuit.constraints} constraints, ${compiled.circuit.wires} wires`);
   out(`artifacts  ${compiled.circuit.dir}`);
