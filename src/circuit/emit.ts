@@ -108,6 +108,32 @@ export function neededOutputs(model: QuantizedModel): Array<Set<number>> {
   return needed;
 }
 
+/**
+ * Statements of a main template that range-check its inputs x[0..n-1] to `bits` bits and, for a private
+ * input, bind the public `inputCommitment` to them under `salt` (shared by both emitters).
+ */
+export function inputChecks(n: number, bits: number, privateInput: boolean): string[] {
+  const out = [
+    `    // Inputs are integers in [0, ${2 ** bits - 1}].`,
+    `    component inRange[${n}];`,
+    `    for (var i = 0; i < ${n}; i++) {`,
+    `        inRange[i] = UnsignedRange(${bits});`,
+    '        inRange[i].in <== x[i];',
+    '    }',
+  ];
+  if (privateInput) {
+    out.push(
+      '',
+      '    // The input stays private; its salted Poseidon commitment is public.',
+      `    component commitment = PackedCommitment(${n}, ${bits});`,
+      `    for (var i = 0; i < ${n}; i++) commitment.in[i] <== x[i];`,
+      '    commitment.salt <== salt;',
+      '    inputCommitment <== commitment.out;',
+    );
+  }
+  return out;
+}
+
 export interface EmittedCircuit {
   source: string;
   bounds: ModelBounds;
@@ -125,20 +151,7 @@ function emitInference(model: QuantizedModel, bounds: ModelBounds, visibility: V
   out.push('    signal output class;');
   if (visibility.input === 'private') out.push('    signal output inputCommitment;');
   out.push('');
-  out.push(`    // Inputs are integers in [0, ${2 ** model.input.bits - 1}].`);
-  out.push(`    component inRange[${n}];`);
-  out.push(`    for (var i = 0; i < ${n}; i++) {`);
-  out.push(`        inRange[i] = UnsignedRange(${model.input.bits});`);
-  out.push('        inRange[i].in <== x[i];');
-  out.push('    }');
-  if (visibility.input === 'private') {
-    out.push('');
-    out.push('    // The input stays private; its salted Poseidon commitment is public.');
-    out.push(`    component commitment = PackedCommitment(${n}, ${model.input.bits});`);
-    out.push(`    for (var i = 0; i < ${n}; i++) commitment.in[i] <== x[i];`);
-    out.push('    commitment.salt <== salt;');
-    out.push('    inputCommitment <== commitment.out;');
-  }
+  out.push(...inputChecks(n, model.input.bits, visibility.input === 'private'));
 
   // Every layer output is its own signal array (tensor t = l + 1 is a<l>, tensor 0 is x); weights are
   // inline constants in affine forms (no constraints).

@@ -1,4 +1,4 @@
-import { checkModelShape, publicLayout, type EmittedCircuit, type PublicLayout, type Visibility } from '../circuit/emit.js';
+import { checkModelShape, inputChecks, publicLayout, type EmittedCircuit, type PublicLayout, type Visibility } from '../circuit/emit.js';
 import { inputSize, type QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
 import { architectureBounds, deriveArchitecture, WEIGHT_BITS, WEIGHT_MIN, type WeightsArchitecture } from './architecture.js';
@@ -57,18 +57,8 @@ export function emitPrivateWeightsCircuit(model: QuantizedModel, batch: number, 
   if (privateInput) out.push('    signal output inputCommitment;');
   out.push('    signal output weightsCommitment;');
   out.push('');
-  out.push(`    // Inputs are integers in [0, ${2 ** arch.input.bits - 1}].`);
-  out.push(`    component inRange[${n}];`);
-  out.push(`    for (var i = 0; i < ${n}; i++) {`);
-  out.push(`        inRange[i] = UnsignedRange(${arch.input.bits});`);
-  out.push('        inRange[i].in <== x[i];');
-  out.push('    }');
-  if (privateInput) {
-    out.push(`    component commitment = PackedCommitment(${n}, ${arch.input.bits});`);
-    out.push(`    for (var i = 0; i < ${n}; i++) commitment.in[i] <== x[i];`);
-    out.push('    commitment.salt <== salt;');
-    out.push('    inputCommitment <== commitment.out;');
-  }
+  out.push(...inputChecks(n, arch.input.bits, privateInput));
+  out.push('');
 
   let prev = 'x';
   arch.layers.forEach((a, l) => {
