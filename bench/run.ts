@@ -10,7 +10,7 @@
  *   npm run bench                       full: widths 16, 32, 64, 128; 7 proofs per model (3 for the baseline)
  *   npm run bench -- --quick            short: width 16 and the bundled model; 3 proofs (2 for the baseline)
  *   npm run bench -- --widths 16,64     choose the sweep
- *   npm run bench -- --chart            redraw bench/cost.svg from bench/results.json (no measuring)
+ *   npm run bench -- --redraw           rewrite bench/results.md and cost.svg from bench/results.json (no measuring)
  *
  * Writes bench/results.json, bench/results.md and bench/cost.svg. Every figure is measured in this run.
  */
@@ -23,7 +23,7 @@ import { createProgress } from '../src/cli/progress.js';
 import { PACKAGE_ROOT, writeFileAtomic } from '../src/util/fs.js';
 import { costChart, type ChartSeries } from './chart.js';
 import { runChild } from './child.js';
-import { benchCosts } from './costs.js';
+import { benchCosts, costsMarkdown } from './costs.js';
 import { benchDevPtau } from './devPtau.js';
 import { benchProvingQueue, type QueueBenchRow } from './provingQueue.js';
 import { benchVerifyLoad, type VerifyLoadResult } from './verifyLoad.js';
@@ -86,7 +86,21 @@ function serviceMarkdown(load: VerifyLoadResult | { failed: string }, queue: Que
 
 const OUT_DIR = path.dirname(fileURLToPath(import.meta.url));
 
-/** cost.svg from a run's models (`--chart` redraws it from bench/results.json without measuring). */
+type CostsSaved = Omit<Awaited<ReturnType<typeof benchCosts>>, 'markdown'>;
+/** What results.json holds: the measured run plus the sections that may have failed. */
+type SavedResults = Results & { costs: CostsSaved | { failed: string }; verifyLoad: VerifyLoadResult | { failed: string }; queue: QueueBenchRow[] | { failed: string } };
+
+/** results.md, from the saved results only (so `--redraw` gives what the run wrote). */
+function resultsMarkdown(r: SavedResults): string {
+  const c = r.costs;
+  return [
+    markdown(r),
+    'failed' in c ? `## Cost breakdowns\n\nFAILED: ${c.failed}\n` : costsMarkdown(c.gadgets, c.layers, c.modes, c.batches, c.privateWeights),
+    serviceMarkdown(r.verifyLoad, r.queue),
+  ].join('\n');
+}
+
+/** cost.svg from a run's models (`--redraw` redraws it from bench/results.json without measuring). */
 function chartSvg(results: Pick<Results, 'machine' | 'quick' | 'models'>): string {
   const m = results.machine;
   const series: ChartSeries[] = (['zkinfer', 'baseline'] as Impl[]).map((impl) => ({
@@ -101,9 +115,10 @@ function chartSvg(results: Pick<Results, 'machine' | 'quick' | 'models'>): strin
 }
 
 async function main() {
-  if (args.includes('--chart')) {
-    const results = JSON.parse(readFileSync(path.join(OUT_DIR, 'results.json'), 'utf8')) as Results;
-    return writeFileAtomic(path.join(OUT_DIR, 'cost.svg'), chartSvg(results));
+  if (args.includes('--redraw')) {
+    const saved = JSON.parse(readFileSync(path.join(OUT_DIR, 'results.json'), 'utf8')) as SavedResults;
+    await writeFileAtomic(path.join(OUT_DIR, 'results.md'), resultsMarkdown(saved));
+    return writeFileAtomic(path.join(OUT_DIR, 'cost.svg'), chartSvg(saved));
   }
   const started = performance.now();
   const m = machine();
@@ -190,13 +205,10 @@ async function main() {
     };
     const dir = OUT_DIR;
     const failed = (x: object): x is { failed: string } => 'failed' in x;
-    const md = [
-      markdown(results),
-      failed(costs) ? `## Cost breakdowns\n\nFAILED: ${costs.failed}\n` : costs.markdown,
-      serviceMarkdown(verifyLoad, queue),
-    ].join('\n');
-    const extra = { costs: failed(costs) ? costs : { gadgets: costs.gadgets, layers: costs.layers, modes: costs.modes, batches: costs.batches, privateWeights: costs.privateWeights }, verifyLoad, queue };
-    await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify({ ...results, ...extra }, null, 2));
+    const costsSaved = failed(costs) ? costs : { gadgets: costs.gadgets, layers: costs.layers, modes: costs.modes, batches: costs.batches, privateWeights: costs.privateWeights };
+    const saved: SavedResults = { ...results, costs: costsSaved, verifyLoad, queue };
+    const md = resultsMarkdown(saved);
+    await writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(saved, null, 2));
     await writeFileAtomic(path.join(dir, 'results.md'), md);
     await writeFileAtomic(path.join(dir, 'cost.svg'), chartSvg(results));
     process.stdout.write(`${md}\n`);
