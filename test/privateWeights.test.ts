@@ -286,11 +286,14 @@ describe('models that do not fit, and parameters out of range', () => {
     expect(() => emitPrivateWeightsCircuit(cnn, 1, VIS)).toThrow(/layer conv \(conv2d 4x4x1->3x3x1\): private weights support dense layers only/);
     expect(() => emitPrivateWeightsCircuit(qa, 2, VIS)).toThrow(/one inference per proof/);
     // A chain of relu dense layers only: a skip connection or a signed (linear) hidden layer is refused.
-    const skip: QuantizedModel = { ...qa, layers: qa.layers.map((l, i) => (i === qa.layers.length - 1 ? { ...l, from: 0 } : l)) as QuantizedModel['layers'] };
-    expect(() => emitPrivateWeightsCircuit(skip, 1, VIS)).toThrow(/reads tensor 0: private weights support a chain of dense layers only/);
+    // A well-formed skip: 16-8-8-4 whose last layer reads the first layer's output (tensor 1), not the second's.
+    const deep = quantize(3, [16, 8, 8, 4]);
+    const skip: QuantizedModel = { ...deep, layers: deep.layers.map((l, i) => (i === 2 ? { ...l, from: 1 } : l)) as QuantizedModel['layers'] };
+    expect(runQuantized(skip, inputs[0]).logits).not.toEqual(runQuantized(deep, inputs[0]).logits); // a real graph
+    expect(() => emitPrivateWeightsCircuit(skip, 1, VIS)).toThrow(/reads tensor 1: private weights support a chain of dense layers only/);
     const linear: QuantizedModel = { ...qa, layers: qa.layers.map((l, i) => (i === 0 && l.requant ? { ...l, requant: { ...l.requant, activation: 'linear' } } : l)) as QuantizedModel['layers'] };
     expect(() => emitPrivateWeightsCircuit(linear, 1, VIS)).toThrow(/has no activation \(a signed output\)/);
-    expect(() => parseQuantizedModel(JSON.parse(JSON.stringify(skip)))).toThrow(/reads tensor 0/);
+    expect(() => parseQuantizedModel(JSON.parse(JSON.stringify(skip)))).toThrow(/reads tensor 1/);
   });
 });
 
