@@ -39,14 +39,11 @@ export function buildCnnModel(tf: Tf, seed: number): LayersModel {
   );
   model.add(tf.layers.maxPooling2d({ name: 'pool', poolSize: 2, strides: 2, padding: 'valid' }));
   model.add(tf.layers.flatten({ name: 'flatten' }));
-  model.add(
-    tf.layers.dense({
-      name: 'logits',
-      units: 10,
-      activation: 'linear',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
-      biasInitializer: 'zeros',
-    }),
-  );
+  model.add(logitsLayer(tf, seed + 1));
   return model;
+}
+
+/** The 10 linear logits both bundled models end with (no softmax: the circuit takes argmax of logits). */
+export function logitsLayer(tf: Tf, seed: number) {
+  return tf.layers.dense({ name: 'logits', units: 10, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed }), biasInitializer: 'zeros' });
 }

@@ -28,7 +28,7 @@ import { loadTfjsLayersModel } from '../src/model/tfjsLayers.js';
 import { compareAccuracy } from '../src/quantize/accuracy.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import { installFastConv2DBackpropFilter } from './fast-conv-grad.js';
-import { buildCnnModel, CNN_DEFAULT_EPOCHS, CNN_DEFAULT_LEARNING_RATE, CNN_DEFAULT_OUT_DIR, CNN_DESCRIPTION, CNN_INPUT_SHAPE } from './mnist-cnn.js';
+import { buildCnnModel, logitsLayer, CNN_DEFAULT_EPOCHS, CNN_DEFAULT_LEARNING_RATE, CNN_DEFAULT_OUT_DIR, CNN_DESCRIPTION, CNN_INPUT_SHAPE } from './mnist-cnn.js';
 
 export type MnistArch = 'mlp' | 'cnn';
 
@@ -128,15 +128,7 @@ function buildModel(tf: Tf, hidden: number, seed: number): LayersModel {
       biasInitializer: 'zeros',
     }),
   );
-  model.add(
-    tf.layers.dense({
-      name: 'logits',
-      units: 10,
-      activation: 'linear',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
-      biasInitializer: 'zeros',
-    }),
-  );
+  model.add(logitsLayer(tf, seed + 1));
   return model;
 }
 
