@@ -205,10 +205,13 @@ function pool2d(layer: FloatPool2D, x: Float64Array): Float64Array {
   return y;
 }
 
-/** Its source tensors concatenated: the vector a layer reads (an add reads [a; b]). */
-export function gatherSources(layer: { kind: string; from?: number; inputs?: [number, number] }, l: number, tensors: ArrayLike<number>[]): Float64Array {
+/**
+ * The vector a layer reads: its one source tensor itself (not a copy: layers never write their input), or
+ * an add's two sources concatenated [a; b].
+ */
+export function gatherSources<T extends ArrayLike<number>>(layer: { kind: string; from?: number; inputs?: [number, number] }, l: number, tensors: T[]): T | Float64Array {
   const sources = layerSources(layer, l).map((t) => tensors[t]);
-  if (sources.length === 1) return Float64Array.from(sources[0]);
+  if (sources.length === 1) return sources[0];
   const out = new Float64Array(sources.reduce((n, s) => n + s.length, 0));
   let k = 0;
   for (const s of sources) {

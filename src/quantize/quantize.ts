@@ -91,9 +91,7 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     const isLast = index === model.layers.length - 1;
     const sources = layerSources(layer, index).map((t) => tensors[t]);
     const inScale = sources[0].scale;
-    // An add reads its two tensors concatenated; other layers read theirs directly.
-    const x = sources.length === 1 ? sources[0].acts : calibration.map((_, k) => gatherSources(layer, index, tensors.map((t) => t.acts[k])));
-    const next = x.map((v) => runFloatLayer(layer, v));
+    const next = calibration.map((_, k) => runFloatLayer(layer, gatherSources(layer, index, tensors.map((t) => t.acts[k]))));
     const from = layer.kind !== 'add' && layer.from !== undefined ? { from: layer.from } : {};
     // Output scale of a hidden layer: the calibrated maximum (relu6 never exceeds 6; linear: of |value|)
     // over the largest integer the output may take.
