@@ -34,10 +34,8 @@ export async function poseidonHash(inputs: bigint[]): Promise<bigint> {
 }
 
 export async function inputCommitment(values: number[], bits: number, salt: bigint): Promise<bigint> {
-  poseidon ??= buildPoseidonOpt() as Promise<Poseidon>;
-  const hash = await poseidon;
   const packed = packInputs(values, bits);
   let state = salt;
-  for (let c = 0; c < packed.length; c += 15) state = hash.F.toObject(hash([state, ...packed.slice(c, c + 15)]));
+  for (let c = 0; c < packed.length; c += 15) state = await poseidonHash([state, ...packed.slice(c, c + 15)]);
   return state;
 }
