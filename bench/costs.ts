@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileModel, type Visibility } from '../src/circuit/index.js';
 import { emitCircuit } from '../src/circuit/emit.js';
+import type { AuditReport } from '../src/circuit/audit.js';
 import { auditCompiled } from '../src/circuit/auditTargets.js';
 import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { loadMnistSplit } from '../src/model/mnist.js';
@@ -66,16 +67,35 @@ async function quantized(spec: string): Promise<QuantizedModel> {
   return quantizeModel(s.float, s.calibration, { inputBits: s.inputBits, inputScale: s.inputScale, labels: s.labels });
 }
 
+/** A model compiled as the pipeline compiles it, with its audit report (per-template and per-component counts). */
+export interface AuditedModel {
+  name: string;
+  /** Bundled models have a gadget table too; the residual example only a layer table. */
+  bundled: boolean;
+  q: QuantizedModel;
+  report: AuditReport;
+}
+
+/** Compile and audit each bundled model and the residual example once, for both cost tables. */
+export async function auditedModels(artifactsDir: string): Promise<AuditedModel[]> {
+  const models: Array<Omit<AuditedModel, 'report'>> = [];
+  for (const spec of Object.keys(BUNDLED_MODELS)) models.push({ name: spec, bundled: true, q: await quantized(spec) });
+  models.push({ name: 'residual example (random weights)', bundled: false, q: residualExample() });
+  const out: AuditedModel[] = [];
+  for (const m of models) {
+    const { circuit } = await compileModel(m.q, { artifactsDir });
+    out.push({ ...m, report: await auditCompiled(m.name, emitCircuit(m.q).source, circuit.r1csPath, circuit.symPath) });
+  }
+  return out;
+}
+
 /** Constraints by gadget (the emitter's layer types map to gadgets: see circuits/README.md). */
-export async function gadgetCosts(artifactsDir: string): Promise<GadgetRow[]> {
+export function gadgetCosts(models: AuditedModel[]): GadgetRow[] {
   const rows: GadgetRow[] = [];
-  for (const spec of Object.keys(BUNDLED_MODELS)) {
-    const q = await quantized(spec);
-    const { circuit } = await compileModel(q, { artifactsDir });
-    const report = await auditCompiled(spec, emitCircuit(q).source, circuit.r1csPath, circuit.symPath);
+  for (const { name, report } of models.filter((m) => m.bundled)) {
     // The emitted main template itself states no count: its rows are the gadgets below it.
     for (const t of report.templates.filter((t) => !t.nested && !t.instance.startsWith('Zkinfer'))) {
-      rows.push({ model: spec, gadget: t.instance, instances: t.instances, perInstance: t.expected, total: t.expected === null ? null : t.expected * t.instances });
+      rows.push({ model: name, gadget: t.instance, instances: t.instances, perInstance: t.expected, total: t.expected === null ? null : t.expected * t.instances });
     }
   }
   return rows;
@@ -86,14 +106,9 @@ export async function gadgetCosts(artifactsDir: string): Promise<GadgetRow[]> {
  * them (rq<l>/mp<l> for layer l, inRange for the inputs, best for the argmax), each at its header formula;
  * the audit checks that these add up to the circuit's non-linear constraints.
  */
-export async function layerCosts(artifactsDir: string): Promise<LayerRow[]> {
-  const models: Array<[string, QuantizedModel]> = [];
-  for (const spec of Object.keys(BUNDLED_MODELS)) models.push([spec, await quantized(spec)]);
-  models.push(['residual example (random weights)', residualExample()]);
+export function layerCosts(models: AuditedModel[]): LayerRow[] {
   const rows: LayerRow[] = [];
-  for (const [name, q] of models) {
-    const { circuit } = await compileModel(q, { artifactsDir });
-    const report = await auditCompiled(name, emitCircuit(q).source, circuit.r1csPath, circuit.symPath);
+  for (const { name, q, report } of models) {
     if (report.expectedNonlinear !== report.nonlinear) throw new Error(`${name}: the gadgets' counts do not add up to the circuit's (${report.expectedNonlinear} vs ${report.nonlinear})`);
     const groups = new Map<string, { gadgets: Set<string>; instances: number; constraints: number }>();
     for (const c of report.components) {
@@ -235,8 +250,9 @@ export async function benchCosts(options: {
 }): Promise<{ markdown: string; gadgets: GadgetRow[]; layers: LayerRow[]; modes: ModeRow[]; batches: BatchRow[]; privateWeights: PrivateWeightsRow | { failed: string } | null }> {
   const artifactsDir = options.artifactsDir ?? (await mkdtemp(path.join(os.tmpdir(), 'zkinfer-costs-')));
   try {
-    const gadgets = await gadgetCosts(artifactsDir);
-    const layers = await layerCosts(artifactsDir);
+    const audited = await auditedModels(artifactsDir);
+    const gadgets = gadgetCosts(audited);
+    const layers = layerCosts(audited);
     const modes = await visibilityCosts(artifactsDir);
     const batches = await batchCosts(artifactsDir, options.quick ? [1, 4] : [1, 4, 16]);
     let privateWeights: PrivateWeightsRow | { failed: string } | null = null;
