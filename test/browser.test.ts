@@ -46,7 +46,7 @@ describe('web/verifyCore.js (the page\'s checks) agrees with src/verify', () => 
     ['a tampered public signal', () => [withSignal(fx.bundle, 0, (BigInt(fx.bundle.publicSignals[0]) + 1n) % FIELD_P), fx.model.key], /does not verify/],
     ['a non-canonical public signal (x + p)', () => [withSignal(fx.bundle, 0, BigInt(fx.bundle.publicSignals[0]) + FIELD_P), fx.model.key], /not a canonical field element/],
     ['another model\'s key', () => [fx.bundle, fx.other.key], /bundle is for model/],
-    ['a wrong prediction field', () => { const b = clone(fx.bundle); b.prediction.class = (b.prediction.class + 1) % 3; return [b, fx.model.key]; }, /differs from the proved output/],
+    ['a wrong prediction field', () => { const b = clone(fx.bundle); b.prediction.class = (b.prediction.class! + 1) % 3; return [b, fx.model.key]; }, /differs from the proved output/],
     ['a tampered proof', () => { const b = clone(fx.bundle); [b.proof.pi_a, b.proof.pi_c] = [b.proof.pi_c, b.proof.pi_a]; return [b, fx.model.key]; }, /does not verify|malformed proof/],
     ['a malformed bundle', () => { const b = clone(fx.bundle) as unknown as { proof: { pi_a: unknown[] } }; b.proof.pi_a[1] = 7; return [b, fx.model.key]; }, /proof\.pi_a\[1\]/],
   ];

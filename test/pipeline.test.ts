@@ -87,7 +87,7 @@ describe('bundled MNIST model', () => {
 
   it('rejects a prediction field that disagrees with the proved output', async () => {
     const bad = structuredClone(bundle);
-    bad.prediction.class = (bad.prediction.class + 1) % 10;
+    bad.prediction.class = (bad.prediction.class! + 1) % 10;
     const result = await verify(bad, mnist.key);
     expect(result.valid).toBe(false);
     expect(result.reason).toMatch(/differs from the proved output/);

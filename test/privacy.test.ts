@@ -85,7 +85,7 @@ describe('class-only output', () => {
     expect(result.valid).toBe(true);
     expect(result.output!.prediction.class).toBe(runQuantized(classOnly.qmodel, inputs[0]).predicted);
     const wrongClass = structuredClone(bundle);
-    wrongClass.publicSignals[0] = String((bundle.prediction.class + 1) % 4);
+    wrongClass.publicSignals[0] = String((bundle.prediction.class! + 1) % 4);
     expect((await verify(wrongClass, classOnly.key)).valid).toBe(false);
   });
 

@@ -142,7 +142,7 @@ describe('one circuit, one key, any weights of the architecture', () => {
     logit.publicSignals[0] = String(BigInt(logit.publicSignals[0]) + 1n);
     expect((await verify(logit, model.key)).valid).toBe(false);
     const cls = structuredClone(a.bundle);
-    cls.publicSignals[model.layout.classIndex] = String((a.bundle.prediction.class + 1) % 4);
+    cls.publicSignals[model.layout.classIndex] = String((a.bundle.prediction.class! + 1) % 4);
     expect((await verify(cls, model.key)).valid).toBe(false);
     const noKeyId = structuredClone(a.bundle);
     delete noKeyId.keyId;

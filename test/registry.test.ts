@@ -114,7 +114,7 @@ describe('verifyBundle', () => {
     const tampers: Array<(b: ProofBundle) => void> = [
       (b) => (b.proof.pi_a[0] = (BigInt(b.proof.pi_a[0]) + 1n).toString()),
       (b) => (b.publicSignals[fx.model.layout.inputOffset] = String((Number(b.publicSignals[fx.model.layout.inputOffset]) + 1) % 256)),
-      (b) => (b.prediction.class = (b.prediction.class + 1) % 3),
+      (b) => (b.prediction.class = (b.prediction.class! + 1) % 3),
     ];
     for (const tamper of tampers) {
       const bad = structuredClone(fx.bundle);

@@ -23,7 +23,8 @@ export const proofSchema = z.object({
 });
 
 export const predictionSchema = z.object({
-  class: z.number().int().nonnegative(),
+  /** Absent for graph models without a class (regression, scores, several outputs). */
+  class: z.number().int().nonnegative().optional(),
   label: z.string().optional(),
   /** Integer logits, as strings because they may exceed 2^53 in larger models. */
   logits: z.array(signedDecimal),
@@ -44,6 +45,8 @@ export const bundleSchema = z.object({
   proof: proofSchema,
   /** The prediction (for a batch proof: of the first item). */
   prediction: predictionSchema,
+  /** Graph models: every graph output, dequantized from the proved integers. */
+  outputs: z.array(z.object({ name: z.string(), shape: z.array(z.number().int().nonnegative()), values: z.array(z.number()) })).min(1).optional(),
   /** Batch proofs only: every item's prediction, in order. */
   items: z.array(predictionSchema).min(2).optional(),
   /** Private-input proofs only: each item's salted Poseidon commitment to its input (decimal). */

@@ -9,6 +9,28 @@ export interface DecodedItem {
   input?: number[];
   /** The salted Poseidon commitment to the input, when inputs are private. */
   inputCommitment?: string;
+  /** Graph models: every graph output, dequantized (the proved integers times each output's scale). */
+  outputs?: GraphOutputValues[];
+}
+
+export interface GraphOutputValues {
+  name: string;
+  shape: number[];
+  values: number[];
+}
+
+export const GRAPH_NOTE = 'outputs = proved integers x each output\'s scale (key.model.outputs); class = first index of the maximum, when the key has one';
+
+/** Split a graph model's output integers into its named outputs, dequantized. */
+export function graphOutputs(key: ZkinferKey, ints: bigint[]): GraphOutputValues[] | undefined {
+  if (!key.model.outputs || ints.length === 0) return undefined;
+  let k = 0;
+  return key.model.outputs.map((o) => {
+    const n = o.shape.reduce((a, b) => a * b, 1);
+    const values = ints.slice(k, k + n).map((v) => Number(v) * o.scale);
+    k += n;
+    return { name: o.name, shape: o.shape, values };
+  });
 }
 
 /** What the proved public signals say, decoded with the key's layout and scales (never the weights). */
@@ -27,16 +49,18 @@ export function decodePublicSignals(key: ZkinferKey, publicSignals: string[]): D
   for (let b = 0; b < l.batch; b++) {
     const from = l.logitsOffset + b * l.logits;
     const logits = publicSignals.slice(from, from + l.logits).map((s) => fieldToSigned(s));
-    const cls = Number(publicSignals[l.classIndex + b]);
-    const label = key.model.labels?.[cls];
+    const cls = l.classIndex >= 0 ? Number(publicSignals[l.classIndex + b]) : undefined;
+    const label = cls !== undefined ? key.model.labels?.[cls] : undefined;
+    const outputs = graphOutputs(key, logits);
     items.push({
       prediction: {
-        class: cls,
+        ...(cls !== undefined ? { class: cls } : {}),
         ...(label !== undefined ? { label } : {}),
         logits: logits.map(String),
-        scores: logits.map((v) => Number(v) * key.model.logitScale),
-        note: ARGMAX_NOTE,
+        scores: outputs ? outputs.flatMap((o) => o.values) : logits.map((v) => Number(v) * key.model.logitScale),
+        note: key.model.outputs ? GRAPH_NOTE : ARGMAX_NOTE,
       },
+      ...(outputs ? { outputs } : {}),
       ...(l.inputs > 0 ? { input: publicSignals.slice(l.inputOffset + b * l.inputs, l.inputOffset + (b + 1) * l.inputs).map(Number) } : {}),
       ...(l.commitmentIndex >= 0 ? { inputCommitment: publicSignals[l.commitmentIndex + b] } : {}),
     });
@@ -46,10 +70,11 @@ export function decodePublicSignals(key: ZkinferKey, publicSignals: string[]): D
 }
 
 /** The bundle's convenience fields (prediction, items, input commitments) as the proved signals imply them. */
-export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string } {
+export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; outputs?: GraphOutputValues[]; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string } {
   const commitments = decoded.items.map((i) => i.inputCommitment).filter((c): c is string => c !== undefined);
   return {
     prediction: decoded.prediction,
+    ...(decoded.outputs ? { outputs: decoded.outputs } : {}),
     ...(decoded.items.length > 1 ? { items: decoded.items.map((i) => i.prediction) } : {}),
     ...(commitments.length > 0 ? { inputCommitments: commitments } : {}),
     ...(decoded.weightsCommitment !== undefined ? { weightsCommitment: decoded.weightsCommitment } : {}),
@@ -57,13 +82,17 @@ export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; 
 }
 
 /** True when a bundle states exactly what the proved output says (classes, logits, commitments). */
-export function claimsMatch(decoded: DecodedOutput, bundle: { prediction: Prediction; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string }): boolean {
+export function claimsMatch(
+  decoded: DecodedOutput,
+  bundle: { prediction: Prediction; outputs?: GraphOutputValues[]; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string },
+): boolean {
   const expected = bundleClaims(decoded);
   const same = (a: Prediction, b: Prediction) => a.class === b.class && a.logits.join() === b.logits.join();
   const sameList = <T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) => boolean) =>
     a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => eq(x, b[i]));
   return (
     same(expected.prediction, bundle.prediction) &&
+    JSON.stringify(expected.outputs) === JSON.stringify(bundle.outputs) &&
     sameList(expected.items, bundle.items, same) &&
     sameList(expected.inputCommitments, bundle.inputCommitments, (x, y) => x === y) &&
     expected.weightsCommitment === bundle.weightsCommitment

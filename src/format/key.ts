@@ -21,12 +21,20 @@ export const visibilitySchema = z.object({
   weights: z.enum(['constant', 'private']).optional(),
 });
 
+const ioSchema = z.object({
+  name: z.string(),
+  dtype: z.enum(['float', 'int', 'bool']),
+  shape: z.array(z.number().int().nonnegative()),
+  scale: z.number().positive(),
+});
+
 const layoutSchema = z.object({
   batch: z.number().int().min(1),
   visibility: visibilitySchema,
   logitsOffset: z.number().int().nonnegative(),
   logits: z.number().int().nonnegative(),
-  classIndex: z.number().int().nonnegative(),
+  /** -1: no class (a graph model without argmax: regression, scores, several outputs). */
+  classIndex: z.number().int().min(-1),
   commitmentIndex: z.number().int().min(-1),
   inputOffset: z.number().int().nonnegative(),
   inputs: z.number().int().nonnegative(),
@@ -44,12 +52,16 @@ export const keySchema = z.object({
     inputShape: z.array(z.number().int().positive()).min(1),
     inputBits: z.number().int().min(1).max(32),
     inputScale: z.number().positive(),
-    outputSize: z.number().int().min(2),
+    outputSize: z.number().int().min(1),
     logitScale: z.number().positive(),
     labels: z.array(z.string()).optional(),
     circuitHash: z.string(),
     constraints: z.number().int().nonnegative(),
     notes: z.array(z.string()),
+    /** Graph models: each graph input's integer encoding (integer in [lo, hi], real = integer * scale). */
+    inputs: z.array(ioSchema.extend({ lo: z.number().int(), hi: z.number().int() })).min(1).optional(),
+    /** Graph models: the proved outputs (the "logits" signals are their integers, concatenated in order). */
+    outputs: z.array(ioSchema).min(1).optional(),
   }),
   publicSignals: layoutSchema,
   setup: z.object({

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import * as snarkjs from 'snarkjs';
-import type { ModelCircuit } from '../circuit/index.js';
+import type { CompiledCircuit, ModelCircuit } from '../circuit/index.js';
 import { KEY_FORMAT, KEY_VERSION, modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { defaultArtifactsDir, exists, produceDirAtomic, sha256Hex, writeFileAtomic } from '../util/fs.js';
-import { ceremonyPtau, localDevPtau, requiredPower, type PtauChoice } from './ptau.js';
+import { ceremonyPtau, localDevPtau, requiredPower } from './ptau.js';
 
 /**
  * Groth16 setup for a compiled model: powers of tau (local or ceremony), circuit-specific phase 2 with one
@@ -31,34 +31,37 @@ export function keyRegistryDir(artifactsDir?: string): string {
   return path.join(artifactsDir ?? defaultArtifactsDir(), 'keys', 'by-id');
 }
 
-function buildKey(model: ModelCircuit, ptau: PtauChoice, vkey: unknown): ZkinferKey {
-  const { qmodel, circuit, layout } = model;
-  return parseKey({
-    format: KEY_FORMAT,
-    version: KEY_VERSION,
-    protocol: 'groth16',
-    curve: 'bn128',
-    model: {
-      name: qmodel.name,
-      inputShape: qmodel.input.shape,
-      inputBits: qmodel.input.bits,
-      inputScale: qmodel.input.scale,
-      outputSize: qmodel.output.size,
-      logitScale: qmodel.output.logitScale,
-      ...(qmodel.output.labels ? { labels: qmodel.output.labels } : {}),
-      circuitHash: circuit.hash,
-      constraints: circuit.constraints,
-      notes: qmodel.notes,
-    },
-    publicSignals: layout,
-    setup: { ptau: { kind: ptau.kind, insecure: ptau.insecure, power: ptau.power, sha256: ptau.sha256 }, phase2: PHASE2_NOTE },
-    vkey,
-  });
+/** The key's `model` section: what a verifier needs to decode the public signals. */
+export type KeyModelInfo = ZkinferKey['model'];
+
+function keyModelInfo(model: ModelCircuit): KeyModelInfo {
+  const { qmodel, circuit } = model;
+  return {
+    name: qmodel.name,
+    inputShape: qmodel.input.shape,
+    inputBits: qmodel.input.bits,
+    inputScale: qmodel.input.scale,
+    outputSize: qmodel.output.size,
+    logitScale: qmodel.output.logitScale,
+    ...(qmodel.output.labels ? { labels: qmodel.output.labels } : {}),
+    circuitHash: circuit.hash,
+    constraints: circuit.constraints,
+    notes: qmodel.notes,
+  };
 }
 
 export async function setupModel(model: ModelCircuit, options: SetupOptions = {}): Promise<CompiledModel> {
+  return { ...model, ...(await setupCircuit(model.circuit, model.layout, keyModelInfo(model), options)) };
+}
+
+/** Groth16 setup of any compiled circuit whose key carries `info` and `layout` (layer and graph models). */
+export async function setupCircuit(
+  circuit: CompiledCircuit,
+  layout: ZkinferKey['publicSignals'],
+  info: KeyModelInfo,
+  options: SetupOptions = {},
+): Promise<{ zkeyPath: string; key: ZkinferKey; modelId: string }> {
   const progress = options.onProgress ?? (() => {});
-  const { circuit } = model;
   const power = requiredPower(circuit.constraints, circuit.publicInputs, circuit.outputs);
   const ptau = options.ptauPath
     ? await ceremonyPtau(options.ptauPath, power, { artifactsDir: options.artifactsDir })
@@ -76,7 +79,16 @@ export async function setupModel(model: ModelCircuit, options: SetupOptions = {}
       await snarkjs.zKey.contribute(zkey0, path.join(tmp, 'model.zkey'), 'zkinfer local phase-2 contribution', randomBytes(32).toString('hex'));
       progress('zkey', 2, 3);
       const vkey = await snarkjs.zKey.exportVerificationKey(path.join(tmp, 'model.zkey'));
-      const key = buildKey(model, ptau, vkey);
+      const key = parseKey({
+        format: KEY_FORMAT,
+        version: KEY_VERSION,
+        protocol: 'groth16',
+        curve: 'bn128',
+        model: info,
+        publicSignals: layout,
+        setup: { ptau: { kind: ptau.kind, insecure: ptau.insecure, power: ptau.power, sha256: ptau.sha256 }, phase2: PHASE2_NOTE },
+        vkey,
+      });
       await writeFileAtomic(path.join(tmp, 'key.json'), JSON.stringify(key, null, 2));
       await rm(zkey0);
       progress('zkey', 3, 3);
@@ -86,7 +98,7 @@ export async function setupModel(model: ModelCircuit, options: SetupOptions = {}
   const modelId = modelIdOf(key);
   const registered = path.join(keyRegistryDir(options.artifactsDir), `${modelId}.json`);
   if (!(await exists(registered))) await writeFileAtomic(registered, JSON.stringify(key, null, 2));
-  return { ...model, zkeyPath, key, modelId };
+  return { zkeyPath, key, modelId };
 }
 
 export { requiredPower, readPtauHeader, localDevPtau, ceremonyPtau, type PtauChoice } from './ptau.js';

@@ -1,0 +1,239 @@
+/**
+ * The circom main of an integer program (quant/lower.ts). Forms are inline linear combinations (no
+ * constraint); each primitive is one component of the gadget named in prims.ts, with widths from the
+ * static bounds (quant/bounds.ts). The main has no constraint of its own.
+ *
+ * Public signals, in snarkjs order: the outputs (every graph output's integers, concatenated in graph
+ * order; absent with class-only visibility), the class (when asked for), the input commitment (private
+ * input), then the input integers (public input).
+ */
+import { fail } from '../util/errors.js';
+import type { Visibility } from '../circuit/emit.js';
+import { differenceBits, requantWidth } from './quant/bounds.js';
+import type { QProgram } from './quant/lower.js';
+import { signedBits, unsignedBits, type Prim } from './quant/prims.js';
+import type { Form } from './quant/qtensor.js';
+import { size } from './ir.js';
+
+export const GRAPH_TEMPLATE = 'ZkinferGraph';
+
+export interface GraphLayout {
+  visibility: Visibility;
+  /** Offset and count of the output integers (count 0 with class-only visibility). */
+  outputsOffset: number;
+  outputs: number;
+  /** Offset of the class signal, or -1 when the circuit has no argmax. */
+  classIndex: number;
+  commitmentIndex: number;
+  inputOffset: number;
+  inputs: number;
+  total: number;
+}
+
+export interface GraphCircuitOptions {
+  visibility?: Visibility;
+  /** Index of the graph output whose argmax becomes the public `class` (a classifier's logits). */
+  classOutput?: number;
+}
+
+const TERMS_PER_LINE = 32;
+
+/** Input bits and offsets: input signal i is range-checked as x[i] - lo in [0, 2^bits). */
+function inputRanges(program: QProgram): Array<{ lo: number; bits: number }> {
+  return program.inputs.flatMap((inp) => Array.from({ length: size(inp.shape) }, () => ({ lo: inp.lo, bits: unsignedBits(inp.hi - inp.lo) })));
+}
+
+export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}): GraphLayout {
+  const visibility = options.visibility ?? { input: 'public', output: 'logits' };
+  const n = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  const m = program.outputs.reduce((a, o) => a + o.elems.length, 0);
+  const hasClass = options.classOutput !== undefined;
+  if (visibility.output === 'class' && !hasClass) fail('BAD_INPUT', 'class-only visibility needs a classifier output (its argmax is the class)');
+  let pos = 0;
+  const outputs = visibility.output === 'logits' ? m : 0;
+  pos += outputs;
+  const classIndex = hasClass ? pos++ : -1;
+  const commitmentIndex = visibility.input === 'private' ? pos++ : -1;
+  const inputs = visibility.input === 'public' ? n : 0;
+  return { visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + inputs };
+}
+
+export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions = {}): { source: string; layout: GraphLayout } {
+  const layout = graphLayout(program, options);
+  const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  const bounds = (f: Form) => {
+    let lo = f.bias;
+    let hi = f.bias;
+    for (const [s, w] of f.terms) {
+      const b = program.signals[s];
+      lo += w > 0 ? w * b.lo : w * b.hi;
+      hi += w > 0 ? w * b.hi : w * b.lo;
+    }
+    return { lo, hi };
+  };
+  const sig = (s: number) => (s < nIn ? `x[${s}]` : `v[${s - nIn}]`);
+  const body: string[] = [];
+  const line = (s: string) => body.push(`    ${s}`);
+  /** Leave the form in var `acc` (long forms over several statements: circom's parser stack is small). */
+  const formInto = (f: Form) => {
+    line(`acc = ${f.bias};`);
+    for (let k = 0; k < f.terms.length; k += TERMS_PER_LINE) {
+      const chunk = f.terms.slice(k, k + TERMS_PER_LINE).map(([s, w]) => (w < 0 ? `- ${-w}*${sig(s)}` : `+ ${w}*${sig(s)}`));
+      line(`acc = acc ${chunk.join(' ')};`);
+    }
+  };
+  const assign = (target: string, f: Form, suffix = '') => {
+    formInto(f);
+    line(`${target} <== acc${suffix};`);
+  };
+  const tables = new Map<string, string>();
+  const tableVar = (table: number[]) => {
+    const key = table.join(',');
+    let name = tables.get(key);
+    if (!name) {
+      name = `T${tables.size}`;
+      tables.set(key, name);
+    }
+    return name;
+  };
+
+  const nOut = program.outputs.reduce((a, o) => a + o.elems.length, 0);
+  const vis = layout.visibility;
+  const head = [
+    `template ${GRAPH_TEMPLATE}() {`,
+    `    signal input x[${nIn}];`,
+    ...(vis.input === 'private' ? ['    signal input salt;'] : []),
+    `    signal ${vis.output === 'logits' ? 'output ' : ''}out[${nOut}];`,
+    ...(layout.classIndex >= 0 ? ['    signal output class;'] : []),
+    ...(vis.input === 'private' ? ['    signal output inputCommitment;'] : []),
+    ...(program.prims.length ? [`    signal v[${program.prims.length}];`] : []),
+    '    var acc;',
+  ];
+
+  // Inputs: each range-checked to its integer range.
+  const ranges = inputRanges(program);
+  line(`component inRange[${nIn}];`);
+  ranges.forEach(({ lo, bits }, i) => {
+    line(`inRange[${i}] = UnsignedRange(${bits});`);
+    line(`inRange[${i}].in <== x[${i}]${lo ? ` - (${lo})` : ''};`);
+  });
+  if (vis.input === 'private') {
+    const bits = Math.max(...ranges.map((r) => r.bits));
+    line(`component commitment = PackedCommitment(${nIn}, ${bits});`);
+    ranges.forEach(({ lo }, i) => line(`commitment.in[${i}] <== x[${i}]${lo ? ` - (${lo})` : ''};`));
+    line('commitment.salt <== salt;');
+    line('inputCommitment <== commitment.out;');
+  }
+
+  let lastNode = '';
+  for (const p of program.prims) {
+    if (p.node !== lastNode) body.push('', `    // ${p.node}`);
+    lastNode = p.node;
+    emitPrim(p, `p${p.out}`, sig(p.out));
+  }
+
+  body.push('', '    // Outputs');
+  let j = 0;
+  for (const o of program.outputs) for (const f of o.elems) assign(`out[${j++}]`, f);
+  if (layout.classIndex >= 0) {
+    const o = program.outputs[options.classOutput!];
+    const start = program.outputs.slice(0, options.classOutput!).reduce((a, q) => a + q.elems.length, 0);
+    const b = o.elems.map(bounds);
+    const bits = signedBits(Math.min(...b.map((x) => x.lo)), Math.max(...b.map((x) => x.hi)));
+    line(`component best = ArgMax(${o.elems.length}, ${bits});`);
+    o.elems.forEach((_, k) => line(`best.in[${k}] <== out[${start + k}];`));
+    line('class <== best.index;');
+  }
+  body.push('}');
+
+  function emitPrim(p: Prim, c: string, out: string): void {
+    switch (p.kind) {
+      case 'requant': {
+        const { offset, n } = requantWidth(p, bounds(p.in));
+        if (p.clampLo !== null) line(`component ${c} = RequantReluClamp(${p.shift}, ${n}, ${p.clampBits});`);
+        else line(`component ${c} = DivFloorPow2(${p.shift}, ${n});`);
+        formInto(p.in);
+        line(`${c}.in <== acc * ${p.mult} + (${offset});`);
+        line(`${out} <== ${c}.${p.clampLo !== null ? 'out' : 'q'}${p.clampLo ? ` + (${p.clampLo})` : ''};`);
+        return;
+      }
+      case 'lookup':
+        line(`component ${c} = Lookup(${p.bits}, ${tableVar(p.table)});`);
+        assign(`${c}.in`, p.in, p.offset ? ` - (${p.offset})` : '');
+        line(`${out} <== ${c}.out;`);
+        return;
+      case 'mul':
+        line(`component ${c} = Mul();`);
+        assign(`${c}.a`, p.a);
+        assign(`${c}.b`, p.b);
+        line(`${out} <== ${c}.out;`);
+        return;
+      case 'div': {
+        const nb = bounds(p.num);
+        const db = bounds(p.den);
+        const q = { lo: Math.floor(Math.min(nb.lo / db.lo, nb.lo / db.hi)), hi: Math.floor(Math.max(nb.hi / db.lo, nb.hi / db.hi)) };
+        line(`component ${c} = DivFloor(${signedBits(q.lo, q.hi)}, ${unsignedBits(db.hi)});`);
+        assign(`${c}.num`, p.num);
+        assign(`${c}.den`, p.den);
+        line(`${out} <== ${c}.q;`);
+        return;
+      }
+      case 'max': {
+        const b = p.in.map(bounds);
+        const lo = Math.min(...b.map((x) => x.lo));
+        const bits = unsignedBits(Math.max(...b.map((x) => x.hi)) - lo);
+        line(`component ${c} = MaxOfN(${p.in.length}, ${bits});`);
+        p.in.forEach((f, k) => assign(`${c}.in[${k}]`, f, lo ? ` - (${lo})` : ''));
+        line(`${out} <== ${c}.out${lo ? ` + (${lo})` : ''};`);
+        return;
+      }
+      case 'less':
+        line(`component ${c} = LessThanSigned(${differenceBits(bounds(p.a), bounds(p.b))});`);
+        assign(`${c}.a`, p.a);
+        assign(`${c}.b`, p.b);
+        line(`${out} <== ${c}.out;`);
+        return;
+      case 'equal':
+        line(`component ${c} = IsEqual();`);
+        assign(`${c}.in[0]`, p.a);
+        assign(`${c}.in[1]`, p.b);
+        line(`${out} <== ${c}.out;`);
+        return;
+      case 'argmax': {
+        const b = p.in.map(bounds);
+        line(`component ${c} = ArgMax(${p.in.length}, ${signedBits(Math.min(...b.map((x) => x.lo)), Math.max(...b.map((x) => x.hi)))});`);
+        p.in.forEach((f, k) => assign(`${c}.in[${k}]`, f));
+        line(`${out} <== ${c}.index;`);
+        return;
+      }
+    }
+  }
+
+  const tableDecls = [...tables].map(([values, name]) => `    var ${name}[${values.split(',').length}] = [${values}];`);
+  // Only the gadget files used: a template library change then invalidates only circuits that use it.
+  const kinds = new Set(program.prims.map((p) => p.kind));
+  const includes = [
+    'range',
+    ...(kinds.has('requant') ? ['requantize'] : []),
+    ...(kinds.has('max') ? ['max'] : []),
+    ...(kinds.has('argmax') || layout.classIndex >= 0 ? ['argmax'] : []),
+    ...(kinds.has('lookup') ? ['lookup'] : []),
+    ...(['mul', 'div', 'less'].some((k) => kinds.has(k as Prim['kind'])) ? ['arith'] : []),
+    ...(kinds.has('equal') ? ['circomlib/circuits/comparators'] : []),
+    ...(vis.input === 'private' ? ['commit'] : []),
+  ];
+  const source = [
+    '// Generated by zkinfer from the graph\'s integer program; do not edit. Semantics: src/graph/quant/prims.ts.',
+    'pragma circom 2.1.6;',
+    '',
+    ...includes.map((f) => `include "${f}.circom";`),
+    '',
+    ...head,
+    ...tableDecls,
+    ...body,
+    '',
+    `component main${vis.input === 'public' ? ' {public [x]}' : ''} = ${GRAPH_TEMPLATE}();`,
+    '',
+  ].join('\n');
+  return { source, layout };
+}

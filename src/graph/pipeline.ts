@@ -1,0 +1,144 @@
+/**
+ * Graph models end to end: passes -> lower (calibrate, quantize) -> emit -> compile -> setup -> prove.
+ * Verification is the same `verify` as for layer models: the key's `model.inputs/outputs` and layout say
+ * how to decode the public signals.
+ */
+import * as snarkjs from 'snarkjs';
+import { compileCircom, type CompiledCircuit } from '../circuit/compile.js';
+import { computeWitnessBin, FIELD_P } from '../circuit/witness.js';
+import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle } from '../format/bundle.js';
+import { inputCommitment, randomSalt } from '../format/commitment.js';
+import { bundleClaims, decodePublicSignals } from '../format/decode.js';
+import type { ZkinferKey } from '../format/key.js';
+import { setupCircuit, type SetupOptions } from '../setup/index.js';
+import { ZkinferError } from '../util/errors.js';
+import type { Visibility } from '../circuit/emit.js';
+import { emitGraphCircuit, type GraphLayout } from './emit.js';
+import { size, type Graph } from './ir.js';
+import { lowerGraph, type LowerOptions, type QProgram, type Sample } from './quant/lower.js';
+import { unsignedBits } from './quant/prims.js';
+import { quantizeInputs, runProgram } from './quant/reference.js';
+
+export interface GraphCompileOptions {
+  artifactsDir?: string;
+  visibility?: Visibility;
+  /** Add the argmax of output 0 as the public `class` ('auto': when the graph ends in Softmax/LogSoftmax). */
+  classify?: boolean | 'auto';
+}
+
+export interface GraphCircuit {
+  program: QProgram;
+  circuit: CompiledCircuit;
+  layout: GraphLayout;
+}
+
+export interface GraphModel extends GraphCircuit {
+  zkeyPath: string;
+  key: ZkinferKey;
+  modelId: string;
+}
+
+function wantsClass(graph: Graph | undefined, program: QProgram, classify: GraphCompileOptions['classify'], visibility?: Visibility): boolean {
+  if (visibility?.output === 'class' || classify === true) return true;
+  if (classify === false || program.outputs.length !== 1 || program.outputs[0].elems.length < 2) return false;
+  const last = graph?.nodes.find((n) => n.outputs.includes(program.outputs[0].name));
+  return last !== undefined && (last.op === 'Softmax' || last.op === 'LogSoftmax');
+}
+
+export async function compileGraphProgram(program: QProgram, options: GraphCompileOptions & { graph?: Graph } = {}): Promise<GraphCircuit> {
+  const classOutput = wantsClass(options.graph, program, options.classify, options.visibility) ? 0 : undefined;
+  const { source, layout } = emitGraphCircuit(program, { visibility: options.visibility, classOutput });
+  const circuit = await compileCircom(source, { name: 'model', artifactsDir: options.artifactsDir });
+  return { program, circuit, layout };
+}
+
+/** The key's layout and model sections for a graph circuit. */
+export function graphKeyParts(c: GraphCircuit): { layout: ZkinferKey['publicSignals']; info: ZkinferKey['model'] } {
+  const { program, circuit, layout } = c;
+  const n = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  return {
+    layout: {
+      batch: 1,
+      visibility: layout.visibility,
+      logitsOffset: layout.outputsOffset,
+      logits: layout.outputs,
+      classIndex: layout.classIndex,
+      commitmentIndex: layout.commitmentIndex,
+      inputOffset: layout.inputOffset,
+      inputs: layout.inputs,
+      total: layout.total,
+    },
+    info: {
+      name: program.name,
+      inputShape: [n],
+      inputBits: Math.max(...program.inputs.map((i) => unsignedBits(i.hi - i.lo))),
+      inputScale: program.inputs[0].scale,
+      outputSize: program.outputs.reduce((a, o) => a + o.elems.length, 0),
+      logitScale: program.outputs[0].scale,
+      circuitHash: circuit.hash,
+      constraints: circuit.constraints,
+      notes: program.notes,
+      inputs: program.inputs.map(({ name, dtype, shape, scale, lo, hi }) => ({ name, dtype, shape, scale, lo, hi })),
+      outputs: program.outputs.map(({ name, dtype, shape, scale }) => ({ name, dtype, shape, scale })),
+    },
+  };
+}
+
+export async function setupGraphCircuit(c: GraphCircuit, options: SetupOptions = {}): Promise<GraphModel> {
+  const { layout, info } = graphKeyParts(c);
+  return { ...c, ...(await setupCircuit(c.circuit, layout, info, options)) };
+}
+
+/** Lower, compile and set up a graph (after runPasses) with its calibration samples. */
+export async function buildGraphModel(graph: Graph, calibration: Sample[], options: LowerOptions & GraphCompileOptions & SetupOptions = {}): Promise<GraphModel> {
+  const program = lowerGraph(graph, calibration, options);
+  return setupGraphCircuit(await compileGraphProgram(program, { ...options, graph }), options);
+}
+
+/** The secret opening of a private-input proof: the input integers and the commitment's salt. */
+export interface GraphOpening {
+  input: number[];
+  salt: string;
+  commitment: string;
+}
+
+export async function proveGraph(model: GraphModel, sample: Sample, options: { salt?: bigint } = {}): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
+  const x = quantizeInputs(model.program, sample);
+  const privateInput = model.layout.visibility.input === 'private';
+  const salt = privateInput ? (options.salt ?? randomSalt()) : undefined;
+  if (salt !== undefined && (salt < 0n || salt >= FIELD_P)) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
+  const wtns = await computeWitnessBin(model.circuit.wasmPath, { x, ...(salt !== undefined ? { salt } : {}) });
+  const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
+  const decoded = decodePublicSignals(model.key, publicSignals);
+  // The circuit and the reference implement one semantics; disagreement is a zkinfer bug, never a result.
+  const reference = runProgram(model.program, x);
+  if (model.layout.outputs > 0 && decoded.prediction.logits.join() !== reference.join()) {
+    throw new Error('internal error: the circuit outputs differ from the integer reference');
+  }
+  let opening: GraphOpening | undefined;
+  if (salt !== undefined) {
+    const { values, bits } = commitmentValues(model.program, x);
+    const expected = String(await inputCommitment(values, bits, salt));
+    if (expected !== decoded.inputCommitment) throw new Error("internal error: the input commitment differs from circomlibjs's");
+    opening = { input: x, salt: String(salt), commitment: expected };
+  }
+  const bundle: ProofBundle = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    protocol: 'groth16',
+    curve: 'bn128',
+    modelId: model.modelId,
+    visibility: model.layout.visibility,
+    publicSignals,
+    proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },
+    ...bundleClaims(decoded),
+  };
+  return { bundle, ...(opening ? { opening } : {}) };
+}
+
+/** What the private-input commitment packs: each input integer minus its range's low end, at one width. */
+export function commitmentValues(program: QProgram, x: number[]): { values: number[]; bits: number } {
+  const los = program.inputs.flatMap((i) => Array.from({ length: size(i.shape) }, () => i.lo));
+  const bits = Math.max(...program.inputs.map((i) => unsignedBits(i.hi - i.lo)));
+  return { values: x.map((v, k) => v - los[k]), bits };
+}

@@ -1,0 +1,172 @@
+/**
+ * Lowering: a (passed) graph and calibration samples in, the integer program out. The float graph is run
+ * on every calibration sample first (each op's evalFloat), giving per-value statistics that choose the
+ * scales; then each node's OpDef.lower builds its integer version in order.
+ */
+import { fail } from '../../util/errors.js';
+import { NodeAttrs, nodeLabel, size, type Graph, type Tensor, type ValueInfo } from '../ir.js';
+import { OPS } from '../ops/index.js';
+import type { OpCtx } from '../ops/types.js';
+import { DEFAULT_QUANT, QBuilder, type QuantOptions } from './builder.js';
+import { signedBits, unsignedBits, type Prim } from './prims.js';
+import type { Form, LowerCtx, QTensor, Stats } from './qtensor.js';
+
+export type Sample = Map<string, Float64Array>;
+
+/** How one graph input enters the circuit: integers in [lo, hi], real value = integer * scale. */
+export interface QInput {
+  name: string;
+  dtype: 'float' | 'int' | 'bool';
+  shape: number[];
+  scale: number;
+  lo: number;
+  hi: number;
+  /** Signals first..first + size - 1. */
+  first: number;
+}
+
+export interface QOutput {
+  name: string;
+  dtype: 'float' | 'int' | 'bool';
+  shape: number[];
+  scale: number;
+  elems: Form[];
+}
+
+/** The integer program of a graph: what the reference runs and the emitter writes. */
+export interface QProgram {
+  name: string;
+  inputs: QInput[];
+  outputs: QOutput[];
+  /** Bounds of every signal (inputs first). */
+  signals: Array<{ lo: number; hi: number }>;
+  prims: Prim[];
+  options: QuantOptions;
+  notes: string[];
+}
+
+export interface InputSpec {
+  /** Float inputs: the real value of one unit (default: calibrated range x headroom over bits). */
+  scale?: number;
+  /** Width of the input's integers (float: signed, default 12; int: default from calibration). */
+  bits?: number;
+}
+
+export interface LowerOptions extends Partial<QuantOptions> {
+  inputs?: Record<string, InputSpec>;
+  /** Calibrated input ranges are widened by this factor so nearby inputs still fit (default 1.25). */
+  inputHeadroom?: number;
+}
+
+export const DEFAULT_INPUT_BITS = 12;
+
+function opCtx(graph: Graph & { opset?: number }, node: Graph['nodes'][number]): OpCtx {
+  return { node, attrs: new NodeAttrs(node), opset: graph.opset ?? 17 };
+}
+
+/** Float evaluation of the whole graph on one sample: every value by name (constants included). */
+export function runFloat(graph: Graph & { opset?: number }, sample: Sample): Map<string, Tensor> {
+  const values = new Map<string, Tensor>(graph.constants);
+  for (const input of graph.inputs) {
+    const data = sample.get(input.name);
+    if (!data) fail('BAD_INPUT', `no value for graph input '${input.name}'`);
+    values.set(input.name, { dtype: input.dtype, shape: input.shape, data });
+  }
+  for (const node of graph.nodes) {
+    const def = OPS.get(node.op);
+    if (!def) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: op ${node.op} is not supported`);
+    const outs = def.evalFloat(opCtx(graph, node), node.inputs.map((n) => (n === '' ? undefined : values.get(n))));
+    node.outputs.forEach((name, k) => name !== '' && outs[k] && values.set(name, outs[k]));
+  }
+  return values;
+}
+
+function statsOf(runs: Array<Map<string, Tensor>>, name: string): Stats {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const run of runs) {
+    const t = run.get(name);
+    if (!t) continue;
+    for (const v of t.data) {
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
+  }
+  if (!Number.isFinite(min)) [min, max] = [0, 0];
+  return { min, max, absMax: Math.max(Math.abs(min), Math.abs(max)) };
+}
+
+function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec, headroom: number): { input: QInput; tensor: QTensor } {
+  // Ranges are whole powers of two: the circuit's range check accepts exactly [lo, lo + 2^bits), and the
+  // bounds must hold for every input it accepts.
+  let scale = 1;
+  let lo: number;
+  let bits: number;
+  if (info.dtype === 'bool') [lo, bits] = [0, 1];
+  else if (info.dtype === 'int') {
+    const signed = stats.min < 0;
+    bits = spec.bits ?? (signed ? signedBits(Math.floor(stats.min), Math.ceil(stats.max)) : unsignedBits(Math.ceil(stats.max)));
+    lo = signed ? -(2 ** (bits - 1)) : 0;
+  } else {
+    bits = spec.bits ?? DEFAULT_INPUT_BITS;
+    const top = 2 ** (bits - 1) - 1;
+    scale = spec.scale ?? (stats.absMax > 0 ? (stats.absMax * headroom) / top : 1);
+    lo = -(2 ** (bits - 1));
+  }
+  const hi = lo + 2 ** bits - 1;
+  const first = b.signals.length;
+  const elems: Form[] = Array.from({ length: size(info.shape) }, () => ({ bias: 0, terms: [[b.signal({ lo, hi }), 1]] }));
+  return { input: { name: info.name, dtype: info.dtype, shape: info.shape, scale, lo, hi, first }, tensor: { dtype: info.dtype, shape: info.shape, scale, elems } };
+}
+
+/** Lower a graph (after runPasses) to its integer program, calibrated on `calibration`. */
+export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sample[], options: LowerOptions = {}): QProgram {
+  if (calibration.length === 0) fail('BAD_INPUT', 'quantization needs at least one calibration sample');
+  const quant: QuantOptions = { ...DEFAULT_QUANT, ...options };
+  const runs = calibration.map((s) => runFloat(graph, s));
+  const b = new QBuilder(quant);
+  const values = new Map<string, QTensor>();
+  const readers = new Map<string, number>();
+  for (const node of graph.nodes) for (const n of node.inputs) readers.set(n, (readers.get(n) ?? 0) + 1);
+  const outputNames = new Set(graph.outputs.map((o) => o.name));
+
+  const inputs = graph.inputs.map((info) => {
+    const { input, tensor } = quantInput(b, info, statsOf(runs, info.name), options.inputs?.[info.name] ?? {}, options.inputHeadroom ?? 1.25);
+    values.set(info.name, tensor);
+    return input;
+  });
+  const get = (name: string): QTensor | undefined => {
+    if (name === '') return undefined;
+    const v = values.get(name);
+    if (v) return v;
+    const c = graph.constants.get(name);
+    if (c) {
+      const q = b.constant(c);
+      values.set(name, q);
+      return q;
+    }
+    throw new Error(`internal error: value '${name}' used before it is defined`);
+  };
+
+  for (const node of graph.nodes) {
+    const def = OPS.get(node.op);
+    if (!def) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: op ${node.op} is not supported`);
+    if (!def.lower) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: ${node.op} is supported only on constant inputs (it is folded away), but an input here is computed`);
+    b.node = node.name;
+    const ctx: LowerCtx = {
+      ...opCtx(graph, node),
+      b,
+      outStats: (k = 0) => statsOf(runs, node.outputs[k]),
+      inStats: (i) => statsOf(runs, node.inputs[i]),
+      constant: (i) => graph.constants.get(node.inputs[i]),
+      graphOutputOnly: (k = 0) => outputNames.has(node.outputs[k]) && !readers.has(node.outputs[k]),
+    };
+    const outs = def.lower(ctx, node.inputs.map(get));
+    node.outputs.forEach((name, k) => name !== '' && outs[k] && values.set(name, outs[k]));
+  }
+  const outputs = graph.outputs.map((o) => {
+    const t = get(o.name)!;
+    return { name: o.name, dtype: t.dtype, shape: t.shape, scale: t.scale, elems: t.elems };
+  });
+  return { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes };
+}
