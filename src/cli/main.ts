@@ -5,6 +5,10 @@ import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptau
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
 import { commitWeightsCommand } from './weightsCommands.js';
+import { graphCompileCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
+
+/** ONNX files go through the op-graph pipeline (src/graph); bundled and tfjs models through the layer pipeline. */
+const isGraphModel = (flags: { model: string }) => flags.model.endsWith('.onnx');
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -12,7 +16,12 @@ const modelOption = () =>
 const common = (cmd: Command) =>
   cmd
     .addOption(modelOption())
-    .option('--calibration <file>', 'JSON array of integer inputs to calibrate a custom model')
+    .option('--calibration <file>', "calibration inputs: for ONNX models floats in the model's own units (array of samples, {name: array}, or EZKL input.json); for tfjs models integer arrays")
+    .option('--input-scale <x>', 'ONNX float inputs: real value of one input integer (default: calibrated range / 2^(bits-1))')
+    .option('--input-bits <n>', 'ONNX inputs: width of the input integers (float default 12, signed; int default from calibration)')
+    .option('--bits <n>', 'ONNX models: width of requantized activations (default 8)')
+    .option('--lookup-bits <n>', 'ONNX models: input width of nonlinear-function tables (default 8)')
+    .option('--class', 'ONNX models: also prove the argmax of the first output as the class (default: when the graph ends in Softmax)')
     .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')
@@ -23,21 +32,26 @@ const program = new Command('zkinfer')
   .description('Prove in zero knowledge that an output came from running a given quantized neural network on a given input (Groth16).')
   .showHelpAfterError();
 
-common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action(compileCommand);
+common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action((flags) => (isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags)));
+
+common(program.command('evaluate').description('float vs quantized agreement of an ONNX model on a data set, without proving'))
+  .requiredOption('--inputs <file>', 'samples to evaluate on (same formats as --calibration)')
+  .option('--labels <file>', 'JSON array of class indices: also print float and quantized accuracy')
+  .action(graphEvaluateCommand);
 
 common(program.command('setup').description('Groth16 setup for the model (cached); writes its verification key'))
   .option('--ptau <file>', 'ceremony powers-of-tau file prepared for phase 2 (verified before use); default: local INSECURE dev ptau')
-  .action(setupCommand);
+  .action((flags) => (isGraphModel(flags) ? graphSetupCommand(flags) : setupCommand(flags)));
 
 common(program.command('prove').description('prove one inference and write a proof bundle'))
-  .option('--input <file>', 'JSON array of input integers')
+  .option('--input <file>', 'tfjs/bundled models: JSON array of input integers; ONNX models: floats in the model\'s units (flat array, {name: array}, or EZKL input.json)')
   .option('--mnist-index <n>', 'use held-out MNIST digit n as the input')
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
   .option('--weights-file <file>', 'with --weights private: quantized model JSON whose weights to prove with (default: the --model\'s)')
   .option('--weights-salt <n>', 'with --weights private: the secret salt of the weights commitment (see commit-weights)')
-  .action(proveCommand);
+  .action((flags) => (isGraphModel(flags) ? graphProveCommand(flags) : proveCommand(flags)));
 
 program
   .command('commit-weights')

@@ -9,8 +9,9 @@
  */
 import { fail } from '../util/errors.js';
 import type { Visibility } from '../circuit/emit.js';
-import { differenceBits, requantWidth } from './quant/bounds.js';
-import type { QProgram } from './quant/lower.js';
+import { requantWidth } from './quant/bounds.js';
+import { formBounds, type QProgram } from './quant/lower.js';
+import { gadgetOf } from './gadgets.js';
 import { signedBits, unsignedBits, type Prim } from './quant/prims.js';
 import type { Form } from './quant/qtensor.js';
 import { size } from './ir.js';
@@ -61,16 +62,7 @@ export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}
 export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions = {}): { source: string; layout: GraphLayout } {
   const layout = graphLayout(program, options);
   const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
-  const bounds = (f: Form) => {
-    let lo = f.bias;
-    let hi = f.bias;
-    for (const [s, w] of f.terms) {
-      const b = program.signals[s];
-      lo += w > 0 ? w * b.lo : w * b.hi;
-      hi += w > 0 ? w * b.hi : w * b.lo;
-    }
-    return { lo, hi };
-  };
+  const bounds = formBounds(program);
   const sig = (s: number) => (s < nIn ? `x[${s}]` : `v[${s - nIn}]`);
   const body: string[] = [];
   const line = (s: string) => body.push(`    ${s}`);
@@ -147,65 +139,46 @@ export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions
   body.push('}');
 
   function emitPrim(p: Prim, c: string, out: string): void {
+    const g = gadgetOf(p, bounds);
+    const params = p.kind === 'lookup' ? `${p.bits}, ${tableVar(p.table)}` : g.params.join(', ');
+    line(`component ${c} = ${g.template}(${params});`);
     switch (p.kind) {
       case 'requant': {
-        const { offset, n } = requantWidth(p, bounds(p.in));
-        if (p.clampLo !== null) line(`component ${c} = RequantReluClamp(${p.shift}, ${n}, ${p.clampBits});`);
-        else line(`component ${c} = DivFloorPow2(${p.shift}, ${n});`);
         formInto(p.in);
-        line(`${c}.in <== acc * ${p.mult} + (${offset});`);
+        line(`${c}.in <== acc * ${p.mult} + (${requantWidth(p, bounds(p.in)).offset});`);
         line(`${out} <== ${c}.${p.clampLo !== null ? 'out' : 'q'}${p.clampLo ? ` + (${p.clampLo})` : ''};`);
         return;
       }
       case 'lookup':
-        line(`component ${c} = Lookup(${p.bits}, ${tableVar(p.table)});`);
         assign(`${c}.in`, p.in, p.offset ? ` - (${p.offset})` : '');
         line(`${out} <== ${c}.out;`);
         return;
       case 'mul':
-        line(`component ${c} = Mul();`);
+      case 'less':
         assign(`${c}.a`, p.a);
         assign(`${c}.b`, p.b);
         line(`${out} <== ${c}.out;`);
         return;
-      case 'div': {
-        const nb = bounds(p.num);
-        const db = bounds(p.den);
-        const q = { lo: Math.floor(Math.min(nb.lo / db.lo, nb.lo / db.hi)), hi: Math.floor(Math.max(nb.hi / db.lo, nb.hi / db.hi)) };
-        line(`component ${c} = DivFloor(${signedBits(q.lo, q.hi)}, ${unsignedBits(db.hi)});`);
+      case 'div':
         assign(`${c}.num`, p.num);
         assign(`${c}.den`, p.den);
         line(`${out} <== ${c}.q;`);
         return;
-      }
       case 'max': {
-        const b = p.in.map(bounds);
-        const lo = Math.min(...b.map((x) => x.lo));
-        const bits = unsignedBits(Math.max(...b.map((x) => x.hi)) - lo);
-        line(`component ${c} = MaxOfN(${p.in.length}, ${bits});`);
+        const lo = Math.min(...p.in.map((f) => bounds(f).lo));
         p.in.forEach((f, k) => assign(`${c}.in[${k}]`, f, lo ? ` - (${lo})` : ''));
         line(`${out} <== ${c}.out${lo ? ` + (${lo})` : ''};`);
         return;
       }
-      case 'less':
-        line(`component ${c} = LessThanSigned(${differenceBits(bounds(p.a), bounds(p.b))});`);
-        assign(`${c}.a`, p.a);
-        assign(`${c}.b`, p.b);
-        line(`${out} <== ${c}.out;`);
-        return;
       case 'equal':
-        line(`component ${c} = IsEqual();`);
         assign(`${c}.in[0]`, p.a);
         assign(`${c}.in[1]`, p.b);
         line(`${out} <== ${c}.out;`);
         return;
-      case 'argmax': {
-        const b = p.in.map(bounds);
-        line(`component ${c} = ArgMax(${p.in.length}, ${signedBits(Math.min(...b.map((x) => x.lo)), Math.max(...b.map((x) => x.hi)))});`);
+      case 'argmax':
         p.in.forEach((f, k) => assign(`${c}.in[${k}]`, f));
         line(`${out} <== ${c}.index;`);
         return;
-      }
     }
   }
 

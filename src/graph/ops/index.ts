@@ -6,7 +6,8 @@ import { linearOps } from './linear.js';
 import { nonlinearOps } from './nonlinear.js';
 import { normalizeOps } from './normalize.js';
 import { shapeOps } from './shape.js';
-import type { OpDef } from './types.js';
+import type { Tensor } from '../ir.js';
+import type { OpCtx, OpDef } from './types.js';
 
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const map = new Map<string, OpDef>();
@@ -19,4 +20,14 @@ export const OPS: ReadonlyMap<string, OpDef> = (() => {
 
 export function supportedOps(): string[] {
   return [...OPS.keys()].sort();
+}
+
+/**
+ * A node's float outputs: its op's evalFloat, then the activation a fusion pass attached (`__act`,
+ * passes/fuse.ts). Constant folding and calibration both evaluate nodes through this.
+ */
+export function evalNode(def: OpDef, ctx: OpCtx, inputs: Array<Tensor | undefined>): Tensor[] {
+  const outs = def.evalFloat(ctx, inputs);
+  if (ctx.node.attrs.__act !== 'Relu') return outs;
+  return outs.map((t, k) => (k === 0 ? { ...t, data: t.data.map((v) => Math.max(0, v)) } : t));
 }

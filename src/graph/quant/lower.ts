@@ -5,7 +5,7 @@
  */
 import { fail } from '../../util/errors.js';
 import { NodeAttrs, nodeLabel, size, type Graph, type Tensor, type ValueInfo } from '../ir.js';
-import { OPS } from '../ops/index.js';
+import { evalNode, OPS } from '../ops/index.js';
 import type { OpCtx } from '../ops/types.js';
 import { DEFAULT_QUANT, QBuilder, type QuantOptions } from './builder.js';
 import { signedBits, unsignedBits, type Prim } from './prims.js';
@@ -45,6 +45,20 @@ export interface QProgram {
   notes: string[];
 }
 
+/** Bounds of a form over a program's signal bounds. */
+export function formBounds(program: Pick<QProgram, 'signals'>): (f: Form) => { lo: number; hi: number } {
+  return (f) => {
+    let lo = f.bias;
+    let hi = f.bias;
+    for (const [s, w] of f.terms) {
+      const b = program.signals[s];
+      lo += w > 0 ? w * b.lo : w * b.hi;
+      hi += w > 0 ? w * b.hi : w * b.lo;
+    }
+    return { lo, hi };
+  };
+}
+
 export interface InputSpec {
   /** Float inputs: the real value of one unit (default: calibrated range x headroom over bits). */
   scale?: number;
@@ -75,7 +89,7 @@ export function runFloat(graph: Graph & { opset?: number }, sample: Sample): Map
   for (const node of graph.nodes) {
     const def = OPS.get(node.op);
     if (!def) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: op ${node.op} is not supported`);
-    const outs = def.evalFloat(opCtx(graph, node), node.inputs.map((n) => (n === '' ? undefined : values.get(n))));
+    const outs = evalNode(def, opCtx(graph, node), node.inputs.map((n) => (n === '' ? undefined : values.get(n))));
     node.outputs.forEach((name, k) => name !== '' && outs[k] && values.set(name, outs[k]));
   }
   return values;
