@@ -117,7 +117,7 @@ function fromOrtTensor(name: string, t: ort.Tensor): OrtOutput {
 }
 
 export interface OnnxRunner {
-  /** Every input onnxruntime accepts (including initializers listed as inputs, which may be omitted). */
+  /** The inputs onnxruntime accepts (initializers listed as graph inputs are not among them). */
   inputNames: readonly string[];
   outputNames: readonly string[];
   run(inputs: Record<string, OrtInput>): Promise<Record<string, OrtOutput>>;
@@ -128,7 +128,8 @@ export interface OnnxRunner {
 export async function openOnnx(model: Uint8Array | string): Promise<OnnxRunner> {
   const bytes = modelBytes(model);
   const required = onnxInputInfo(bytes).map((i) => i.name);
-  const session = await ort.InferenceSession.create(bytes);
+  // Warnings (e.g. an initializer listed as an input) are about the file, not the run: errors only.
+  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   const types = new Map<string, string>();
   for (const m of session.inputMetadata) if (m.isTensor) types.set(m.name, m.type);
   return {

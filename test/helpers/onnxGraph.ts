@@ -148,7 +148,7 @@ export class OnnxGraphBuilder {
 
   /**
    * An initializer; returns its name. `asInput` also lists it among the graph inputs, as files from
-   * IR version 3 exporters do (such an input may be fed to override the stored value).
+   * IR version 3 exporters do (importers must treat it as a constant, not an input to feed).
    */
   initializer(name: string, dtype: OnnxDType, dims: number[], values: ArrayLike<number | boolean>, opts: { asInput?: boolean } = {}): string {
     this.initializers.push(encodeTensor(this.claim(name), dtype, dims, values));
