@@ -82,6 +82,8 @@ describe('parseInputFile: errors name the file, the field, the value and what wa
 
   it('a missing input', () => {
     bad({ x: [1, 2, 3, 4, 5, 6], mask: [1, 0] }, THREE, "has no field 'ids'", "input 'ids' (int, shape [4]) is missing");
+    // Only the object's own fields count, not Object.prototype's.
+    bad({}, [{ name: 'toString', dtype: 'float', shape: [1] }], "has no field 'toString'");
   });
 
   it('an unknown input name', () => {

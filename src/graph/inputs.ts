@@ -50,7 +50,7 @@ function parseSample(json: unknown, inputs: ValueInfo[], what: string, at: strin
   if (!isObject(json)) {
     fail('BAD_INPUT', `${what}: ${at ? `${at} is` : 'the file holds'} ${show(json)}, expected an array of values, an object naming each input, or {"input_data": [[...], ...]}`);
   }
-  if (EZKL_KEY in json && !names.includes(EZKL_KEY)) {
+  if (Object.hasOwn(json, EZKL_KEY) && !names.includes(EZKL_KEY)) {
     const rows = json[EZKL_KEY];
     const p = field(at, EZKL_KEY);
     if (!Array.isArray(rows)) fail('BAD_INPUT', `${what}: ${p} is ${show(rows)}, expected an array holding one array of values per input (${inputs.length})`);
@@ -71,7 +71,7 @@ function parseSample(json: unknown, inputs: ValueInfo[], what: string, at: strin
     }
   }
   for (const input of inputs) {
-    if (!(input.name in json)) fail('BAD_INPUT', `${what}: ${at ? `${at} ` : ''}has no field '${input.name}', expected a value for every input (${describe(input)} is missing)`);
+    if (!Object.hasOwn(json, input.name)) fail('BAD_INPUT', `${what}: ${at ? `${at} ` : ''}has no field '${input.name}', expected a value for every input (${describe(input)} is missing)`);
     const v = json[input.name];
     // A scalar input may be given as a bare value.
     out.set(input.name, readInput(!Array.isArray(v) && input.shape.length === 0 ? [v] : v, input, what, field(at, input.name)));
