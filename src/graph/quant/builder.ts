@@ -21,7 +21,7 @@ export interface QuantOptions {
   multiplierBits: number;
 }
 
-export const DEFAULT_QUANT: QuantOptions = { activationBits: 8, lookupBits: 8, weightBits: 8, multiplierBits: 12 };
+export const DEFAULT_QUANT: QuantOptions = { activationBits: 8, lookupBits: 8, weightBits: 8, multiplierBits: 10 };
 
 /** Largest magnitude any form may reach: the reference computes with doubles and must stay exact. */
 export const EXACT = 2 ** 52;
@@ -100,6 +100,8 @@ export class QBuilder {
   /** The requantization target for values with these statistics at `bits` bits. */
   rangeFor(stats: Stats, bits = this.options.activationBits): Range {
     if (stats.min >= 0) return { scale: (stats.max > 0 ? stats.max : 1) / (2 ** bits - 1), lo: 0, bits };
+    // Never positive (x - max before an exp): the whole range below 0.
+    if (stats.max <= 0) return { scale: -stats.min / (2 ** bits - 1), lo: -(2 ** bits - 1), bits };
     return { scale: (stats.absMax > 0 ? stats.absMax : 1) / (2 ** (bits - 1) - 1), lo: -(2 ** (bits - 1)), bits };
   }
 

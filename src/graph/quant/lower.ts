@@ -122,10 +122,12 @@ function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec,
     bits = spec.bits ?? (signed ? signedBits(Math.floor(stats.min), Math.ceil(stats.max)) : unsignedBits(Math.ceil(stats.max)));
     lo = signed ? -(2 ** (bits - 1)) : 0;
   } else {
+    // Float inputs: signed fixed point, or unsigned when no calibration value is negative (pixels).
     bits = spec.bits ?? DEFAULT_INPUT_BITS;
-    const top = 2 ** (bits - 1) - 1;
+    const unsigned = stats.min >= 0;
+    const top = unsigned ? 2 ** bits - 1 : 2 ** (bits - 1) - 1;
     scale = spec.scale ?? (stats.absMax > 0 ? (stats.absMax * headroom) / top : 1);
-    lo = -(2 ** (bits - 1));
+    lo = unsigned ? 0 : -(2 ** (bits - 1));
   }
   const hi = lo + 2 ** bits - 1;
   const first = b.signals.length;
