@@ -91,7 +91,7 @@ function castTarget(ctx: OpCtx): DType {
 /** A value converted to `to` as onnxruntime does it: to int truncates toward zero, to bool tests != 0. */
 export function castValue(v: number, from: DType, to: DType): number {
   if (to === 'bool') return v !== 0 ? 1 : 0;
-  if (to === 'int' && from === 'float') return Math.trunc(v);
+  if (to === 'int' && from === 'float') return Math.trunc(v) + 0; // + 0: no -0
   return v;
 }
 

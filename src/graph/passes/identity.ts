@@ -1,7 +1,8 @@
 /**
  * Identity and inference-mode Dropout pass their input on: readers of the output read the input instead
  * and the node goes. A node whose output is a graph output stays (the output keeps its name; it lowers to
- * the same forms at no cost), and so does a Dropout whose mask is read. Rewrites in place, returns the graph.
+ * the same forms at no cost), and so does a Dropout whose mask is read or
+ * that has a training_mode input (the op checks it is off). Rewrites in place, returns the graph.
  */
 import type { Graph } from '../ir.js';
 
@@ -12,7 +13,7 @@ export function eliminateIdentity(graph: Graph): Graph {
   const keep: typeof graph.nodes = [];
   for (const n of graph.nodes) {
     n.inputs = n.inputs.map((i) => rename.get(i) ?? i);
-    const passes = n.op === 'Identity' || (n.op === 'Dropout' && !(n.outputs[1] && (read.has(n.outputs[1]) || outputs.has(n.outputs[1]))) && n.inputs.length === 1);
+    const passes = n.op === 'Identity' || (n.op === 'Dropout' && !(n.outputs[1] && (read.has(n.outputs[1]) || outputs.has(n.outputs[1]))) && !n.inputs[2]);
     if (passes && n.inputs[0] && !outputs.has(n.outputs[0])) {
       rename.set(n.outputs[0], n.inputs[0]);
       continue;
