@@ -336,6 +336,12 @@ describe('refusals are one line naming what to fix', () => {
     const extModel = writeOnnx({ opset: 13, irVersion: 8, graph: { name: 'g', node: [], initializer: [ext], input: [vi('x')], output: [vi('x')] } });
     expect(errorOf(() => importOnnxGraph(extModel))).toBe("initializer 'w' uses external data files, which are not supported (save the model with the weights inside the .onnx file)");
 
+    const u16 = { name: 'w', dims: [1], data_type: ONNX_DTYPE.UINT32, raw_data: new Uint8Array(4) };
+    const u16Model = writeOnnx({ opset: 13, irVersion: 8, graph: { name: 'g', node: [], initializer: [u16], input: [vi('x')], output: [vi('x')] } });
+    expect(errorOf(() => importOnnxGraph(u16Model))).toBe(
+      "initializer 'w' has data type UINT32, which is not supported (supported: FLOAT, DOUBLE, FLOAT16, INT64, INT32, INT16, UINT16, INT8, UINT8, BOOL)",
+    );
+
     const str = writeOnnx({ opset: 13, irVersion: 8, graph: { name: 'g', node: [], initializer: [], input: [vi('s', ONNX_DTYPE.STRING)], output: [vi('s', ONNX_DTYPE.STRING)] } });
     expect(errorOf(() => importOnnxGraph(str))).toBe("graph input 's' has element type STRING, which is not supported (float, double, float16, integers, bool)");
 
