@@ -23,7 +23,13 @@ export interface Tensor {
 export interface ValueInfo {
   name: string;
   dtype: DType;
+  /** -1 marks a dimension not known yet (a symbolic or missing dim, before the passes). */
   shape: number[];
+  /**
+   * The leading dimension is a batch of 1 that the IR keeps (so every op sees ONNX's own shapes) but
+   * users do not see: input files and printed shapes use `userShape` (set by passes/dropBatch.ts).
+   */
+  batch?: boolean;
 }
 
 export type AttrValue = number | string | number[] | string[] | Tensor | Graph;
@@ -51,6 +57,17 @@ export interface Graph {
   constants: Map<string, Tensor>;
   /** What import and the passes changed, for the user (dropped nodes, folded constants, a removed batch dim). */
   notes: string[];
+  /** Version of the default (ai.onnx) opset; attributes moved to inputs between opsets (Slice, Pad, Squeeze, ...). */
+  opset?: number;
+  /** Every node output's dtype and shape, filled in by shape inference (passes/fold.ts). */
+  values?: Map<string, ValueInfo>;
+  /** Output shapes as the file declares them (-1 for symbolic dims), checked by shape inference; undefined if not declared. */
+  declaredOutputShapes?: Array<number[] | undefined>;
+}
+
+/** The shape a user sees for an input or output: without the IR's leading batch dimension of 1. */
+export function userShape(v: ValueInfo): number[] {
+  return v.batch ? v.shape.slice(1) : v.shape;
 }
 
 export function size(shape: readonly number[]): number {

@@ -160,6 +160,8 @@ export interface OnnxAttribute {
   i?: number;
   s?: Uint8Array;
   t?: OnnxTensor;
+  /** A subgraph (If/Loop/Scan bodies): only checked for presence, to refuse it. */
+  g?: unknown;
   floats: number[];
   ints: number[];
   strings: Uint8Array[];

@@ -38,4 +38,9 @@ export interface OpDef {
   evalFloat(ctx: OpCtx, inputs: Array<Tensor | undefined>): Tensor[];
   /** Inputs that are constants arrive as QTensors of constants too, and their float values in ctx.constant(i). */
   lower?(ctx: LowerCtx, inputs: Array<QTensor | undefined>): QTensor[];
+  /**
+   * The outputs depend only on the input shapes (Shape, Size): constant folding evaluates the op as soon
+   * as they are known, passing evalFloat tensors whose `data` is empty.
+   */
+  foldsOnShape?: boolean;
 }
