@@ -26,6 +26,7 @@ export interface AttrSpec {
   t?: TensorSpec;
   ints?: number[];
   floats?: number[];
+  strings?: Uint8Array[];
 }
 
 export interface NodeSpec {
@@ -58,6 +59,19 @@ export function int64Tensor(name: string, dims: number[], values: number[]): Ten
   const buf = Buffer.alloc(8 * values.length);
   values.forEach((v, i) => buf.writeBigInt64LE(BigInt(v), 8 * i));
   return { name, dims, data_type: ONNX_DTYPE.INT64, raw_data: new Uint8Array(buf) };
+}
+
+export function int32Tensor(name: string, dims: number[], values: ArrayLike<number>): TensorSpec {
+  return { name, dims, data_type: ONNX_DTYPE.INT32, raw_data: new Uint8Array(Int32Array.from(values).buffer) };
+}
+
+export function doubleTensor(name: string, dims: number[], values: ArrayLike<number>): TensorSpec {
+  return { name, dims, data_type: ONNX_DTYPE.DOUBLE, raw_data: new Uint8Array(Float64Array.from(values).buffer) };
+}
+
+/** One byte per value, 0 or 1 (nonzero values are true). */
+export function boolTensor(name: string, dims: number[], values: ArrayLike<number | boolean>): TensorSpec {
+  return { name, dims, data_type: ONNX_DTYPE.BOOL, raw_data: Uint8Array.from(Array.from(values, (v) => (v ? 1 : 0))) };
 }
 
 /** IEEE half-precision bits of a float (round to nearest; enough for test weights in the normal range). */
@@ -131,11 +145,11 @@ export class OnnxChain {
   }
 }
 
-export function writeOnnx(spec: { opset: number; irVersion: number; graph: Record<string, unknown> }): Uint8Array {
+export function writeOnnx(spec: { opset: number; irVersion: number; graph: Record<string, unknown>; extraImports?: Array<{ domain: string; version: number }> }): Uint8Array {
   return encodeOnnxModel({
     ir_version: spec.irVersion,
     producer_name: 'zkinfer-test',
-    opset_import: [{ domain: '', version: spec.opset }],
+    opset_import: [{ domain: '', version: spec.opset }, ...(spec.extraImports ?? [])],
     graph: spec.graph,
   });
 }
