@@ -206,6 +206,7 @@ describe('linear ops match onnxruntime', () => {
       { op: 'ReduceSum', inputs: [F([2, 3, 4])], attrs: { axes: [0, 2] }, opset: 11 },
       { op: 'ReduceSum', inputs: [I([2, 3]), ints([1])] },
       { op: 'ReduceMean', inputs: [F([2, 3, 4])], attrs: { axes: [1], keepdims: 0 } },
+      { op: 'ReduceMean', inputs: [I([2, 3], [1, 2, 2, -1, -2, -2])], attrs: { axes: [1] } },
       { op: 'ReduceMean', inputs: [F([2, 3, 4])], opset: 13 },
       { op: 'ReduceMean', inputs: [F([2, 3, 4]), ints([2, 0])], opset: 18 },
       { op: 'ReduceMean', inputs: [F([2, 3, 4])], attrs: { noop_with_empty_axes: 1 }, opset: 18 },
@@ -225,6 +226,8 @@ describe('pools match onnxruntime', () => {
       { op: 'AveragePool', inputs: [F([2, 3, 9])], attrs: { kernel_shape: [3], strides: [2], pads: [1, 2] } },
       { op: 'AveragePool', inputs: [F([2, 3, 8])], attrs: { kernel_shape: [3], strides: [3], ceil_mode: 1, auto_pad: 'VALID' } },
       { op: 'AveragePool', inputs: [F([1, 1, 7, 7])], attrs: { kernel_shape: [2, 2], dilations: [2, 2], pads: [1, 1, 0, 0] }, opset: 19 },
+      { op: 'AveragePool', inputs: [F([1, 1, 5, 5])], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 } },
+      { op: 'AveragePool', inputs: [F([1, 1, 5, 5])], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1, count_include_pad: 1 } },
       { op: 'GlobalAveragePool', inputs: [F([2, 3, 4, 5])] },
       { op: 'GlobalAveragePool', inputs: [F([2, 3, 4])] },
     ]));
@@ -238,6 +241,7 @@ describe('pools match onnxruntime', () => {
       { op: 'MaxPool', inputs: [F([1, 2, 7, 5])], attrs: { kernel_shape: [2, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' } },
       { op: 'MaxPool', inputs: [F([1, 2, 7, 5])], attrs: { kernel_shape: [3, 2], strides: [2, 2], auto_pad: 'SAME_LOWER' } },
       { op: 'MaxPool', inputs: [F([2, 3, 9])], attrs: { kernel_shape: [3], strides: [2], pads: [1, 1], storage_order: 0 } },
+      { op: 'MaxPool', inputs: [F([1, 1, 5, 5])], attrs: { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 } },
       { op: 'GlobalMaxPool', inputs: [F([2, 3, 4, 5])] },
     ]));
 });
@@ -379,7 +383,7 @@ describe('normalisations and remaining reductions match onnxruntime', () => {
         { op, inputs: [F([2, 3, 4])] },
         { op, inputs: [F([2, 3, 4]), ints([-1])], opset: 18 },
         { op, inputs: [F([2, 3, 4])], attrs: { noop_with_empty_axes: 1 }, opset: 18 },
-      ]),
+      ]).concat(['ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceProd'].map((op) => ({ op, inputs: [I([2, 3])], attrs: { axes: [1] } }))),
     ));
 
   it('LayerNormalization: axis, epsilon, scale and bias broadcast', () =>
@@ -427,6 +431,16 @@ describe('unsupported attributes and outputs are refused by infer, naming node, 
     refuses({ op: 'Where', inputs: [F([2]), F([2]), F([2])] }, 'condition');
     refuses({ op: 'MatMul', inputs: [F([2, 3]), F([4, 2])] }, 'inner dimensions');
     refuses({ op: 'PRelu', inputs: [F([3]), W([2, 3])] }, 'does not broadcast to X');
+  });
+
+  it('evalFloat refuses integer division and modulo by zero, naming the node', () => {
+    const run = (op: string) => {
+      const { ctx } = nodeOf({ op, inputs: [I([2]), I([2])] });
+      const t = (v: number[]): Tensor => ({ dtype: 'int', shape: [2], data: Float64Array.from(v) });
+      return () => OPS.get(op)!.evalFloat(ctx, [t([3, 4]), t([1, 0])]);
+    };
+    expectZkinferError(run('Div'), 'UNSUPPORTED_LAYER', 'n_Div', 'division by zero');
+    expectZkinferError(run('Mod'), 'UNSUPPORTED_LAYER', 'n_Mod', 'modulo by zero');
   });
 
   it('registers every op once', () => {

@@ -186,7 +186,7 @@ const instanceNorm: OpDef = {
 };
 
 /** A broadcasting op on numbers whose dtype is the first input's. */
-function variadic(op: string, min: number, max: number, fn: (xs: number[], int: boolean) => number): OpDef {
+function variadic(op: string, min: number, max: number, fn: (xs: number[], int: boolean, ctx: OpCtx) => number): OpDef {
   const present = (ctx: OpCtx, inputs: ReadonlyArray<unknown>) => {
     if (inputs.length < min || inputs.length > max || inputs.some((x) => x === undefined)) {
       fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: ${op} takes ${min === max ? min : `${min} or more`} inputs (got ${inputs.length})`);
@@ -204,14 +204,14 @@ function variadic(op: string, min: number, max: number, fn: (xs: number[], int: 
       present(ctx, inputs);
       const xs = inputs as Tensor[];
       const int = xs[0].dtype === 'int';
-      if (xs.length === 2) return [map2(ctx.node, xs[0].dtype, xs[0], xs[1], (a, b) => fn([a, b], int))];
-      return [mapN(ctx.node, xs[0].dtype, xs, (v) => fn(v, int))];
+      if (xs.length === 2) return [map2(ctx.node, xs[0].dtype, xs[0], xs[1], (a, b) => fn([a, b], int, ctx))];
+      return [mapN(ctx.node, xs[0].dtype, xs, (v) => fn(v, int, ctx))];
     },
   };
 }
 
-const intDiv = (a: number, b: number): number => {
-  if (b === 0) fail('UNSUPPORTED_LAYER', 'integer division by zero');
+const intDiv = (a: number, b: number, ctx: OpCtx): number => {
+  if (b === 0) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: integer division by zero`);
   return Math.trunc(a / b);
 };
 
@@ -219,7 +219,7 @@ export const binaryArith: OpDef[] = [
   variadic('Add', 2, 2, ([a, b]) => a + b),
   variadic('Sub', 2, 2, ([a, b]) => a - b),
   variadic('Mul', 2, 2, ([a, b]) => a * b),
-  variadic('Div', 2, 2, ([a, b], int) => (int ? intDiv(a, b) : a / b)),
+  variadic('Div', 2, 2, ([a, b], int, ctx) => (int ? intDiv(a, b, ctx) : a / b)),
   variadic('Sum', 1, Infinity, (xs) => xs.reduce((s, x) => s + x, 0)),
   variadic('Mean', 1, Infinity, (xs, int) => (int ? Math.trunc : (v: number) => v)(xs.reduce((s, x) => s + x, 0) / xs.length)),
 ];
