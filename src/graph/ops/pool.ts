@@ -1,0 +1,138 @@
+/**
+ * The pools: AveragePool and MaxPool over any number of spatial dims (kernel_shape, pads, strides,
+ * dilations, ceil_mode, auto_pad; AveragePool's count_include_pad), GlobalAveragePool, GlobalMaxPool.
+ * Output sizes follow onnxruntime's pool_attributes.h: with ceil_mode a last window that would start in
+ * the end padding is dropped. MaxPool ignores padded positions (as if -inf); AveragePool divides by the
+ * positions inside the input, or with count_include_pad by those inside the padded input.
+ */
+import { fail } from '../../util/errors.js';
+import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
+import { need, onlyOutputs, requireDtype } from './broadcast.js';
+import { AUTO_PADS, perDim, windowTable, type Window } from './conv.js';
+import type { OpCtx, OpDef, OpInput } from './types.js';
+
+function poolWindow(ctx: OpCtx, xShape: readonly number[]): Window {
+  const { attrs } = ctx;
+  const rank = xShape.length - 2;
+  if (rank < 1) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: input must be (N, C, spatial...) (got [${xShape}])`);
+  const inSp = xShape.slice(2);
+  const kSp = attrs.ints('kernel_shape');
+  attrs.require('kernel_shape', kSp.length === rank && kSp.every((k) => k >= 1), `${rank} positive sizes`);
+  const autoPad = attrs.string('auto_pad', 'NOTSET');
+  attrs.require('auto_pad', AUTO_PADS.includes(autoPad), AUTO_PADS.join(', '));
+  const ceil = attrs.int('ceil_mode', 0);
+  attrs.require('ceil_mode', ceil === 0 || ceil === 1, 'ceil_mode is 0 or 1');
+  const strides = perDim(ctx, 'strides', rank, 1, 1);
+  const dilations = perDim(ctx, 'dilations', rank, 1, 1);
+  const pads = attrs.ints('pads', new Array<number>(2 * rank).fill(0));
+  attrs.require('pads', pads.length === 2 * rank && pads.every((p) => p >= 0), `${2 * rank} non-negative values`);
+  pads.forEach((p, i) => attrs.require('pads', p < (kSp[i % rank] - 1) * dilations[i % rank] + 1, 'each pad smaller than its (dilated) kernel'));
+  const padsBegin: number[] = [];
+  const padsEnd: number[] = [];
+  const outSp: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    const dk = (kSp[d] - 1) * dilations[d] + 1;
+    let pb = pads[d];
+    let pe = pads[d + rank];
+    let o: number;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      o = Math.floor((inSp[d] + strides[d] - 1) / strides[d]);
+      const needed = Math.max(0, (o - 1) * strides[d] + dk - inSp[d]);
+      pb = autoPad === 'SAME_LOWER' ? Math.floor((needed + 1) / 2) : Math.floor(needed / 2);
+      pe = needed - pb;
+    } else {
+      if (autoPad === 'VALID') pb = pe = 0;
+      const span = (inSp[d] + pb + pe - dk) / strides[d];
+      o = (ceil ? Math.ceil(span) : Math.floor(span)) + 1;
+      if (ceil && (o - 1) * strides[d] >= inSp[d] + pb) o--;
+    }
+    if (o < 1) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the kernel (${dk} dilated) does not fit spatial dim ${d} of size ${inSp[d]}`);
+    padsBegin.push(pb);
+    padsEnd.push(pe);
+    outSp.push(o);
+  }
+  return { inSp, outSp, kSp, strides, dilations, padsBegin, padsEnd };
+}
+
+function pool(x: Tensor, win: Window, fn: (vals: number[], inPad: number) => number): Tensor {
+  const t = windowTable(win);
+  const planes = x.shape[0] * x.shape[1];
+  const inSize = size(win.inSp);
+  const out = new Float64Array(planes * t.O);
+  const vals: number[] = [];
+  for (let p = 0; p < planes; p++) {
+    for (let o = 0; o < t.O; o++) {
+      vals.length = 0;
+      for (let k = 0; k < t.K; k++) {
+        const i = t.idx[o * t.K + k];
+        if (i >= 0) vals.push(x.data[p * inSize + i]);
+      }
+      out[p * t.O + o] = fn(vals, t.inPad[o]);
+    }
+  }
+  return tensor(x.dtype, [x.shape[0], x.shape[1], ...win.outSp], out);
+}
+
+function checkX(ctx: OpCtx, inputs: ReadonlyArray<OpInput | undefined>, dtypes: Array<'float' | 'int'>): OpInput {
+  const x = need(ctx, inputs, 0);
+  requireDtype(ctx, x, dtypes);
+  return x;
+}
+
+const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+const max = (v: number[]) => v.reduce((a, b) => (b > a ? b : a), -Infinity);
+
+const averagePool: OpDef = {
+  op: 'AveragePool',
+  infer(ctx, inputs) {
+    const x = checkX(ctx, inputs, ['float']);
+    const cip = ctx.attrs.int('count_include_pad', 0);
+    ctx.attrs.require('count_include_pad', cip === 0 || cip === 1, 'count_include_pad is 0 or 1');
+    const win = poolWindow(ctx, x.shape);
+    return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...win.outSp] }];
+  },
+  evalFloat(ctx, inputs) {
+    const x = need(ctx, inputs, 0);
+    const cip = ctx.attrs.int('count_include_pad', 0) === 1;
+    return [pool(x, poolWindow(ctx, x.shape), (v, inPad) => sum(v) / (cip ? inPad : v.length))];
+  },
+};
+
+const maxPool: OpDef = {
+  op: 'MaxPool',
+  infer(ctx, inputs) {
+    const x = checkX(ctx, inputs, ['float', 'int']);
+    onlyOutputs(ctx, 1, ['Indices']);
+    ctx.attrs.require('storage_order', ctx.attrs.int('storage_order', 0) === 0, 'storage_order 0 (row major)');
+    const win = poolWindow(ctx, x.shape);
+    return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...win.outSp] }];
+  },
+  evalFloat(ctx, inputs) {
+    const x = need(ctx, inputs, 0);
+    return [pool(x, poolWindow(ctx, x.shape), max)];
+  },
+};
+
+function globalPool(op: string, fn: (v: number[]) => number, dtypes: Array<'float' | 'int'>): OpDef {
+  const check = (ctx: OpCtx, shape: readonly number[]) => {
+    if (shape.length < 3) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: input must be (N, C, spatial...) (got [${shape}])`);
+  };
+  return {
+    op,
+    infer(ctx, inputs) {
+      const x = checkX(ctx, inputs, dtypes);
+      check(ctx, x.shape);
+      return [{ dtype: x.dtype, shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] }];
+    },
+    evalFloat(ctx, inputs) {
+      const x = need(ctx, inputs, 0);
+      check(ctx, x.shape);
+      const inner = size(x.shape.slice(2));
+      const out = new Float64Array(x.shape[0] * x.shape[1]);
+      for (let p = 0; p < out.length; p++) out[p] = fn(Array.from(x.data.subarray(p * inner, (p + 1) * inner)));
+      return [tensor(x.dtype, [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
+    },
+  };
+}
+
+export const poolOps: OpDef[] = [averagePool, globalPool('GlobalAveragePool', (v) => sum(v) / v.length, ['float']), maxPool, globalPool('GlobalMaxPool', max, ['float'])];
