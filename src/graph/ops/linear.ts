@@ -8,6 +8,7 @@ import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
 import { broadcastIndex, broadcastShapes, map1, map2, mapN, need, onlyOutputs, requireDtype } from './broadcast.js';
 import { reduceOp, sumOf } from './reduce.js';
+import { lowerBilinear } from './lowerLinear.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
 const NUMERIC = ['float', 'int'] as const;
@@ -57,6 +58,22 @@ const gemm: OpDef = {
       }
     }
     return [tensor(a.dtype, [m, n], out)];
+  },
+  // A constant operand makes every output a linear form (weights quantized per output element, then one
+  // requantization, whose clamp is also a fused Relu); two computed operands cost one product per term.
+  lower(ctx, [a, b, c]) {
+    const { m, n, k } = gemmDims(ctx, a!.shape, b!.shape, c?.shape);
+    const alpha = ctx.attrs.float('alpha', 1);
+    const beta = ctx.attrs.float('beta', 1);
+    const tA = ctx.attrs.int('transA', 0) === 1;
+    const tB = ctx.attrs.int('transB', 0) === 1;
+    const cmap = c ? broadcastIndex([m, n], c.shape) : undefined;
+    return [
+      lowerBilinear(ctx, a!, b!, [m, n], (o) => {
+        const [i, j] = [Math.floor(o / n), o % n];
+        return Array.from({ length: k }, (_, p) => [tA ? p * m + i : i * k + p, tB ? j * k + p : p * n + j, alpha]);
+      }, c && cmap ? (o) => [c, cmap[o], beta] : undefined),
+    ];
   },
 };
 

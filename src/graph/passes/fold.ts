@@ -9,7 +9,7 @@
  */
 import { fail } from '../../util/errors.js';
 import { NodeAttrs, nodeLabel, type Graph, type Node, type Tensor, type ValueInfo } from '../ir.js';
-import { OPS, supportedOps } from '../ops/index.js';
+import { evalNode, OPS, supportedOps } from '../ops/index.js';
 import type { OpCtx, OpInput, TypeShape } from '../ops/types.js';
 
 /** Default opset when a hand-built graph does not say (the ONNX version most exporters write). */
@@ -37,7 +37,7 @@ export function inferShapes(graph: Graph): Graph {
     const allConstant = inputs.every((x) => x === undefined || x.value !== undefined);
     if (allConstant || def.foldsOnShape) {
       const ts = inputs.map((x): Tensor | undefined => x && (x.value ?? { dtype: x.dtype, shape: x.shape, data: new Float64Array(0) }));
-      const outs = def.evalFloat(ctx, ts);
+      const outs = evalNode(def, ctx, ts);
       node.outputs.forEach((o, k) => {
         if (o !== '') graph.constants.set(o, outs[k]);
       });

@@ -7,6 +7,7 @@ import { deadNodes } from './deadNodes.js';
 import { dropBatch } from './dropBatch.js';
 import { inferShapes } from './fold.js';
 import { eliminateIdentity } from './identity.js';
+import { foldBatchNorm, foldChannelAffine, fuseActivation } from './fuse.js';
 
 export const PASSES: ReadonlyArray<[string, (g: Graph) => Graph]> = [
   // Before anything else reads the graph: pass-through nodes go, and dead branches are not checked.
@@ -17,6 +18,10 @@ export const PASSES: ReadonlyArray<[string, (g: Graph) => Graph]> = [
   ['inferShapes', inferShapes],
   // Folding leaves nodes that only fed a folded Shape, and constants nothing reads any more.
   ['deadNodes', deadNodes],
+  // Fusions that save constraints (passes/fuse.ts), now that constants are folded and shapes known.
+  ['foldBatchNorm', foldBatchNorm],
+  ['foldChannelAffine', (g) => foldChannelAffine(g, (v) => g.values?.get(v)?.shape.length)],
+  ['fuseActivation', fuseActivation],
 ];
 
 export function runPasses(graph: Graph): Graph {
@@ -25,4 +30,4 @@ export function runPasses(graph: Graph): Graph {
   return g;
 }
 
-export { deadNodes, dropBatch, eliminateIdentity, inferShapes };
+export { deadNodes, dropBatch, eliminateIdentity, inferShapes, foldBatchNorm, foldChannelAffine, fuseActivation };

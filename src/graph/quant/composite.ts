@@ -32,14 +32,16 @@ export function commonScale(a: { f: Form; scale: number }, b: { f: Form; scale: 
   return { a: scaleForm(a.f, Math.round(a.scale / unit)), b: scaleForm(b.f, Math.round(b.scale / unit)), scale: unit };
 }
 
-/** x * y of computed values: one product (scale sx * sy), requantized to `range`. */
-export function multiply(b: QBuilder, x: Form, sx: number, y: Form, sy: number, range: Range): Form {
-  const p = x.terms.length === 0 || y.terms.length === 0 ? constTimes(x, y) : b.prim({ kind: 'mul', a: x, b: y });
-  return b.requantize({ dtype: 'float', shape: [1], scale: sx * sy, elems: [p] }, range).elems[0];
+/** The exact integer product x * y: one Mul primitive, or none when either side is a constant. */
+export function product(b: QBuilder, x: Form, y: Form): Form {
+  if (x.terms.length === 0) return scaleForm(y, x.bias);
+  if (y.terms.length === 0) return scaleForm(x, y.bias);
+  return b.prim({ kind: 'mul', a: x, b: y });
 }
 
-function constTimes(x: Form, y: Form): Form {
-  return x.terms.length === 0 ? scaleForm(y, x.bias) : scaleForm(x, y.bias);
+/** x * y of computed values: one product (scale sx * sy), requantized to `range`. */
+export function multiply(b: QBuilder, x: Form, sx: number, y: Form, sy: number, range: Range): Form {
+  return b.requantize({ dtype: 'float', shape: [1], scale: sx * sy, elems: [product(b, x, y)] }, range).elems[0];
 }
 
 /**
@@ -92,7 +94,7 @@ export function select(b: QBuilder, cond: Form, x: Form, sx: number, y: Form, sy
   const m = commonScale({ f: x, scale: sx }, { f: y, scale: sy });
   const d = addForms(m.a, m.b, -1);
   if (cond.terms.length === 0) return { f: cond.bias ? m.a : m.b, scale: m.scale };
-  const picked = d.terms.length === 0 ? scaleForm(cond, d.bias) : b.prim({ kind: 'mul', a: cond, b: d });
+  const picked = product(b, cond, d);
   return { f: addForms(picked, m.b), scale: m.scale };
 }
 

@@ -75,7 +75,7 @@ export interface LowerOptions extends Partial<QuantOptions> {
 export const DEFAULT_INPUT_BITS = 12;
 
 function opCtx(graph: Graph & { opset?: number }, node: Graph['nodes'][number]): OpCtx {
-  return { node, attrs: new NodeAttrs(node), opset: graph.opset ?? 17 };
+  return { node, attrs: new NodeAttrs(node), opset: graph.opset ?? 13 };
 }
 
 /** Float evaluation of the whole graph on one sample: every value by name (constants included). */
