@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { auditCircuit, type AuditReport } from '../src/circuit/audit.js';
-import { ALLOWED_FINDINGS, auditModel, auditSource, auditTemplates, templateLibrary, TEMPLATE_CASES } from '../src/circuit/auditTargets.js';
+import { ALLOWED_FINDINGS, auditModel, auditSource, auditTable, auditTemplates, templateLibrary, TEMPLATE_CASES, type TemplateArg } from '../src/circuit/auditTargets.js';
 import { evalConstraintFormula, parseConstraintFormula, readCircomProgram } from '../src/circuit/circomSource.js';
 import type { R1csSystem, SymbolEntry } from '../src/circuit/r1cs.js';
 import { FIELD_P } from '../src/circuit/witness.js';
@@ -47,11 +47,13 @@ describe('header formulas', () => {
 
 describe('every template in circuits/, compiled alone', () => {
   // Every template, both branches of each `if` on parameters; npm run audit:circuits runs all of TEMPLATE_CASES.
-  const CASES: Record<string, Array<Array<number | string>>> = {
+  const CASES: Record<string, Array<Array<TemplateArg>>> = {
     Num2Bits: [[8]], IsZero: [[]], SignedBits: [[4]], UnsignedRange: [[8]], DivFloorPow2: [[0, 4], [2, 3]],
     ReluClampFromBits: [[5, 2], [5, 4]], RequantReluClamp: [[3, 5, 2], [3, 5, 4]], ArgMax: [[3, 3]],
     PackedCommitment: [[40, 8]], Max2: [[3]], MaxOfN: [[1, 3], [3, 2]],
     PrivateDense: [[3, 2, 4]], PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2]], TaggedSalt: [[12345]],
+    // Op-graph gadgets: both branches of OneHot and of Lookup (single row, w = 1), an odd width.
+    OneHot: [[1], [3]], Lookup: [[1, [3, -5]], [3, auditTable(3)]], Mul: [[]], Select: [[]], LessThanSigned: [[3]], DivFloor: [[3, 2]], IsEqual: [[]],
   };
   let reports: AuditReport[];
   let coverage: string[];
