@@ -98,6 +98,33 @@ describe('every template in circuits/, compiled alone', () => {
   });
 });
 
+describe('array template parameters (Lookup tables) in a caller, as the op-graph emitter writes them', () => {
+  it('a table from a `var` array of main and one as a literal: both Lookups counted by the header formula', async () => {
+    const T = auditTable(4, 7);
+    const r = await auditSource('lookup_in_caller', `pragma circom 2.1.6;
+include "lookup.circom";
+include "arith.circom";
+template Graph() {
+    signal input x;
+    signal output y;
+    var T0[16] = [${T.join(', ')}];
+    component a = Lookup(4, T0);
+    a.in <== x;
+    component b = Lookup(2, [1, -2, 3, 4]);
+    b.in <== x - 12;
+    component m = Mul();
+    m.a <== a.out;
+    m.b <== b.out;
+    y <== m.out;
+}
+component main {public [x]} = Graph();
+`, { artifactsDir });
+    expect(r.failures).toEqual([]);
+    expect(r.components.map((c) => [c.template, c.expected])).toEqual([['Lookup(4, [])', 9], ['Lookup(2, [])', 3], ['Mul()', 1]]);
+    expect(r.nonlinear).toBe(13);
+  });
+});
+
 describe('model circuits', () => {
   it('every bundled model passes: counts add up, the attribution is exact, only IsZero inverses are allowed', async () => {
     for (const spec of Object.keys(BUNDLED_MODELS)) {

@@ -48,6 +48,8 @@ const TABLES: Record<number, bigint[]> = {
 };
 /** A deterministic pseudo-random 8-bit-indexed table of signed 20-bit entries. */
 const T8 = Array.from({ length: 256 }, (_, i) => BigInt(((i * 2654435761) >>> 0) % (1 << 20)) - pow2(19));
+/** A clip table, clamp(i - 6, -2, 2): rows of 4 are [-2 x4], [-2, -1, 0, 1], [2 x4], [2 x4]. */
+const CLIP = Array.from({ length: 16 }, (_, i) => BigInt(Math.max(-2, Math.min(i - 6, 2))));
 const table = (T: bigint[]) => `[${T.join(', ')}]`;
 
 interface Circuit {
@@ -61,6 +63,8 @@ const MAINS: Record<string, [string, string]> = {
   'OneHot(1)': ['lookup', 'bits'], 'OneHot(2)': ['lookup', 'bits'], 'OneHot(3)': ['lookup', 'bits'], 'OneHot(4)': ['lookup', 'bits'],
   ...Object.fromEntries(Object.entries(TABLES).map(([w, T]) => [`Lookup(${w}, ${table(T)})`, ['lookup', 'in']])),
   [`Lookup(8, ${table(T8)})`]: ['lookup', 'in'],
+  // Degenerate: a clip table, rows equal to the saturated last row up to a constant.
+  [`Lookup(4, ${table(CLIP)})`]: ['lookup', 'in'],
   'Mul()': ['arith', 'a, b'], 'Select()': ['arith', 'c, a, b'], 'IsEqual()': ['arith', 'in'],
   'LessThanSigned(1)': ['arith', 'a, b'], 'LessThanSigned(2)': ['arith', 'a, b'], 'LessThanSigned(3)': ['arith', 'a, b'],
   'DivFloor(1, 1)': ['arith', 'num, den'], 'DivFloor(2, 2)': ['arith', 'num, den'], 'DivFloor(3, 2)': ['arith', 'num, den'], 'DivFloor(2, 3)': ['arith', 'num, den'],
@@ -198,6 +202,22 @@ describe('Lookup: out = T[in] for a constant table', () => {
       expect(solutions.map((s) => value(c, s, 'out'))).toEqual([T8[Number(x)]]);
     }
     for (const x of [256n, 257n, 511n, P - 1n, P - 256n]) expect(solve(main, { in: x }).solutions, `in=${x}`).toEqual([]);
+  });
+});
+
+describe('Lookup with a degenerate table', () => {
+  it('a row equal to the last one up to a constant costs no product (the header formula is exact only for tables without such rows); still one witness, T[in]', async () => {
+    const main = `Lookup(4, ${table(CLIP)})`;
+    const c = circuits[main];
+    // Rows 0 and 2 differ from the (constant) last row by a constant (-4 and 0): sum(lo) = 1 folds their
+    // products, so 2 fewer than the formula's 9. Clip/saturating activation tables look like this.
+    expect(nonlinear(c)).toBe(2 ** 2 + 2 ** 3 - 3 - 2);
+    for (let x = 0n; x < 16n; x++) {
+      const { solutions, guessed } = solve(main, { in: x });
+      expect(guessed.size).toBe(0);
+      expect(solutions.map((w) => value(c, w, 'out')), `in=${x}`).toEqual([CLIP[Number(x)]]);
+    }
+    for (const x of [16n, P - 1n]) expect(solve(main, { in: x }).solutions).toEqual([]);
   });
 });
 
