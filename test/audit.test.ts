@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { auditCircuit, type AuditReport } from '../src/circuit/audit.js';
-import { ALLOWED_FINDINGS, auditModel, auditSource, auditTemplates, templateLibrary, TEMPLATE_CASES } from '../src/circuit/auditTargets.js';
+import { ALLOWED_FINDINGS, auditModel, auditSource, auditTable, auditTemplates, templateLibrary, TEMPLATE_CASES, type TemplateArg } from '../src/circuit/auditTargets.js';
 import { evalConstraintFormula, parseConstraintFormula, readCircomProgram } from '../src/circuit/circomSource.js';
 import type { R1csSystem, SymbolEntry } from '../src/circuit/r1cs.js';
 import { FIELD_P } from '../src/circuit/witness.js';
@@ -47,11 +47,13 @@ describe('header formulas', () => {
 
 describe('every template in circuits/, compiled alone', () => {
   // Every template, both branches of each `if` on parameters; npm run audit:circuits runs all of TEMPLATE_CASES.
-  const CASES: Record<string, Array<Array<number | string>>> = {
+  const CASES: Record<string, Array<Array<TemplateArg>>> = {
     Num2Bits: [[8]], IsZero: [[]], SignedBits: [[4]], UnsignedRange: [[8]], DivFloorPow2: [[0, 4], [2, 3]],
     ReluClampFromBits: [[5, 2], [5, 4]], RequantReluClamp: [[3, 5, 2], [3, 5, 4]], ArgMax: [[3, 3]],
     PackedCommitment: [[40, 8]], Max2: [[3]], MaxOfN: [[1, 3], [3, 2]],
     PrivateDense: [[3, 2, 4]], PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2]], TaggedSalt: [[12345]],
+    // Op-graph gadgets: both branches of OneHot and of Lookup (single row, w = 1), an odd width.
+    OneHot: [[1], [3]], Lookup: [[1, [3, -5]], [3, auditTable(3)]], Mul: [[]], Select: [[]], LessThanSigned: [[3]], DivFloor: [[3, 2]], IsEqual: [[]],
   };
   let reports: AuditReport[];
   let coverage: string[];
@@ -93,6 +95,33 @@ describe('every template in circuits/, compiled alone', () => {
   it('allows IsZero.inv, and nothing else, wherever IsZero appears', () => {
     const allowedKinds = new Set(reports.flatMap((r) => r.findings.filter((f) => f.allowedBy && f.allowedBy.template === 'IsZero').map((f) => f.names[0].split('.').pop())));
     expect([...allowedKinds]).toEqual(['inv']);
+  });
+});
+
+describe('array template parameters (Lookup tables) in a caller, as the op-graph emitter writes them', () => {
+  it('a table from a `var` array of main and one as a literal: both Lookups counted by the header formula', async () => {
+    const T = auditTable(4, 7);
+    const r = await auditSource('lookup_in_caller', `pragma circom 2.1.6;
+include "lookup.circom";
+include "arith.circom";
+template Graph() {
+    signal input x;
+    signal output y;
+    var T0[16] = [${T.join(', ')}];
+    component a = Lookup(4, T0);
+    a.in <== x;
+    component b = Lookup(2, [1, -2, 3, 4]);
+    b.in <== x - 12;
+    component m = Mul();
+    m.a <== a.out;
+    m.b <== b.out;
+    y <== m.out;
+}
+component main {public [x]} = Graph();
+`, { artifactsDir });
+    expect(r.failures).toEqual([]);
+    expect(r.components.map((c) => [c.template, c.expected])).toEqual([['Lookup(4, [])', 9], ['Lookup(2, [])', 3], ['Mul()', 1]]);
+    expect(r.nonlinear).toBe(13);
   });
 });
 

@@ -91,6 +91,7 @@ export interface AuditReport {
 export const LIBRARY_FORMULAS: Record<string, string> = {
   Num2Bits: 'n', // n booleanity constraints; the recomposition sum(out[i] * 2^i) === in is linear
   IsZero: '2', // out <== -in * inv + 1 and in * out === 0
+  IsEqual: '2', // IsZero of in[1] - in[0] (the difference is linear)
 };
 
 /**
@@ -100,12 +101,13 @@ export const LIBRARY_FORMULAS: Record<string, string> = {
 export function formulaOf(info: TemplateInfo | null): { stated: string; formula: ConstraintFormula | null } | null {
   if (!info) return null;
   const stated = info.constraintsText ?? LIBRARY_FORMULAS[info.name] ?? null;
-  return stated ? { stated, formula: parseConstraintFormula(stated, info.params) } : null;
+  // Only numeric parameters: an array parameter (a table) cannot take part in a closed formula.
+  return stated ? { stated, formula: parseConstraintFormula(stated, info.params.filter((p) => !info.arrayParams.has(p))) } : null;
 }
 
-/** `Template(p1, p2)`, the key of a template instantiation in reports and in `measured`. */
+/** `Template(p1, p2)`, the key of a template instantiation in reports and in `measured`; an array parameter shows as `[]`. */
 export function instanceKey(template: string | null, params: Record<string, bigint> | null, info: TemplateInfo | null): string {
-  const ps = info ? info.params.map((k) => (params ? String(params[k]) : '?')).join(', ') : '?';
+  const ps = info ? info.params.map((k) => (info.arrayParams.has(k) ? '[]' : params ? String(params[k]) : '?')).join(', ') : '?';
   return `${template ?? '?'}(${ps})`;
 }
 

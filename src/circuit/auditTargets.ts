@@ -46,8 +46,28 @@ export const ALLOWED_FINDINGS: AllowRule[] = [
   },
 ];
 
+/** A template argument: a number, a field element written out (beyond 2^53), or an array (a lookup table). */
+export type TemplateArg = number | string | Array<number | string>;
+
+/** An argument as circom source; arrays as literals (`[3, -5]`, negative entries are field constants). */
+export const argSource = (a: TemplateArg) => (Array.isArray(a) ? `[${a.join(', ')}]` : String(a));
+/** An argument in a report name (and so in a file name): a table shows only its size. */
+export const argLabel = (a: TemplateArg) => (Array.isArray(a) ? `[${a.length} entries]` : String(a));
+
+/** A fixed pseudo-random table of 2^w entries in [-2^39, 2^39) (xorshift; the same on every run). */
+export function auditTable(w: number, seed = w): string[] {
+  let x = BigInt(0x9e3779b97f4a7c15n) ^ BigInt(seed);
+  const mask = (1n << 64n) - 1n;
+  return Array.from({ length: 1 << w }, () => {
+    x ^= (x << 13n) & mask;
+    x ^= x >> 7n;
+    x ^= (x << 17n) & mask;
+    return String((x % (1n << 40n)) - (1n << 39n));
+  });
+}
+
 /** Parameter sets per template: the small sizes the exhaustive tests use, edge cases, and model sizes. */
-export const TEMPLATE_CASES: Record<string, Array<Array<number | string>>> = {
+export const TEMPLATE_CASES: Record<string, Array<Array<TemplateArg>>> = {
   Num2Bits: [[1], [8]],
   IsZero: [[]],
   SignedBits: [[1], [4]],
@@ -65,6 +85,15 @@ export const TEMPLATE_CASES: Record<string, Array<Array<number | string>>> = {
   // Private weights: a 1x1 and a 3->2 layer; requantization with shift 0, with and without the clamp.
   PrivateDense: [[1, 1, 1], [3, 2, 4]],
   PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2], [2, 3, 3, 5, 4]],
+  // Op-graph gadgets (lookup.circom, arith.circom). OneHot: the base case, the first product, two levels.
+  OneHot: [[1], [2], [4]],
+  // Lookup: a single row (w = 1), the smallest split, odd and even widths, an 8-bit activation table.
+  Lookup: [[1, [3, -5]], [2, auditTable(2)], [3, auditTable(3)], [4, auditTable(4)], [8, auditTable(8)]],
+  Mul: [[]],
+  Select: [[]],
+  LessThanSigned: [[1], [3], [12]],
+  DivFloor: [[1, 1], [3, 2], [16, 12]],
+  IsEqual: [[]],
 };
 
 /** Load a compiled circuit with its source and audit it. */
@@ -89,11 +118,11 @@ export async function templateLibrary(): Promise<{ templates: Map<string, Templa
 }
 
 /** A main that is just `template(params)`, every input public (so --O2 cannot fold an input away). */
-export function templateMain(info: TemplateInfo, params: Array<number | string>): string {
+export function templateMain(info: TemplateInfo, params: TemplateArg[]): string {
   const inside = (dir: string) => !path.relative(dir, info.file).startsWith('..');
   const include = inside(CIRCUITS_DIR) ? path.relative(CIRCUITS_DIR, info.file) : path.relative(NODE_MODULES, info.file);
   const pub = info.inputs.size ? ` {public [${[...info.inputs].join(', ')}]}` : '';
-  return `pragma circom 2.1.6;\ninclude "${include}";\ncomponent main${pub} = ${info.name}(${params.join(', ')});\n`;
+  return `pragma circom 2.1.6;\ninclude "${include}";\ncomponent main${pub} = ${info.name}(${params.map(argSource).join(', ')});\n`;
 }
 
 /** Run `task` over `items`, at most `limit` at a time (each compile is a circom process). */
@@ -116,19 +145,19 @@ export interface TemplateAudit {
   failures: string[];
 }
 
-export async function auditTemplates(options: { artifactsDir?: string; cases?: Record<string, Array<Array<number | string>>>; concurrency?: number } = {}): Promise<TemplateAudit> {
+export async function auditTemplates(options: { artifactsDir?: string; cases?: Record<string, Array<Array<TemplateArg>>>; concurrency?: number } = {}): Promise<TemplateAudit> {
   const cases = options.cases ?? TEMPLATE_CASES;
   const { templates, own } = await templateLibrary();
   const failures: string[] = [];
   for (const t of own) if (!cases[t]?.length) failures.push(`template ${t} (${path.basename(templates.get(t)!.file)}) has no audit case in TEMPLATE_CASES`);
-  const jobs: Array<{ info: TemplateInfo; params: Array<number | string> }> = [];
+  const jobs: Array<{ info: TemplateInfo; params: TemplateArg[] }> = [];
   for (const [name, sets] of Object.entries(cases)) {
     const info = templates.get(name);
     if (!info) failures.push(`TEMPLATE_CASES names ${name}, which no file in circuits/ defines or includes`);
     else for (const params of sets) jobs.push({ info, params });
   }
   const reports = await pool(jobs, options.concurrency ?? 2, ({ info, params }) =>
-    auditSource(`${info.name}(${params.join(', ')})`, templateMain(info, params), { artifactsDir: options.artifactsDir }),
+    auditSource(`${info.name}(${params.map(argLabel).join(', ')})`, templateMain(info, params), { artifactsDir: options.artifactsDir }),
   );
   return { reports, failures };
 }

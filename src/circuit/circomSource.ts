@@ -23,6 +23,12 @@ export interface TemplateInfo {
   name: string;
   file: string;
   params: string[];
+  /**
+   * Parameters the body indexes (`T[i]`): array parameters such as a lookup table. They take an array
+   * literal or a `var` array of the caller, are never bound to a number and may not appear in a header
+   * formula (a count that depended on a table's entries would not be a closed formula).
+   */
+  arrayParams: Set<string>;
   inputs: Set<string>;
   outputs: Set<string>;
   /** Component name (without indices) -> its distinct instantiations (if/else branches, per-index lines). */
@@ -90,12 +96,14 @@ function parseTemplates(raw: string, file: string, into: Map<string, TemplateInf
       name: m[1],
       file,
       params: m[2].split(',').map((p) => p.trim()).filter(Boolean),
+      arrayParams: new Set(),
       inputs: new Set(),
       outputs: new Set(),
       components: new Map(),
       hints: [],
       constraintsText: null,
     };
+    for (const p of info.params) if (new RegExp(`\\b${p}\\s*\\[`).test(body)) info.arrayParams.add(p);
     // signal input {tags} a[n], b;   signal output out;
     for (const s of body.matchAll(/\bsignal\s+(input|output)\s*(?:\{[^}]*\}\s*)?([^;<=]+)/g)) {
       for (const decl of splitTop(s[2])) {
@@ -295,11 +303,15 @@ export function evalConstraintFormula(f: ConstraintFormula, env: Env): bigint | 
   return plain ? val(plain.expr) : null;
 }
 
-/** Bind a template's parameters to evaluated argument expressions (null when an argument is unknown). */
+/**
+ * Bind a template's parameters to evaluated argument expressions (null when an argument is unknown).
+ * Array parameters (TemplateInfo.arrayParams) are left unbound, whatever their argument.
+ */
 export function bindParams(t: TemplateInfo, args: string[], env: Env): Env | null {
   if (args.length !== t.params.length) return null;
   const out: Env = {};
   for (let k = 0; k < args.length; k++) {
+    if (t.arrayParams.has(t.params[k])) continue;
     const e = evalPrefix(args[k], env);
     if (!e || e.value === null || e.used !== args[k].length) return null;
     out[t.params[k]] = e.value;

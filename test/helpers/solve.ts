@@ -7,8 +7,9 @@ import type { R1csSystem } from '../../src/circuit/r1cs.js';
  * in the unknown wires (k*B - C); if exactly one unknown has a non-zero coefficient there, it has exactly
  * one value (a zero factor, as in IsZero with input 0, leaves the other factor's wires unconstrained by
  * that row). A constraint whose only unknown w is in both factors is a quadratic in w: branch on its 0, 1
- * or 2 roots (modular square root). A fully known constraint is checked, pruning the branch. Only when no
- * constraint can be used does the search guess a wire from `domain`; such wires are reported in
+ * or 2 roots (modular square root). A fully known constraint is checked, pruning the branch. When no single
+ * constraint pins a wire, Gaussian elimination over all the affine rows may (see `eliminate`). Only when
+ * neither can be used does the search guess a wire from `domain`; such wires are reported in
  * `guessed`, and only then is the enumeration limited to a domain. When `guessed` is empty the solutions
  * are ALL witnesses in the field with those inputs: a proof of uniqueness, not a sample.
  */
@@ -122,8 +123,147 @@ export function allSolutions(
     return 'set';
   };
 
-  const go = (v: Array<bigint | null>): void => {
+  /** An affine equation sum coeff * w + c = 0 over all wires (known ones are folded into c when used). */
+  type Equation = { eq: Map<number, bigint>; c: bigint };
+  type Pivot = Equation & { w: number };
+
+  /** Reduce an equation (copied) by pivot rows in reduced form (each pivot wire occurs only in its own row). */
+  const reduce = (e: Equation, pivots: Pivot[]): Equation => {
+    const eq = new Map(e.eq);
+    let c = e.c;
+    for (const piv of pivots) {
+      const f = eq.get(piv.w);
+      if (!f) continue;
+      for (const [w, x] of piv.eq) {
+        const y = mod((eq.get(w) ?? 0n) - f * x, p);
+        if (y === 0n) eq.delete(w);
+        else eq.set(w, y);
+      }
+      c = mod(c - f * piv.c, p);
+    }
+    return { eq, c };
+  };
+
+  /** An equation with the known wires substituted. */
+  const substitute = (e: Equation, v: Array<bigint | null>): Equation => {
+    const eq = new Map<number, bigint>();
+    let c = e.c;
+    for (const [w, x] of e.eq) {
+      if (v[w] === null) eq.set(w, x);
+      else c = mod(c + x * (v[w] as bigint), p);
+    }
+    return { eq, c };
+  };
+
+  /**
+   * When no single row pins a wire: Gaussian elimination over every row that is affine in the unknowns
+   * (one factor known) and the branch's extra equations. A reduced row with one unknown pins it; a
+   * reduced row 0 = c != 0 kills the branch. This only draws consequences of the constraints, so it never
+   * loses a solution; it pins wires that need several rows together (e.g. after --O2 expressed a
+   * product's factor through other outputs).
+   */
+  const eliminate = (v: Array<bigint | null>, extra: Equation[]): { status: 'dead' | 'set' | 'none'; pivots: Pivot[] } => {
+    const pivots: Pivot[] = [];
+    /** Add an equation to the reduced system; false if it contradicts it. */
+    const add = (e: Equation): boolean => {
+      const { eq, c: c1 } = reduce(e, pivots);
+      if (eq.size === 0) return c1 === 0n;
+      const [w] = eq.keys();
+      const scale = inverse(eq.get(w)!, p);
+      for (const [x, y] of eq) eq.set(x, mod(y * scale, p));
+      const c = mod(c1 * scale, p);
+      for (const piv of pivots) {
+        const f = piv.eq.get(w);
+        if (!f) continue;
+        for (const [x, y] of eq) {
+          const z = mod((piv.eq.get(x) ?? 0n) - f * y, p);
+          if (z === 0n) piv.eq.delete(x);
+          else piv.eq.set(x, z);
+        }
+        piv.c = mod(piv.c - f * c, p);
+      }
+      pivots.push({ w, eq, c });
+      return true;
+    };
+    for (const e of extra) if (!add(substitute(e, v))) return { status: 'dead', pivots };
+    // Rows whose factors, reduced by the relations found so far, leave one of them constant are affine:
+    // repeat until no row turns affine (a row can become affine once others are in the system).
+    let pending = rows.map(({ lcs }) => lcs);
+    for (let changed = true; changed; ) {
+      changed = false;
+      const still: typeof pending = [];
+      for (const lcs of pending) {
+        const [A, B, C] = lcs.map((lc) => {
+          const [c0, t] = affine(lc, v);
+          return reduce({ eq: t, c: c0 }, pivots);
+        });
+        if (A.eq.size && B.eq.size) {
+          still.push(lcs);
+          continue;
+        }
+        // k * other - C = 0, with k the constant factor.
+        const [k, other] = A.eq.size ? [B.c, A] : [A.c, B];
+        const eq = new Map<number, bigint>();
+        for (const w of new Set([...other.eq.keys(), ...C.eq.keys()])) {
+          const c = mod(k * (other.eq.get(w) ?? 0n) - (C.eq.get(w) ?? 0n), p);
+          if (c !== 0n) eq.set(w, c);
+        }
+        if (!add({ eq, c: mod(k * other.c - C.c, p) })) return { status: 'dead', pivots };
+        changed = true;
+      }
+      pending = still;
+    }
+    let set = false;
+    for (const piv of pivots) {
+      if (piv.eq.size !== 1) continue;
+      v[piv.w] = mod(-piv.c, p);
+      set = true;
+    }
+    return { status: set ? 'set' : 'none', pivots };
+  };
+
+  /**
+   * A row whose two factors (and output) are, in the unknowns, multiples of one linear form L (after
+   * reduction by the known linear relations), e.g. booleanity of a bit that --O2 replaced by a
+   * combination of other wires: it is a quadratic in L. Branch on its roots, each adding L = root as an
+   * equation; every solution lies in one branch. Returns false if no such row exists.
+   */
+  const branchOnForm = (v: Array<bigint | null>, extra: Equation[], pivots: Pivot[]): boolean => {
+    for (const { lcs } of rows) {
+      const parts = lcs.map((lc) => {
+        const [c0, t] = affine(lc, v);
+        return reduce({ eq: t, c: c0 }, pivots);
+      });
+      const [A, B, C] = parts;
+      if (!A.eq.size || !B.eq.size) continue;
+      const [w] = A.eq.keys();
+      const inv = inverse(A.eq.get(w)!, p);
+      const L = new Map([...A.eq].map(([x, y]) => [x, mod(y * inv, p)])); // normalised: L[w] = 1
+      const ratio = (e: Map<number, bigint>): bigint | null => {
+        if (!e.size) return 0n;
+        const f = e.get(w);
+        if (f === undefined || e.size !== L.size) return null;
+        for (const [x, y] of L) if (mod(y * f, p) !== (e.get(x) ?? -1n)) return null;
+        return f;
+      };
+      // A = A.c + a * L, B = B.c + b * L, C = C.c + g * L.
+      const a = A.eq.get(w)!;
+      const b = ratio(B.eq);
+      const g = ratio(C.eq);
+      if (b === null || g === null) continue;
+      const roots = quadraticRoots(mod(a * b, p), mod(A.c * b + a * B.c - g, p), mod(A.c * B.c - C.c, p), p);
+      for (const root of roots) {
+        const eq = new Map(L);
+        go([...v], [...extra, { eq, c: mod(-root, p) }]);
+      }
+      return true;
+    }
+    return false;
+  };
+
+  const go = (v: Array<bigint | null>, extra: Equation[] = []): void => {
     if (solutions.length >= limit) throw new Error(`more than ${limit} solutions`);
+    let pivots: Pivot[] = [];
     for (let progressed = true; progressed; ) {
       progressed = false;
       for (const row of rows) {
@@ -131,17 +271,24 @@ export function allSolutions(
         if (r === 'dead' || r === 'branched') return;
         if (r === 'set') progressed = true;
       }
+      if (!progressed && (v.includes(null) || extra.length)) {
+        const r = eliminate(v, extra);
+        if (r.status === 'dead') return;
+        if (r.status === 'set') progressed = true;
+        pivots = r.pivots;
+      }
     }
     const free = v.findIndex((x) => x === null);
     if (free < 0) {
       solutions.push(v as bigint[]);
       return;
     }
+    if (branchOnForm(v, extra, pivots)) return;
     guessed.add(free);
     for (const value of domain(free)) {
       const next = [...v];
       next[free] = mod(value, p);
-      go(next);
+      go(next, extra);
     }
   };
 
