@@ -13,13 +13,26 @@ export interface Gadget {
   constraints: number;
 }
 
-/** OneHot(k): 2^k - k - 1 products (circuits/lookup.circom). */
-const oneHot = (k: number) => (k <= 1 ? 0 : 2 ** k - k - 1);
-
-/** Lookup(w, T): w bits, two one-hots over the low w \ 2 and high bits, one product per high selector. */
-export function lookupConstraints(w: number): number {
-  const k = Math.floor(w / 2);
-  return w + oneHot(k) + oneHot(w - k) + 2 ** (w - k);
+/**
+ * Lookup(w, T) (circuits/lookup.circom): w bits, OneHot over k = (w + 1) \\ 2 low and m = w \\ 2 high bits,
+ * one product per high selector but the last, except for a row whose difference from the last row is
+ * the same constant at every low index (circom folds that product into a linear constraint).
+ */
+export function lookupConstraints(w: number, table?: number[]): number {
+  const k = Math.ceil(w / 2);
+  const m = Math.floor(w / 2);
+  const oneHot = (j: number) => 2 ** j - j - 1;
+  let products = 2 ** m - 1;
+  if (table) {
+    const last = (2 ** m - 1) * 2 ** k;
+    for (let h = 0; h < 2 ** m - 1; h++) {
+      const d = table[h * 2 ** k] - table[last];
+      let constant = true;
+      for (let l = 1; l < 2 ** k && constant; l++) constant = table[h * 2 ** k + l] - table[last + l] === d;
+      if (constant) products--;
+    }
+  }
+  return w + oneHot(k) + oneHot(m) + products;
 }
 
 const spread = (bs: Interval[]) => ({ lo: Math.min(...bs.map((b) => b.lo)), hi: Math.max(...bs.map((b) => b.hi)) });
@@ -32,7 +45,7 @@ export function gadgetOf(p: Prim, bounds: (f: Form) => Interval): Gadget {
       return { template: 'RequantReluClamp', params: [p.shift, n, p.clampBits], constraints: p.shift + n + (p.clampBits < n - 1 ? 4 : 1) };
     }
     case 'lookup':
-      return { template: 'Lookup', params: [p.bits], constraints: lookupConstraints(p.bits) };
+      return { template: 'Lookup', params: [p.bits], constraints: lookupConstraints(p.bits, p.table) };
     case 'mul':
       return { template: 'Mul', params: [], constraints: 1 };
     case 'div': {
