@@ -14,7 +14,7 @@ export interface Gadget {
 }
 
 /**
- * Lookup(w, T) (circuits/lookup.circom): w bits, OneHot over k = (w + 1) \\ 2 low and m = w \\ 2 high bits,
+ * Lookup(w, T) (circuits/lookup.circom): w bits, OneHot over k = (w + 1) \ 2 low and m = w \ 2 high bits,
  * one product per high selector but the last, except for a row whose difference from the last row is
  * the same constant at every low index (circom folds that product into a linear constraint).
  */
