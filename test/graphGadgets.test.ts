@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { pool } from '../src/circuit/auditTargets.js';
+import { auditTable, pool } from '../src/circuit/auditTargets.js';
 import { compileCircom } from '../src/circuit/compile.js';
 import { checkWitness, hasSignal, loadR1cs, loadSymbols, type R1csSystem } from '../src/circuit/r1cs.js';
 import { computeWitness, FIELD_P as P, fieldToSigned } from '../src/circuit/witness.js';
@@ -203,6 +203,35 @@ describe('Lookup: out = T[in] for a constant table', () => {
     }
     for (const x of [256n, 257n, 511n, P - 1n, P - 256n]) expect(solve(main, { in: x }).solutions, `in=${x}`).toEqual([]);
   });
+});
+
+describe('Lookup with a table from a var array of the caller (as the op-graph emitter passes it)', () => {
+  it('w = 10 and 12 (1,024 and 4,096 entries): 93 and 189 constraints, the witness is T[in] at sampled inputs', async () => {
+    for (const [w, expected] of [[10, 93], [12, 189]]) {
+      const n = 2 ** w;
+      // Pseudo-random entries: an affine-looking table (e.g. (i * a) mod m) has rows that differ by a
+      // constant, which fold (see 'Lookup with a degenerate table'); this one has none.
+      const T = auditTable(w).map(BigInt);
+      const source = `pragma circom 2.1.6;\ninclude "lookup.circom";
+template Act() {
+    signal input x;
+    signal output y;
+    var T[${n}] = [${T.join(', ')}];
+    component t = Lookup(${w}, T);
+    t.in <== x;
+    y <== t.out;
+}
+component main {public [x]} = Act();\n`;
+      const c = await compileCircom(source, { name: `lookup_var_${w}`, artifactsDir });
+      const circuit = { wasm: c.wasmPath, r1cs: await loadR1cs(c.r1csPath), sym: await loadSymbols(c.symPath), constraints: c.constraints };
+      expect(nonlinear(circuit), `Lookup(${w})`).toBe(expected);
+      for (const x of [0, 1, 2, n / 2 - 1, n / 2, n - 2, n - 1, 12345 % n, 777]) {
+        const wit = await computeWitness(c.wasmPath, { x });
+        expect(checkWitness(circuit.r1cs, wit).ok).toBe(true);
+        expect(fieldToSigned(wit[circuit.sym.get('main.y')!]), `in=${x}`).toBe(T[x]);
+      }
+    }
+  }, 120_000);
 });
 
 describe('Lookup with a degenerate table', () => {
