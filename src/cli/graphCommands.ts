@@ -8,7 +8,7 @@ import { keyRegistryDir } from '../setup/index.js';
 import { fail } from '../util/errors.js';
 import { readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { graphCosts } from '../graph/cost.js';
-import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraph, readSample, readSamples, type Graph, type LowerOptions } from '../graph/index.js';
+import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraphBatch, readSample, readSamples, type Graph, type LowerOptions } from '../graph/index.js';
 import { createProgress } from './progress.js';
 
 export interface GraphFlags {
@@ -51,10 +51,9 @@ function visibilityOf(flags: GraphFlags): Visibility {
   return { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' };
 }
 
-async function loadWithCalibration(flags: GraphFlags) {
+async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
   if (flags.weights === 'private') fail('BAD_INPUT', '--weights private is available for layer models (tfjs and the bundled models); graph (ONNX) models bake their weights in');
-  if ((flags.batchSize ?? 1) > 1) fail('BAD_INPUT', 'batch proofs are available for layer models; prove graph (ONNX) models one input at a time');
-  const graph = await loadGraph(path.resolve(flags.model));
+  const graph = loaded ?? (await loadGraph(path.resolve(flags.model)));
   if (!flags.calibration) fail('BAD_INPUT', `${flags.model} needs --calibration FILE: inputs in the model's own units (a JSON array of samples, or one sample: a flat array, {name: array}, or EZKL's input.json)`);
   const calibration = await readSamples(graph, flags.calibration);
   return { graph, calibration, options: lowerOptions(graph, flags) };
@@ -84,11 +83,11 @@ export async function graphCompileCommand(flags: GraphFlags): Promise<void> {
   for (const note of graph.notes) out(`note       ${note}`);
 }
 
-async function buildFromFlags(flags: GraphFlags) {
+async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
   const progress = createProgress(flags.quiet);
   try {
     progress.stage('import + calibrate');
-    const { graph, calibration, options } = await loadWithCalibration(flags);
+    const { graph, calibration, options } = await loadWithCalibration(flags, loaded);
     progress.stage('compile + setup (cached after the first run)');
     const model = await buildGraphModel(graph, calibration, {
       ...options,
@@ -96,6 +95,7 @@ async function buildFromFlags(flags: GraphFlags) {
       ptauPath: flags.ptau,
       visibility: visibilityOf(flags),
       classify: flags.class ? true : 'auto',
+      batch: flags.batchSize,
       onProgress: (stage, done, total) => progress.update(stage, done, total),
     });
     return { graph, model };
@@ -112,20 +112,24 @@ export async function graphSetupCommand(flags: GraphFlags): Promise<void> {
 }
 
 export async function graphProveCommand(flags: GraphFlags & { input?: string; batch?: string; mnistIndex?: string; out: string }): Promise<void> {
-  if (flags.batch || flags.mnistIndex !== undefined) fail('BAD_INPUT', `${flags.batch ? '--batch' : '--mnist-index'} is for layer models; prove an ONNX model with --input FILE`);
-  if (!flags.input) fail('BAD_INPUT', 'prove needs --input FILE for an ONNX model (a flat array, {name: array}, or EZKL input.json)');
-  const { graph, model } = await buildFromFlags(flags);
-  const sample = await readSample(graph, flags.input);
-  const { bundle, opening } = await proveGraph(model, sample);
+  if (flags.mnistIndex !== undefined) fail('BAD_INPUT', '--mnist-index is for the bundled models; prove an ONNX model with --input FILE');
+  if (!flags.input === !flags.batch) fail('BAD_INPUT', 'prove an ONNX model with --input FILE (one sample) or --batch FILE (a JSON array of samples: one proof for all)');
+  // Read the samples before the (slow) setup, so a bad file fails at once.
+  const graph = await loadGraph(path.resolve(flags.model));
+  const samples = flags.input ? [await readSample(graph, flags.input)] : await readSamples(graph, flags.batch!, 'batch input');
+  if (flags.batch && samples.length < 2) fail('BAD_INPUT', `batch file ${flags.batch} must hold at least 2 samples`);
+  const { model } = await buildFromFlags({ ...flags, batchSize: samples.length }, graph);
+  const { bundle, openings } = await proveGraphBatch(model, samples);
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
-  if (opening) {
+  if (openings.length) {
     const openingFile = `${flags.out.replace(/\.json$/, '')}.opening.json`;
-    await writeFileAtomic(openingFile, JSON.stringify([opening], null, 2));
-    process.stderr.write(`input opening (input + salt: SECRET, keep it to check the commitment) written to ${openingFile}\n`);
+    await writeFileAtomic(openingFile, JSON.stringify(openings, null, 2));
+    process.stderr.write(`input openings (input + salt: SECRET, keep them to check the commitments) written to ${openingFile}\n`);
   }
   for (const o of bundle.outputs ?? []) out(`output     ${o.name} [${o.shape}]: ${o.values.slice(0, 16).map((v) => v.toPrecision(4)).join(' ')}${o.values.length > 16 ? ' ...' : ''}`);
-  if (bundle.prediction.class !== undefined) out(`class      ${bundle.prediction.class}`);
-  out(`proof written to ${flags.out}`);
+  const classes = (bundle.items ?? [bundle.prediction]).map((p) => p.class).filter((c) => c !== undefined);
+  if (classes.length) out(`class${classes.length > 1 ? 'es' : ''}      ${classes.join(', ')}`);
+  out(`proof written to ${flags.out}${samples.length > 1 ? ` (${samples.length} inferences)` : ''}`);
 }
 
 export async function graphEvaluateCommand(flags: GraphFlags & { inputs: string; labels?: string }): Promise<void> {

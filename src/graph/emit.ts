@@ -8,7 +8,7 @@
  * input), then the input integers (public input).
  */
 import { fail } from '../util/errors.js';
-import type { Visibility } from '../circuit/emit.js';
+import { MAX_BATCH, type Visibility } from '../circuit/emit.js';
 import { requantWidth } from './quant/bounds.js';
 import { formBounds, type QProgram } from './quant/lower.js';
 import { gadgetOf } from './gadgets.js';
@@ -19,11 +19,13 @@ import { size } from './ir.js';
 export const GRAPH_TEMPLATE = 'ZkinferGraph';
 
 export interface GraphLayout {
+  /** Inferences per proof: item b's outputs start at outputsOffset + b * outputs, its class at classIndex + b, etc. */
+  batch: number;
   visibility: Visibility;
-  /** Offset and count of the output integers (count 0 with class-only visibility). */
+  /** Offset and count (per item) of the output integers (count 0 with class-only visibility). */
   outputsOffset: number;
   outputs: number;
-  /** Offset of the class signal, or -1 when the circuit has no argmax. */
+  /** Offset of item 0's class signal, or -1 when the circuit has no argmax. */
   classIndex: number;
   commitmentIndex: number;
   inputOffset: number;
@@ -35,9 +37,38 @@ export interface GraphCircuitOptions {
   visibility?: Visibility;
   /** Index of the graph output whose argmax becomes the public `class` (a classifier's logits). */
   classOutput?: number;
+  /** Inferences per proof (default 1): k copies of the model under one main. */
+  batch?: number;
 }
 
+export const BATCH_GRAPH_TEMPLATE = 'ZkinferGraphBatch';
+
 const TERMS_PER_LINE = 32;
+
+/** k copies of the model template under one main, with the same public signals per item, in item order. */
+function batchTemplate(layout: GraphLayout, n: number, m: number): string[] {
+  const priv = layout.visibility.input === 'private';
+  const outs = layout.outputs > 0;
+  const cls = layout.classIndex >= 0;
+  return [
+    `template ${BATCH_GRAPH_TEMPLATE}(k) {`,
+    `    signal input x[k][${n}];`,
+    ...(priv ? ['    signal input salt[k];'] : []),
+    ...(outs ? [`    signal output out[k][${m}];`] : []),
+    ...(cls ? ['    signal output class[k];'] : []),
+    ...(priv ? ['    signal output inputCommitment[k];'] : []),
+    '    component item[k];',
+    '    for (var b = 0; b < k; b++) {',
+    `        item[b] = ${GRAPH_TEMPLATE}();`,
+    `        for (var i = 0; i < ${n}; i++) item[b].x[i] <== x[b][i];`,
+    ...(priv ? ['        item[b].salt <== salt[b];'] : []),
+    ...(outs ? [`        for (var j = 0; j < ${m}; j++) out[b][j] <== item[b].out[j];`] : []),
+    ...(cls ? ['        class[b] <== item[b].class;'] : []),
+    ...(priv ? ['        inputCommitment[b] <== item[b].inputCommitment;'] : []),
+    '    }',
+    '}',
+  ];
+}
 
 /** Input bits and offsets: input signal i is range-checked as x[i] - lo in [0, 2^bits). */
 function inputRanges(program: QProgram): Array<{ lo: number; bits: number }> {
@@ -49,14 +80,17 @@ export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}
   const n = program.inputs.reduce((a, i) => a + size(i.shape), 0);
   const m = program.outputs.reduce((a, o) => a + o.elems.length, 0);
   const hasClass = options.classOutput !== undefined;
+  const k = options.batch ?? 1;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_BATCH) fail('BAD_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH} (got ${k})`);
   if (visibility.output === 'class' && !hasClass) fail('BAD_INPUT', 'class-only visibility needs a classifier output (its argmax is the class)');
-  let pos = 0;
   const outputs = visibility.output === 'logits' ? m : 0;
-  pos += outputs;
-  const classIndex = hasClass ? pos++ : -1;
-  const commitmentIndex = visibility.input === 'private' ? pos++ : -1;
+  let pos = k * outputs;
+  const classIndex = hasClass ? pos : -1;
+  if (hasClass) pos += k;
+  const commitmentIndex = visibility.input === 'private' ? pos : -1;
+  if (visibility.input === 'private') pos += k;
   const inputs = visibility.input === 'public' ? n : 0;
-  return { visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + inputs };
+  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
 }
 
 export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions = {}): { source: string; layout: GraphLayout } {
@@ -205,7 +239,8 @@ export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions
     ...tableDecls,
     ...body,
     '',
-    `component main${vis.input === 'public' ? ' {public [x]}' : ''} = ${GRAPH_TEMPLATE}();`,
+    ...(layout.batch > 1 ? [...batchTemplate(layout, nIn, nOut), ''] : []),
+    `component main${vis.input === 'public' ? ' {public [x]}' : ''} = ${layout.batch > 1 ? `${BATCH_GRAPH_TEMPLATE}(${layout.batch})` : `${GRAPH_TEMPLATE}()`};`,
     '',
   ].join('\n');
   return { source, layout };

@@ -24,6 +24,8 @@ export interface GraphCompileOptions {
   visibility?: Visibility;
   /** Add the argmax of output 0 as the public `class` ('auto': when the graph ends in Softmax/LogSoftmax). */
   classify?: boolean | 'auto';
+  /** Inferences per proof (default 1). */
+  batch?: number;
 }
 
 export interface GraphCircuit {
@@ -47,7 +49,7 @@ function wantsClass(graph: Graph | undefined, program: QProgram, classify: Graph
 
 export async function compileGraphProgram(program: QProgram, options: GraphCompileOptions & { graph?: Graph } = {}): Promise<GraphCircuit> {
   const classOutput = wantsClass(options.graph, program, options.classify, options.visibility) ? 0 : undefined;
-  const { source, layout } = emitGraphCircuit(program, { visibility: options.visibility, classOutput });
+  const { source, layout } = emitGraphCircuit(program, { visibility: options.visibility, classOutput, batch: options.batch });
   const circuit = await compileCircom(source, { name: 'model', artifactsDir: options.artifactsDir });
   return { program, circuit, layout };
 }
@@ -58,7 +60,7 @@ export function graphKeyParts(c: GraphCircuit): { layout: ZkinferKey['publicSign
   const n = program.inputs.reduce((a, i) => a + size(i.shape), 0);
   return {
     layout: {
-      batch: 1,
+      batch: layout.batch,
       visibility: layout.visibility,
       logitsOffset: layout.outputsOffset,
       logits: layout.outputs,
@@ -102,25 +104,44 @@ export interface GraphOpening {
   commitment: string;
 }
 
+/** Prove one inference (a model compiled with batch 1). */
 export async function proveGraph(model: GraphModel, sample: Sample, options: { salt?: bigint } = {}): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
-  const x = quantizeInputs(model.program, sample);
+  const { bundle, openings } = await proveGraphBatch(model, [sample], options.salt !== undefined ? { salts: [options.salt] } : {});
+  return { bundle, ...(openings.length ? { opening: openings[0] } : {}) };
+}
+
+/** One proof for k inferences: the model must have been compiled with batch k. */
+export async function proveGraphBatch(model: GraphModel, samples: Sample[], options: { salts?: bigint[] } = {}): Promise<{ bundle: ProofBundle; openings: GraphOpening[] }> {
+  const k = model.layout.batch;
+  if (samples.length !== k) throw new ZkinferError('BAD_INPUT', `this circuit proves batches of ${k} input${k > 1 ? 's' : ''}; got ${samples.length}`);
+  const xs = samples.map((sample, b) => {
+    try {
+      return quantizeInputs(model.program, sample);
+    } catch (err) {
+      if (err instanceof ZkinferError && k > 1) throw new ZkinferError(err.code, `batch item ${b}: ${err.message}`);
+      throw err;
+    }
+  });
   const privateInput = model.layout.visibility.input === 'private';
-  const salt = privateInput ? (options.salt ?? randomSalt()) : undefined;
-  if (salt !== undefined && (salt < 0n || salt >= FIELD_P)) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
-  const wtns = await computeWitnessBin(model.circuit.wasmPath, { x, ...(salt !== undefined ? { salt } : {}) });
+  if (options.salts && (!privateInput || options.salts.length !== k)) throw new ZkinferError('BAD_INPUT', privateInput ? `expected ${k} salts` : 'salts are only used by private-input circuits');
+  const salts = privateInput ? (options.salts ?? xs.map(() => randomSalt())) : [];
+  for (const salt of salts) if (salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
+  const witnessInput = { x: k === 1 ? xs[0] : xs, ...(privateInput ? { salt: k === 1 ? salts[0] : salts } : {}) };
+  const wtns = await computeWitnessBin(model.circuit.wasmPath, witnessInput);
   const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
   const decoded = decodePublicSignals(model.key, publicSignals);
   // The circuit and the reference implement one semantics; disagreement is a zkinfer bug, never a result.
-  const reference = runProgram(model.program, x);
-  if (model.layout.outputs > 0 && decoded.prediction.logits.join() !== reference.join()) {
-    throw new Error('internal error: the circuit outputs differ from the integer reference');
-  }
-  let opening: GraphOpening | undefined;
-  if (salt !== undefined) {
-    const { values, bits } = commitmentValues(model.program, x);
-    const expected = String(await inputCommitment(values, bits, salt));
-    if (expected !== decoded.inputCommitment) throw new Error("internal error: the input commitment differs from circomlibjs's");
-    opening = { input: x, salt: String(salt), commitment: expected };
+  const openings: GraphOpening[] = [];
+  for (const [b, item] of decoded.items.entries()) {
+    if (model.layout.outputs > 0 && item.prediction.logits.join() !== runProgram(model.program, xs[b]).join()) {
+      throw new Error(`internal error: the circuit outputs of item ${b} differ from the integer reference`);
+    }
+    if (privateInput) {
+      const { values, bits } = commitmentValues(model.program, xs[b]);
+      const expected = String(await inputCommitment(values, bits, salts[b]));
+      if (expected !== item.inputCommitment) throw new Error(`internal error: the input commitment of item ${b} differs from circomlibjs's`);
+      openings.push({ input: xs[b], salt: String(salts[b]), commitment: expected });
+    }
   }
   const bundle: ProofBundle = {
     format: BUNDLE_FORMAT,
@@ -133,7 +154,7 @@ export async function proveGraph(model: GraphModel, sample: Sample, options: { s
     proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },
     ...bundleClaims(decoded),
   };
-  return { bundle, ...(opening ? { opening } : {}) };
+  return { bundle, openings };
 }
 
 /** What the private-input commitment packs: each input integer minus its range's low end, at one width. */
