@@ -58,3 +58,26 @@ export { BullProveQueue, startProveWorker, DEFAULT_QUEUE, type ProveJobData, typ
 export { LocalProveBackend, type LocalBackendOptions } from './queue/localBackend.js';
 export { ProverThreads, ProveFailure } from './queue/proverThreads.js';
 export type { ProveBackend, JobStatus, JobState, SubmitOptions } from './queue/backend.js';
+
+// The op-graph pipeline (ONNX models of any shape): src/graph/.
+export {
+  loadGraph,
+  readSample,
+  readSamples,
+  buildGraphModel,
+  proveGraph,
+  proveGraphBatch,
+  lowerGraph,
+  runFloat,
+  quantizeInputs,
+  runProgram,
+  dequantizeOutputs,
+  evaluateAgreement,
+  type Graph,
+  type GraphModel,
+  type QProgram,
+  type Sample,
+  type LowerOptions,
+  type Agreement,
+} from './graph/index.js';
+export { supportedOps } from './graph/ops/index.js';
