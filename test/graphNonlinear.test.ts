@@ -6,6 +6,7 @@ import { programCosts } from '../src/graph/cost.js';
 import { importOnnxGraph } from '../src/graph/onnx.js';
 import { runPasses } from '../src/graph/passes/index.js';
 import { lowerGraph, type Sample } from '../src/graph/quant/lower.js';
+import { dequantizeOutputs, quantizeInputs, runProgram } from '../src/graph/quant/reference.js';
 import { checkOpModel, randomSamples } from './helpers/graphCheck.js';
 import { expectZkinferError } from './helpers/errors.js';
 import { OnnxGraphBuilder, f, type AttrValueSpec } from './helpers/onnxGraph.js';
@@ -134,8 +135,17 @@ describe('lookups', () => {
     for (const op of ['Log', 'Sqrt', 'Reciprocal']) {
       const bytes = unaryModel(op, {}, { n: 4 });
       const graph = runPasses(importOnnxGraph(bytes, 'op'));
-      const program = lowerGraph(graph, samplesFor(bytes, 8, 0.2, 3));
+      const calib = samplesFor(bytes, 8, 0.2, 3);
+      const xmin = Math.min(...calib.flatMap((m) => Array.from(m.get('x')!)));
+      const program = lowerGraph(graph, calib);
       expect(program.prims.some((p) => p.kind === 'lookup'), op).toBe(true);
+      // x = 0 is a valid input (the input range starts at 0): a finite, clamped table value.
+      const zero = new Map([['x', new Float64Array(4)]]);
+      const [out] = dequantizeOutputs(program, runProgram(program, quantizeInputs(program, zero)));
+      const top = Math.max(...out.values);
+      expect(out.values.every(Number.isFinite), op).toBe(true);
+      if (op === 'Log') expect(top, op).toBeLessThanOrEqual(Math.log(xmin)); // log 0 -> the range's bottom
+      if (op === 'Reciprocal') expect(top, op).toBeGreaterThanOrEqual(1 / xmin); // 1/0 -> the range's top
     }
   });
 });
