@@ -168,7 +168,9 @@ export class QBuilder {
     const ratios = t.elems.map((_, i) => (accScales ? accScales[i] : t.scale) / range.scale);
     const top = Math.max(...ratios);
     const mb = this.options.multiplierBits;
-    const shift = Math.max(0, Math.floor(Math.log2((2 ** mb - 1) / top)));
+    // Integer ratios (clampInt's 1) need no shift: M = ratio exactly, and no remainder bits to constrain.
+    const integral = ratios.every((r) => Number.isInteger(r) && r <= 2 ** mb - 1);
+    const shift = integral ? 0 : Math.max(0, Math.floor(Math.log2((2 ** mb - 1) / top)));
     const hiClamp = range.lo + 2 ** range.bits - 1;
     const elems = t.elems.map((f, i) => {
       const mult = Math.max(1, Math.round(ratios[i] * 2 ** shift));
