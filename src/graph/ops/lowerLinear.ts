@@ -150,7 +150,7 @@ export function lowerAffine(ctx: LowerCtx, x: QTensor, map: ArrayLike<number>, s
   }
   const range = b.rangeFor(ctx.outStats());
   const units = Array.from({ length: count }, (_, o) => (a(o) === 0 ? range.scale : Math.abs(a(o)) * x.scale));
-  const bottom = Math.min(...units.filter((_, o) => a(o) !== 0));
+  const bottom = units.reduce((m, u, o) => (a(o) !== 0 ? Math.min(m, u) : m), Infinity);
   const accScales: number[] = [];
   const elems = Array.from({ length: count }, (_, o) => {
     const ao = a(o);
