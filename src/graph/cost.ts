@@ -11,7 +11,27 @@ export interface NodeCost {
   gadgets: Record<string, number>;
 }
 
-export function programCosts(program: QProgram): { inputs: number; nodes: NodeCost[]; total: number } {
+/**
+ * Output elements that stay constraints: circom (--O2) removes the linear constraint out = form by
+ * substituting one intermediate signal of the form, which each signal can do once; an output that is a
+ * constant, a form over graph inputs only (public or main inputs are never substituted), or whose
+ * primitive signals were all used by earlier outputs keeps its constraint.
+ */
+export function outputConstraints(program: QProgram): number {
+  const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  const used = new Set<number>();
+  let count = 0;
+  for (const o of program.outputs) {
+    for (const f of o.elems) {
+      const free = f.terms.find(([s]) => s >= nIn && !used.has(s));
+      if (free) used.add(free[0]);
+      else count++;
+    }
+  }
+  return count;
+}
+
+export function programCosts(program: QProgram): { inputs: number; outputs: number; nodes: NodeCost[]; total: number } {
   const inputs = program.inputs.reduce((a, i) => a + size(i.shape) * unsignedBits(i.hi - i.lo), 0);
   const byNode = new Map<string, NodeCost>();
   const bounds = formBounds(program);
@@ -23,7 +43,8 @@ export function programCosts(program: QProgram): { inputs: number; nodes: NodeCo
     byNode.set(p.node, c);
   }
   const nodes = [...byNode.values()];
-  return { inputs, nodes, total: inputs + nodes.reduce((a, n) => a + n.constraints, 0) };
+  const outputs = outputConstraints(program);
+  return { inputs, outputs, nodes, total: inputs + outputs + nodes.reduce((a, n) => a + n.constraints, 0) };
 }
 
 /** One line per costly node, for people (the class argmax and commitment are not included). */

@@ -7,6 +7,7 @@
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, strides as stridesOf, tensor } from '../ir.js';
 import { need, requireDtype } from './broadcast.js';
+import { lowerBilinear } from './lowerLinear.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
 export const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
@@ -161,6 +162,36 @@ const conv: OpDef = {
     }
     return [tensor('float', [s.n, s.m, ...win.outSp], out)];
   },
+  // Constant weights: every output is a linear form over its window (padding contributes nothing),
+  // weights quantized per output element to weightBits, the bias a constant, one requantization onto
+  // the calibrated range (its clamp is a fused Relu). Computed weights: one Mul per term (lowerBilinear).
+  lower(ctx, [x, w, bias]) {
+    const s = convShapes(ctx, [x, w, bias], false);
+    const win = convWindow(ctx, s.inSp, s.kSp);
+    const t = windowTable(win);
+    const cg = s.c / s.group;
+    const mg = s.m / s.group;
+    const inSize = size(s.inSp);
+    const shape = [s.n, s.m, ...win.outSp];
+    return [
+      lowerBilinear(ctx, x!, w!, shape, (flat) => {
+        const o = flat % t.O;
+        const m = Math.floor(flat / t.O) % s.m;
+        const n = Math.floor(flat / (t.O * s.m));
+        const g = Math.floor(m / mg);
+        const terms: Array<[number, number, number]> = [];
+        for (let c = 0; c < cg; c++) {
+          const xo = (n * s.c + g * cg + c) * inSize;
+          const wo = (m * cg + c) * t.K;
+          for (let k = 0; k < t.K; k++) {
+            const i = t.idx[o * t.K + k];
+            if (i >= 0) terms.push([xo + i, wo + k, 1]);
+          }
+        }
+        return terms;
+      }, bias ? (flat) => [bias, Math.floor(flat / t.O) % s.m, 1] : undefined),
+    ];
+  },
 };
 
 /** ConvTranspose's output sizes and pads (onnxruntime ComputeTransposePadAndOutputShape). */
@@ -248,6 +279,40 @@ const convTranspose: OpDef = {
       }
     }
     return [tensor('float', [s.n, s.m, ...win.outSp], out)];
+  },
+  // As Conv, gathering instead of scattering: output position p sums x[i] * w[k] over the (i, k) that
+  // land on p. Constant weights: linear forms, one requantization per output; computed: one Mul per term.
+  lower(ctx, [x, w, bias]) {
+    const s = convShapes(ctx, [x, w, bias], true);
+    const win = transposeWindow(ctx, s.inSp, s.kSp);
+    const t = windowTable({ ...win, inSp: win.outSp, outSp: win.inSp });
+    const O = size(win.outSp);
+    const land: Array<Array<[number, number]>> = Array.from({ length: O }, () => []);
+    for (let i = 0; i < t.O; i++) {
+      for (let k = 0; k < t.K; k++) {
+        const p = t.idx[i * t.K + k];
+        if (p >= 0) land[p].push([i, k]);
+      }
+    }
+    const cg = s.c / s.group;
+    const mg = s.m / s.group;
+    const shape = [s.n, s.m, ...win.outSp];
+    return [
+      lowerBilinear(ctx, x!, w!, shape, (flat) => {
+        const p = flat % O;
+        const m = Math.floor(flat / O) % s.m;
+        const n = Math.floor(flat / (O * s.m));
+        const g = Math.floor(m / mg);
+        const terms: Array<[number, number, number]> = [];
+        for (let c = 0; c < cg; c++) {
+          const ci = g * cg + c;
+          const xo = (n * s.c + ci) * t.O;
+          const wo = (ci * mg + (m - g * mg)) * t.K;
+          for (const [i, k] of land[p]) terms.push([xo + i, wo + k, 1]);
+        }
+        return terms;
+      }, bias ? (flat) => [bias, Math.floor(flat / O) % s.m, 1] : undefined),
+    ];
   },
 };
 

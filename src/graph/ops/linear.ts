@@ -6,9 +6,12 @@
  */
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
-import { broadcastIndex, broadcastShapes, map1, map2, mapN, need, onlyOutputs, requireDtype } from './broadcast.js';
-import { reduceOp, sumOf } from './reduce.js';
-import { lowerBilinear } from './lowerLinear.js';
+import { addForms, constForm, divide, product, scaleForm } from '../quant/composite.js';
+import { signedBits } from '../quant/prims.js';
+import type { Form, LowerCtx, QTensor } from '../quant/qtensor.js';
+import { broadcastIndex, broadcastShapes, map1, map2, mapN, need, onlyOutputs, reduceGroups, reducedShape, requireDtype } from './broadcast.js';
+import { plan as reducePlan, reduceOp, sumOf } from './reduce.js';
+import { lowerAffine, lowerBilinear, lowerSum, truncDiv, weightedSum } from './lowerLinear.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
 const NUMERIC = ['float', 'int'] as const;
@@ -131,6 +134,24 @@ const matmul: OpDef = {
     }
     return [tensor(a.dtype, p.out, out)];
   },
+  // As Gemm: a constant operand gives linear forms (weights quantized per output element, one
+  // requantization onto the calibrated range, whose clamp is also a fused Relu); two computed operands
+  // cost one Mul per term, summed exactly, then one requantization. Batched, broadcast and 1-D operands
+  // are index maps.
+  lower(ctx, [a, b]) {
+    const p = matmulPlan(ctx, a!.shape, b!.shape);
+    const am = broadcastIndex(p.batch, p.aBatch);
+    const bm = broadcastIndex(p.batch, p.bBatch);
+    const { m, k, n } = p;
+    return [
+      lowerBilinear(ctx, a!, b!, p.out, (o) => {
+        const t = Math.floor(o / (m * n));
+        const i = Math.floor(o / n) % m;
+        const j = o % n;
+        return Array.from({ length: k }, (_, q) => [am[t] * m * k + i * k + q, bm[t] * k * n + q * n + j, 1]);
+      }),
+    ];
+  },
 };
 
 /** Per-channel affine map y = x * mul[c] + add[c] over (N, C, ...). */
@@ -173,6 +194,25 @@ const batchNorm: OpDef = {
     const mul = scale.map((s, c) => s / Math.sqrt(v[c] + eps));
     return [perChannel(x, mul, bias.map((b, c) => b - mean[c] * mul[c]))];
   },
+  // Not folded into a Conv/Gemm: the per-channel affine map x * mul[c] + add[c] (lowerAffine): x's
+  // integers, one requantization per element onto the calibrated range (10-bit multipliers, each within
+  // a factor 2 of the largest). Needs constant statistics.
+  lower(ctx, [x]) {
+    const consts = [1, 2, 3, 4].map((i) => ctx.constant(i));
+    if (consts.some((t) => !t)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: BatchNormalization needs constant scale, bias, mean and variance`);
+    const [scale, bias, mean, v] = consts.map((t) => t!.data);
+    const eps = ctx.attrs.float('epsilon', 1e-5);
+    const mul = scale.map((s, c) => s / Math.sqrt(v[c] + eps));
+    const add = bias.map((b, c) => b - mean[c] * mul[c]);
+    const ch = channelOf(x!.shape);
+    return [lowerAffine(ctx, x!, identityMap(x!.elems.length), x!.shape, (o) => mul[ch(o)], (o) => add[ch(o)])];
+  },
+};
+
+const identityMap = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
+const channelOf = (shape: number[]) => {
+  const inner = size(shape.slice(2));
+  return (o: number) => Math.floor(o / inner) % shape[1];
 };
 
 const instanceNorm: OpDef = {
@@ -199,6 +239,50 @@ const instanceNorm: OpDef = {
       for (let i = 0; i < inner; i++) out[base + i] = (x.data[base + i] - mean) * mul + bias[ch];
     }
     return [tensor(x.dtype, x.shape, out)];
+  },
+  // Per (n, c) group of m elements: S = sum x (exact), centred d = m x - S (exact, scale s / m),
+  // requantized to activationBits + 4 bits over +-(calibrated spread of x) when wider; V = sum d^2 (one
+  // Mul each, exact); r = 1 / sqrt(V / m + eps) by one lookup, its domain requantized to lookupBits over
+  // [0, (spread / 2)^2] (the largest variance of values in the calibrated range) and its table at
+  // activationBits + 8 bits; y = d * r (one Mul) then x scale[c] + bias[c], one requantization onto the
+  // calibrated output range. Precision: the lookup's domain step, relative error of r about
+  // (spread / 2)^2 / 2^(lookupBits + 2) / var (0.3% for uniform data at 8 bits; worse for groups whose
+  // variance is far below the calibrated spread's). Constraints per element: 2 requantizations + 2 Mul;
+  // per group: 1 requantization + 1 lookup.
+  lower(ctx, [x]) {
+    const sc = ctx.constant(1);
+    const bi = ctx.constant(2);
+    if (!sc || !bi) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: InstanceNormalization needs constant scale and bias`);
+    const b = ctx.b;
+    const q = x!;
+    const eps = ctx.attrs.float('epsilon', 1e-5);
+    const inner = size(q.shape.slice(2));
+    const groups = q.elems.length / inner;
+    const xs = ctx.inStats(0);
+    const spread = Math.max(xs.max - xs.min, q.scale);
+    const B = b.options.activationBits + 4;
+    const dElems: Form[] = [];
+    for (let g = 0; g < groups; g++) {
+      const S = weightedSum(Array.from({ length: inner }, (_, i) => [q.elems[g * inner + i], 1]));
+      for (let i = 0; i < inner; i++) dElems.push(addForms(scaleForm(q.elems[g * inner + i], inner), S, -1));
+    }
+    let d: QTensor = { dtype: 'float', shape: q.shape, scale: q.scale / inner, elems: dElems };
+    const db = b.tensorBounds(d);
+    if (signedBits(db.lo, db.hi) > B) d = b.requantize(d, b.rangeFor({ min: -spread, max: spread, absMax: spread }, B));
+    const V: QTensor = {
+      dtype: 'float',
+      shape: [groups],
+      scale: (d.scale * d.scale) / inner,
+      elems: Array.from({ length: groups }, (_, g) => weightedSum(Array.from({ length: inner }, (_, i) => [product(b, d.elems[g * inner + i], d.elems[g * inner + i]), 1]))),
+    };
+    const varMax = (spread / 2) ** 2;
+    const step = varMax / (2 ** b.options.lookupBits - 1);
+    const R = b.options.activationBits + 8;
+    const rTop = 1 / Math.sqrt(step / 2 + eps);
+    const r = b.unary(V, { min: 0, max: varMax, absMax: varMax }, (v) => 1 / Math.sqrt(Math.max(v, 0) + eps), { scale: rTop / (2 ** R - 1), lo: 0, bits: R });
+    const y: QTensor = { dtype: 'float', shape: q.shape, scale: d.scale * r.scale, elems: d.elems.map((f, i) => product(b, f, r.elems[Math.floor(i / inner)])) };
+    const ch = channelOf(q.shape);
+    return [lowerAffine(ctx, y, identityMap(y.elems.length), q.shape, (o) => sc.data[ch(o)], (o) => bi.data[ch(o)], true)];
   },
 };
 
@@ -233,13 +317,96 @@ const intDiv = (a: number, b: number, ctx: OpCtx): number => {
 };
 
 export const binaryArith: OpDef[] = [
-  variadic('Add', 2, 2, ([a, b]) => a + b),
-  variadic('Sub', 2, 2, ([a, b]) => a - b),
-  variadic('Mul', 2, 2, ([a, b]) => a * b),
-  variadic('Div', 2, 2, ([a, b], int, ctx) => (int ? intDiv(a, b, ctx) : a / b)),
-  variadic('Sum', 1, Infinity, (xs) => xs.reduce((s, x) => s + x, 0)),
-  variadic('Mean', 1, Infinity, (xs, int) => (int ? Math.trunc : (v: number) => v)(xs.reduce((s, x) => s + x, 0) / xs.length)),
+  { ...variadic('Add', 2, 2, ([a, b]) => a + b), lower: (ctx, xs) => lowerSumOp(ctx, xs, [1, 1]) },
+  { ...variadic('Sub', 2, 2, ([a, b]) => a - b), lower: (ctx, xs) => lowerSumOp(ctx, xs, [1, -1]) },
+  { ...variadic('Mul', 2, 2, ([a, b]) => a * b), lower: lowerMul },
+  { ...variadic('Div', 2, 2, ([a, b], int, ctx) => (int ? intDiv(a, b, ctx) : a / b)), lower: lowerDiv },
+  { ...variadic('Sum', 1, Infinity, (xs) => xs.reduce((s, x) => s + x, 0)), lower: (ctx, xs) => lowerSumOp(ctx, xs, xs.map(() => 1)) },
+  {
+    ...variadic('Mean', 1, Infinity, (xs, int) => (int ? Math.trunc : (v: number) => v)(xs.reduce((s, x) => s + x, 0) / xs.length)),
+    lower: (ctx, xs) => (xs[0]!.dtype === 'int' ? [intMean(ctx, lowerSumOp(ctx, xs, xs.map(() => 1))[0], xs.length)] : lowerSumOp(ctx, xs, xs.map(() => 1 / xs.length))),
+  },
 ];
+
+/** Broadcast shape and each input's index map. */
+function broadcastPlan(ctx: LowerCtx, xs: Array<QTensor | undefined>) {
+  const qs = xs as QTensor[];
+  const shape = broadcastShapes(ctx.node, qs.map((q) => q.shape));
+  return { qs, shape, maps: qs.map((q) => broadcastIndex(shape, q.shape)) };
+}
+
+// Add, Sub, Sum, Mean (float): one form per element (lowerSum): operands of equal or integer-multiple
+// scales add exactly with no constraint (Mean's 1/n is a scale change), constants are biases; other
+// scales are combined with 12-bit integer weights and requantized (one requantization per element).
+function lowerSumOp(ctx: LowerCtx, xs: Array<QTensor | undefined>, coefs: number[]): QTensor[] {
+  const { qs, shape, maps } = broadcastPlan(ctx, xs);
+  return [lowerSum(ctx, qs[0].dtype, shape, qs.map((q, i) => ({ q, map: maps[i], coef: coefs[i], value: ctx.constant(i) })))];
+}
+
+/** int Mean: the exact sum divided by n, truncated toward zero (truncDiv). */
+function intMean(ctx: LowerCtx, sum: QTensor, n: number): QTensor {
+  return ctx.b.map(sum, (f) => truncDiv(ctx.b, f, constForm(n)));
+}
+
+// Mul. By a constant: a scalar only changes the scale (exact, free); per-element constants are an affine
+// map with one requantization per element (lowerAffine). Two computed tensors: one Mul (exact product at
+// scale sx * sy) and one requantization onto the calibrated range per element (kept exact for a graph
+// output no node reads; int: the exact product at scale 1).
+function lowerMul(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
+  const { qs, shape, maps } = broadcastPlan(ctx, xs);
+  const count = size(shape);
+  const cs = [ctx.constant(0), ctx.constant(1)];
+  if (cs[0] && cs[1]) return [ctx.b.constant(map2(ctx.node, qs[0].dtype, cs[0], cs[1], (a, b) => a * b))];
+  for (const [x, c] of [[0, 1], [1, 0]]) {
+    const cv = cs[c];
+    if (cv) return [lowerAffine(ctx, qs[x], maps[x], shape, (o) => cv.data[maps[c][o]], () => 0)];
+  }
+  const [a, b] = qs;
+  const dtype = a.dtype;
+  const prods = Array.from({ length: count }, (_, o) => product(ctx.b, a.elems[maps[0][o]], b.elems[maps[1][o]]));
+  const exact: QTensor = { dtype, shape, scale: a.scale * b.scale, elems: prods };
+  if (dtype !== 'float' || ctx.graphOutputOnly()) return [exact];
+  return [ctx.b.requantize(exact, ctx.b.rangeFor(ctx.outStats()))];
+}
+
+// Div. By a constant: multiplication by 1/c (see Mul; a zero constant is refused). A computed divisor
+// (float) must be > 0 on every calibration value: it is clamped to >= 1 integer unit and each element is
+// one DivFloor, floor(x * K / y), at the calibrated output range's resolution (composite.divide).
+// int: truncation toward zero (truncDiv: a comparison when the numerator can be negative, a product
+// when the divisor is computed, one DivFloor); a negative constant divisor negates; a computed int
+// divisor must be >= 1 on the calibration data (it is clamped to >= 1, where onnxruntime would fail).
+function lowerDiv(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
+  const { qs, shape, maps } = broadcastPlan(ctx, xs);
+  const count = size(shape);
+  const [x, y] = qs;
+  const b = ctx.b;
+  const cy = ctx.constant(1);
+  const dtype = x.dtype;
+  if (cy) {
+    const d = (o: number) => cy.data[maps[1][o]];
+    for (let o = 0; o < count; o++) if (d(o) === 0) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: division by a constant 0`);
+    if (dtype === 'float') return [lowerAffine(ctx, x, maps[0], shape, (o) => 1 / d(o), () => 0)];
+    return [{ dtype, shape, scale: 1, elems: Array.from({ length: count }, (_, o) => scaleForm(truncDiv(b, x.elems[maps[0][o]], constForm(Math.abs(d(o)))), Math.sign(d(o)))) }];
+  }
+  const ys = ctx.inStats(1);
+  if (dtype === 'float') {
+    if (!(ys.min > 0)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the divisor '${ctx.node.inputs[1]}' is not positive on all calibration data (min ${ys.min}); only divisors > 0 are supported`);
+    const target = b.rangeFor(ctx.outStats());
+    let scale = 1;
+    const elems = Array.from({ length: count }, (_, o) => {
+      const r = divide(b, x.elems[maps[0][o]], x.scale, y.elems[maps[1][o]], y.scale, target, ctx.node.name);
+      scale = r.scale;
+      return r.f;
+    });
+    return [{ dtype, shape, scale, elems }];
+  }
+  if (!(ys.min >= 1)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the integer divisor '${ctx.node.inputs[1]}' is not >= 1 on all calibration data (min ${ys.min}); only positive integer divisors are supported`);
+  const den = y.elems.map((f) => {
+    const fb = b.bounds(f);
+    return fb.lo >= 1 ? f : b.clampInt(f, 1, Math.max(1, Math.ceil(Math.log2(fb.hi))));
+  });
+  return [{ dtype, shape, scale: 1, elems: Array.from({ length: count }, (_, o) => truncDiv(b, x.elems[maps[0][o]], den[maps[1][o]])) }];
+}
 
 const neg: OpDef = {
   op: 'Neg',
@@ -249,7 +416,23 @@ const neg: OpDef = {
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
   evalFloat: (ctx, inputs) => [map1(need(ctx, inputs, 0), need(ctx, inputs, 0).dtype, (v) => -v)],
+  // Negated forms at the same scale: exact, free.
+  lower: (ctx, [x]) => [ctx.b.map(x!, (f) => scaleForm(f, -1))],
 };
+
+// ReduceSum, ReduceMean: the exact sum of each group's forms, no constraint; the mean is a scale change
+// (scale / count), exact. int ReduceMean truncates toward zero (truncDiv).
+function lowerReduce(ctx: LowerCtx, [x, axesIn]: Array<QTensor | undefined>, since: number, mean: boolean): QTensor {
+  const axesValue = ctx.constant(1);
+  const p = reducePlan(ctx, x!.shape.length, since, axesIn && (axesValue ?? { dtype: axesIn.dtype, shape: axesIn.shape }));
+  if (!p.axes) return x!;
+  const g = reduceGroups(x!.shape, p.axes);
+  const elems = Array.from({ length: g.outer }, (_, o) => weightedSum(Array.from({ length: g.inner }, (_, i) => [x!.elems[g.index(o, i)], 1])));
+  const out: QTensor = { dtype: x!.dtype, shape: reducedShape(x!.shape, p.axes, p.keepdims), scale: x!.scale, elems };
+  if (!mean || g.inner === 1) return out;
+  if (x!.dtype === 'int') return intMean(ctx, out, g.inner);
+  return { ...out, scale: x!.scale / g.inner };
+}
 
 export const linearOps: OpDef[] = [
   gemm,
@@ -258,6 +441,6 @@ export const linearOps: OpDef[] = [
   instanceNorm,
   ...binaryArith,
   neg,
-  reduceOp({ op: 'ReduceSum', axesSince: 13, fn: sumOf }),
-  reduceOp({ op: 'ReduceMean', fn: (v) => sumOf(v) / v.length }),
+  { ...reduceOp({ op: 'ReduceSum', axesSince: 13, fn: sumOf }), lower: (ctx, xs) => [lowerReduce(ctx, xs, 13, false)] },
+  { ...reduceOp({ op: 'ReduceMean', fn: (v) => sumOf(v) / v.length }), lower: (ctx, xs) => [lowerReduce(ctx, xs, 18, true)] },
 ];

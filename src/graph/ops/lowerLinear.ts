@@ -2,9 +2,11 @@
  * Lowering shared by the linear op family: outputs that are sums of products of two operands (Gemm,
  * MatMul, Conv with computed weights) or of one operand with constant weights (everything else).
  */
-import type { RealForm } from '../quant/builder.js';
-import { product } from '../quant/composite.js';
-import type { LowerCtx, QTensor } from '../quant/qtensor.js';
+import { size, tensor, type DType, type Tensor } from '../ir.js';
+import { mergeTerms, type QBuilder, type RealForm } from '../quant/builder.js';
+import { addForms, constForm, less, product, scaleForm } from '../quant/composite.js';
+import { signedBits } from '../quant/prims.js';
+import type { Form, LowerCtx, QTensor, Term } from '../quant/qtensor.js';
 
 /** The requantization target of output k: null (exact accumulators) for a graph output no node reads. */
 export function outputRange(ctx: LowerCtx, k = 0) {
@@ -61,4 +63,123 @@ export function lowerBilinear(
     return f;
   });
   return ctx.b.linear(dtype, shape, forms, range);
+}
+
+// ---- element-wise sums, affine maps and integer division (Add, Sub, Sum, Mean, Mul/Div by constants,
+// BatchNormalization, the pools' and reductions' sums) ----
+
+/** sum of w * f over forms (integer weights): exact, no constraint. */
+export function weightedSum(items: Array<[Form, number]>): Form {
+  let bias = 0;
+  const terms: Term[] = [];
+  for (const [f, w] of items) {
+    if (w === 0) continue;
+    bias += w * f.bias;
+    for (const [s, v] of f.terms) terms.push([s, w * v]);
+  }
+  return { bias, terms: mergeTerms(terms) };
+}
+
+const widthOf = (b: QBuilder, t: QTensor) => {
+  const i = b.tensorBounds(t);
+  return signedBits(Math.min(i.lo, 0), Math.max(i.hi, 0));
+};
+
+/** One operand of an element-wise sum: out[o] += coef * q[map[o]] (`value`: its float values when constant). */
+export interface SumPart {
+  q: QTensor;
+  map: ArrayLike<number>;
+  coef: number;
+  value?: Tensor;
+}
+
+/**
+ * out[o] = sum over parts of coef * in[map[o]]. Constants go into the forms' biases. When every real
+ * factor (coef x scale) is an integer multiple of the smallest, the sum is an exact form at that unit (no
+ * constraint); it is kept unless its width grew by more than 4 bits over the widest operand (then one
+ * requantization onto the calibrated output range). Otherwise the operands are weighted by integers with
+ * 12-bit precision onto a fine unit and requantized (kept, for a graph output no node reads).
+ * int tensors: always exact at scale 1.
+ */
+export function lowerSum(ctx: LowerCtx, dtype: DType, shape: number[], parts: SumPart[]): QTensor {
+  const b = ctx.b;
+  const count = size(shape);
+  const bias = new Float64Array(count);
+  for (const p of parts) if (p.value) for (let o = 0; o < count; o++) bias[o] += p.coef * p.value.data[p.map[o]];
+  const computed = parts.filter((p) => !p.value);
+  if (computed.length === 0) return b.constant(tensor(dtype, shape, bias));
+  const factors = computed.map((p) => p.coef * p.q.scale);
+  const nonzero = factors.filter((f) => f !== 0).map(Math.abs);
+  const unit = nonzero.length ? Math.min(...nonzero) : 1;
+  const exact = dtype !== 'float' || nonzero.every((e) => Math.abs(e / unit - Math.round(e / unit)) < 1e-9 * (e / unit) && e / unit <= 2 ** 20);
+  const u = dtype !== 'float' ? 1 : exact ? unit : Math.max(...nonzero) / 2 ** 12;
+  const weights = factors.map((f) => Math.round(f / u));
+  const elems = Array.from({ length: count }, (_, o) => {
+    const f = weightedSum(computed.map((p, j) => [p.q.elems[p.map[o]], weights[j]]));
+    return { bias: f.bias + Math.round(bias[o] / u), terms: f.terms };
+  });
+  const out: QTensor = { dtype, shape, scale: u, elems };
+  if (dtype !== 'float' || ctx.graphOutputOnly()) return out;
+  if (exact && widthOf(b, out) <= Math.max(...computed.map((p) => widthOf(b, p.q))) + 4) return out;
+  return b.requantize(out, b.rangeFor(ctx.outStats()));
+}
+
+/**
+ * out[o] = a(o) * x[map[o]] + c(o) with constant a, c. One common a (a scalar Mul/Div): only the scale
+ * changes (|a| x scale; a negative a negates the forms), c is rounded into the bias: exact, free.
+ * Different a per element (per-channel affine, per-element constants): each element keeps x's integers
+ * weighted by a power of two 2^k (k <= 20) so that every element's requantization ratio is within a
+ * factor 2 of the smallest (the tensor's one shift then gives every element a ~10-bit multiplier), then
+ * one requantization onto the calibrated output range. int tensors: integer a and c, exact at scale 1.
+ */
+export function lowerAffine(ctx: LowerCtx, x: QTensor, map: ArrayLike<number>, shape: number[], a: (o: number) => number, c: (o: number) => number, requant = false): QTensor {
+  const b = ctx.b;
+  const count = size(shape);
+  const xs = (o: number) => x.elems[map[o]];
+  if (x.dtype !== 'float') {
+    return { dtype: x.dtype, shape, scale: 1, elems: Array.from({ length: count }, (_, o) => addForms(scaleForm(xs(o), a(o)), constForm(c(o)))) };
+  }
+  const a0 = a(0);
+  let uniform = !requant;
+  for (let o = 1; o < count && uniform; o++) uniform = a(o) === a0;
+  if (uniform) {
+    if (a0 === 0) return b.constant(tensor('float', shape, Array.from({ length: count }, (_, o) => c(o))));
+    const scale = Math.abs(a0) * x.scale;
+    const sign = Math.sign(a0);
+    return { dtype: 'float', shape, scale, elems: Array.from({ length: count }, (_, o) => addForms(scaleForm(xs(o), sign), constForm(Math.round(c(o) / scale)))) };
+  }
+  const range = b.rangeFor(ctx.outStats());
+  const units = Array.from({ length: count }, (_, o) => (a(o) === 0 ? range.scale : Math.abs(a(o)) * x.scale));
+  const bottom = units.reduce((m, u, o) => (a(o) !== 0 ? Math.min(m, u) : m), Infinity);
+  const accScales: number[] = [];
+  const elems = Array.from({ length: count }, (_, o) => {
+    const ao = a(o);
+    if (ao === 0) {
+      accScales.push(range.scale);
+      return constForm(Math.round(c(o) / range.scale));
+    }
+    const k = Math.min(20, Math.max(0, Math.floor(Math.log2(units[o] / bottom))));
+    const u = units[o] / 2 ** k;
+    accScales.push(u);
+    return addForms(scaleForm(xs(o), Math.sign(ao) * 2 ** k), constForm(Math.round(c(o) / u)));
+  });
+  return b.requantize({ dtype: 'float', shape, scale: 1, elems }, range, accScales);
+}
+
+/**
+ * Integer division truncating toward zero (onnxruntime's int Div): the divisor must be >= 1 for every
+ * valid input (callers negate for a negative constant divisor). q = floor((n + (d - 1) * [n < 0]) / d):
+ * one comparison (the numerator's width) when n can be negative, one product when d is computed, one
+ * DivFloor.
+ */
+export function truncDiv(b: QBuilder, num: Form, den: Form): Form {
+  if (num.terms.length === 0 && den.terms.length === 0) return constForm(Math.trunc(num.bias / den.bias));
+  if (den.terms.length === 0 && den.bias === 1) return num;
+  const nb = b.bounds(num);
+  let n = num;
+  if (nb.lo < 0) {
+    const negative = less(b, num, 1, constForm(0), 1);
+    n = addForms(num, product(b, negative, addForms(den, constForm(-1))));
+  }
+  return b.prim({ kind: 'div', num: n, den });
 }

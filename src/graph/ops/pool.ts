@@ -9,6 +9,9 @@ import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
 import { need, onlyOutputs, requireDtype } from './broadcast.js';
 import { AUTO_PADS, perDim, windowTable, type Window } from './conv.js';
+import { maxOf } from '../quant/composite.js';
+import type { Form, LowerCtx, QTensor } from '../quant/qtensor.js';
+import { weightedSum } from './lowerLinear.js';
 import type { OpCtx, OpDef, OpInput } from './types.js';
 
 function poolWindow(ctx: OpCtx, xShape: readonly number[]): Window {
@@ -96,7 +99,64 @@ const averagePool: OpDef = {
     const cip = ctx.attrs.int('count_include_pad', 0) === 1;
     return [pool(x, poolWindow(ctx, x.shape), (v, inPad) => sum(v) / (cip ? inPad : v.length))];
   },
+  lower(ctx, [x]) {
+    const win = poolWindow(ctx, x!.shape);
+    const t = windowTable(win);
+    const cip = ctx.attrs.int('count_include_pad', 0) === 1;
+    const windows = poolWindows(x!, t);
+    const counts = windows.map((v, j) => (cip ? t.inPad[j % t.O] : v.length));
+    return [averageOf(ctx, x!, [x!.shape[0], x!.shape[1], ...win.outSp], windows, counts)];
+  },
 };
+
+/** The forms of each window's positions inside the input, per (plane, output position). */
+function poolWindows(x: QTensor, t: ReturnType<typeof windowTable>): Form[][] {
+  const planes = x.shape[0] * x.shape[1];
+  const inSize = size(x.shape.slice(2));
+  const out: Form[][] = [];
+  for (let p = 0; p < planes; p++) {
+    for (let o = 0; o < t.O; o++) {
+      const v: Form[] = [];
+      for (let k = 0; k < t.K; k++) {
+        const i = t.idx[o * t.K + k];
+        if (i >= 0) v.push(x.elems[p * inSize + i]);
+      }
+      out.push(v);
+    }
+  }
+  return out;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Averages: each window's exact sum, divided by its count. One count for every window (no padding,
+ * count_include_pad, global pools): a scale change, exact and free. Different counts: with L the least
+ * common multiple of the counts (<= 2^12), sum * (L / count) at scale / L, still exact and free;
+ * otherwise each sum is requantized onto the calibrated range (one requantization per element).
+ */
+function averageOf(ctx: LowerCtx, x: QTensor, shape: number[], windows: Form[][], counts: number[]): QTensor {
+  const distinct = [...new Set(counts)];
+  const L = distinct.reduce((l, c) => Math.min(l * (c / gcd(l, c)), 2 ** 31), 1);
+  if (L <= 2 ** 12) {
+    return { dtype: x.dtype, shape, scale: x.scale / L, elems: windows.map((v, j) => weightedSum(v.map((f) => [f, L / counts[j]]))) };
+  }
+  const sums: QTensor = { dtype: x.dtype, shape, scale: x.scale, elems: windows.map((v) => weightedSum(v.map((f) => [f, 1]))) };
+  return ctx.b.requantize(sums, ctx.b.rangeFor(ctx.outStats()), counts.map((c) => x.scale / c));
+}
+
+/** The maximum of each window (MaxOfN: (n - 1) x (width + 2) constraints); an empty window is refused. */
+function maxOfWindows(ctx: LowerCtx, x: QTensor, shape: number[], windows: Form[][]): QTensor {
+  return {
+    dtype: x.dtype,
+    shape,
+    scale: x.scale,
+    elems: windows.map((v) => {
+      if (v.length === 0) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: a pooling window lies entirely in the padding`);
+      return maxOf(ctx.b, v);
+    }),
+  };
+}
 
 const maxPool: OpDef = {
   op: 'MaxPool',
@@ -111,9 +171,16 @@ const maxPool: OpDef = {
     const x = need(ctx, inputs, 0);
     return [pool(x, poolWindow(ctx, x.shape), max)];
   },
+  // The maximum over the window's positions inside the input (padded positions excluded, as
+  // onnxruntime's -inf padding), exact on signed values at x's scale: one MaxOfN per output,
+  // (window - 1) x (width + 2) constraints (width: bits of the inputs' spread).
+  lower(ctx, [x]) {
+    const win = poolWindow(ctx, x!.shape);
+    return [maxOfWindows(ctx, x!, [x!.shape[0], x!.shape[1], ...win.outSp], poolWindows(x!, windowTable(win)))];
+  },
 };
 
-function globalPool(op: string, fn: (v: number[]) => number, dtypes: Array<'float' | 'int'>): OpDef {
+function globalPool(op: string, fn: (v: number[]) => number, dtypes: Array<'float' | 'int'>, lower: NonNullable<OpDef['lower']>): OpDef {
   const check = (ctx: OpCtx, shape: readonly number[]) => {
     if (shape.length < 3) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: input must be (N, C, spatial...) (got [${shape}])`);
   };
@@ -132,7 +199,30 @@ function globalPool(op: string, fn: (v: number[]) => number, dtypes: Array<'floa
       for (let p = 0; p < out.length; p++) out[p] = fn(Array.from(x.data.subarray(p * inner, (p + 1) * inner)));
       return [tensor(x.dtype, [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], out)];
     },
+    lower(ctx, inputs) {
+      check(ctx, inputs[0]!.shape);
+      return lower(ctx, inputs);
+    },
   };
 }
 
-export const poolOps: OpDef[] = [averagePool, globalPool('GlobalAveragePool', (v) => sum(v) / v.length, ['float']), maxPool, globalPool('GlobalMaxPool', max, ['float'])];
+/** Each (n, c) plane's forms and the output shape of a global pool. */
+function planes(x: QTensor): { shape: number[]; windows: Form[][] } {
+  const inner = size(x.shape.slice(2));
+  const windows = Array.from({ length: x.shape[0] * x.shape[1] }, (_, p) => x.elems.slice(p * inner, (p + 1) * inner));
+  return { shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)], windows };
+}
+
+// GlobalAveragePool: each plane's exact sum at scale / size (free). GlobalMaxPool: one MaxOfN per plane.
+export const poolOps: OpDef[] = [
+  averagePool,
+  globalPool('GlobalAveragePool', (v) => sum(v) / v.length, ['float'], (ctx, [x]) => {
+    const { shape, windows } = planes(x!);
+    return [averageOf(ctx, x!, shape, windows, windows.map((v) => v.length))];
+  }),
+  maxPool,
+  globalPool('GlobalMaxPool', max, ['float'], (ctx, [x]) => {
+    const { shape, windows } = planes(x!);
+    return [maxOfWindows(ctx, x!, shape, windows)];
+  }),
+];

@@ -15,7 +15,7 @@ interface ReducePlan {
   keepdims: boolean;
 }
 
-function plan(ctx: OpCtx, rank: number, axesSince: number, axesInput: OpInput | Tensor | undefined): ReducePlan {
+export function plan(ctx: OpCtx, rank: number, axesSince: number, axesInput: OpInput | Tensor | undefined): ReducePlan {
   const { attrs } = ctx;
   const keepdims = attrs.int('keepdims', 1);
   attrs.require('keepdims', keepdims === 0 || keepdims === 1, 'keepdims is 0 or 1');

@@ -130,7 +130,7 @@ export class QBuilder {
   linear(dtype: DType, shape: number[], forms: RealForm[], range: Range | null): QTensor {
     const factors = forms.map((f) => f.terms.map(([src, , w]) => w * src.scale));
     const nonzero = factors.flat().filter((e) => e !== 0).map(Math.abs);
-    const unit = nonzero.length ? Math.min(...nonzero) : 1;
+    const unit = nonzero.length ? nonzero.reduce((m, e) => Math.min(m, e), Infinity) : 1;
     const exact = nonzero.every((e) => Math.abs(e / unit - Math.round(e / unit)) < 1e-9 * (e / unit) && e / unit <= 2 ** 20);
     const accumulate = (o: number, u: number): Form => {
       const terms: Term[] = [];
@@ -146,7 +146,7 @@ export class QBuilder {
     };
     const wmax = 2 ** (this.options.weightBits - 1) - 1;
     if (range === null) {
-      const u = exact ? unit : (nonzero.length ? Math.max(...nonzero) : 1) / wmax;
+      const u = exact ? unit : (nonzero.length ? nonzero.reduce((m, e) => Math.max(m, e), 0) : 1) / wmax;
       return { dtype, shape, scale: u, elems: forms.map((_, o) => accumulate(o, u)) };
     }
     // Per output element: its own weight scale, then a requantization to the range.
@@ -166,7 +166,7 @@ export class QBuilder {
    */
   requantize(t: QTensor, range: Range, accScales?: number[]): QTensor {
     const ratios = t.elems.map((_, i) => (accScales ? accScales[i] : t.scale) / range.scale);
-    const top = Math.max(...ratios);
+    const top = ratios.reduce((m, r) => Math.max(m, r), -Infinity);
     const mb = this.options.multiplierBits;
     // Integer ratios (clampInt's 1) need no shift: M = ratio exactly, and no remainder bits to constrain.
     const integral = ratios.every((r) => Number.isInteger(r) && r <= 2 ** mb - 1);
