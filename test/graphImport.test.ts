@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runOnnx, type OrtInput } from '../bench/ort.js';
 import { NodeAttrs, userShape, type Graph } from '../src/graph/ir.js';
 import { importOnnxGraph, loadOnnxGraph } from '../src/graph/onnx.js';
+import { DEFAULT_QUANT, QBuilder } from '../src/graph/quant/builder.js';
 import { OPS, supportedOps } from '../src/graph/ops/index.js';
 import type { LowerCtx, QTensor } from '../src/graph/quant/qtensor.js';
 import { runPasses } from '../src/graph/passes/index.js';
@@ -289,15 +290,21 @@ describe('structural ops lower by picking input forms', () => {
     expect(out.elems[5]).toBe(x.elems[3]);
   });
 
-  it('Concat brings inputs to the finest scale when the ratio is an integer, else refuses', () => {
+  it('Concat brings inputs to the finest scale: exactly when the ratio is an integer, else by one requantization', () => {
     const a = q([1, 2], 0.5);
     const b = q([1, 1], 0.125);
     const [out] = OPS.get('Concat')!.lower!(lowerCtx('Concat', { axis: 1 }, ['a', 'b'], []), [a, b]);
     expect(out.scale).toBe(0.125);
     expect(out.elems).toEqual([{ bias: 0, terms: [[0, 4]] }, { bias: 4, terms: [[1, 4]] }, b.elems[0]]);
-    expect(errorOf(() => OPS.get('Concat')!.lower!(lowerCtx('Concat', { axis: 1 }, ['a', 'b'], []), [a, q([1, 1], 0.3)]))).toBe(
-      "node 'n' (Concat): inputs have scales 0.5, 0.3 whose ratios are not integers, so they cannot share one without rounding",
-    );
+    // 0.5 and 0.3: a requantizes onto 0.3 (a primitive per element of a), c keeps its forms.
+    const builder = new QBuilder(DEFAULT_QUANT);
+    for (let i = 0; i < 2; i++) builder.signal({ lo: -10, hi: 10 });
+    const c = q([1, 1], 0.3);
+    const ctx = { ...lowerCtx('Concat', { axis: 1 }, ['a', 'c'], []), b: builder } as LowerCtx;
+    const [mixed] = OPS.get('Concat')!.lower!(ctx, [a, { ...c, elems: [{ bias: 0, terms: [[1, 1]] }] }]);
+    expect(mixed.scale).toBe(0.3);
+    expect(builder.prims.map((p) => p.kind)).toEqual(['requant', 'requant']);
+    expect(mixed.elems[2]).toEqual({ bias: 0, terms: [[1, 1]] });
   });
 
   it('Cast of computed values: int/bool to float is bookkeeping, float to int is refused', () => {

@@ -6,6 +6,7 @@
  */
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, strides, type Node, type Tensor } from '../ir.js';
+import type { QBuilder } from '../quant/builder.js';
 import type { Form, QTensor } from '../quant/qtensor.js';
 
 /** An axis in [-rank, rank) as [0, rank); anything else is an error naming node and attribute. */
@@ -126,30 +127,30 @@ function scaleForm(f: Form, k: number): Form {
 }
 
 /**
- * Lower a plan: output forms are the input forms themselves. Inputs of different scales (Concat) are
- * brought to the finest one when the ratios are integers (exact), otherwise `node` is refused.
+ * Lower a plan: output forms are the input forms themselves (free). Data inputs of different scales
+ * (Concat) are brought to the finest one: exactly when the ratios are integers, otherwise by one
+ * requantization of each coarser input (no clamp: the range covers its bounds), which rounds to the
+ * finest scale. Inputs the plan does not read (a Reshape's shape, a Slice's starts) play no part.
  */
-export function applyPlanQ(node: Node, plan: MovePlan, dtype: QTensor['dtype'], inputs: ReadonlyArray<QTensor | undefined>): QTensor {
+export function applyPlanQ(node: Node, plan: MovePlan, dtype: QTensor['dtype'], inputs: ReadonlyArray<QTensor | undefined>, b?: QBuilder): QTensor {
   const used = plan.from ? [...new Set(plan.from)] : [0];
   // Integer and boolean tensors are exact (scale 1), whatever their inputs' scales.
   const scale = dtype === 'float' ? Math.min(...used.map((i) => inputs[i]!.scale)) : 1;
-  const factor = inputs.map((q) => {
-    if (!q) return 1;
+  const sources = inputs.map((q, i) => {
+    if (!q || !used.includes(i)) return q;
     const r = q.scale / scale;
-    if (Math.abs(r - Math.round(r)) > 1e-9 * r) {
-      fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: inputs have scales ${inputs.map((x) => x?.scale).join(', ')} whose ratios are not integers, so they cannot share one without rounding`);
-    }
-    return Math.round(r);
+    if (Math.abs(r - Math.round(r)) <= 1e-9 * r) return { ...q, scale, elems: q.elems.map((f) => scaleForm(f, Math.round(r))) };
+    if (!b) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: inputs have scales ${inputs.map((x) => x?.scale).join(', ')} whose ratios are not integers`);
+    const bounds = b.tensorBounds(q);
+    const lo = Math.floor(bounds.lo * r) - 1;
+    const bits = Math.max(1, Math.ceil(Math.log2(Math.ceil(bounds.hi * r) + 2 - lo)));
+    return b.requantize(q, { scale, lo, bits });
   });
   const fillForm: Form = { bias: Math.round((plan.fill ?? 0) / scale), terms: [] };
   const elems = new Array<Form>(plan.at.length);
   for (let j = 0; j < elems.length; j++) {
     const a = plan.at[j];
-    if (a < 0) elems[j] = fillForm;
-    else {
-      const i = plan.from ? plan.from[j] : 0;
-      elems[j] = scaleForm(inputs[i]!.elems[a], factor[i]);
-    }
+    elems[j] = a < 0 ? fillForm : sources[plan.from ? plan.from[j] : 0]!.elems[a];
   }
   return { dtype, shape: [...plan.shape], scale, elems };
 }

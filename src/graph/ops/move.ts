@@ -27,7 +27,7 @@ export function moveOp(spec: MoveSpec): OpDef {
     },
     lower(ctx: LowerCtx, inputs: Array<QTensor | undefined>) {
       const infos = inputs.map((q, i): OpInput | undefined => q && { dtype: q.dtype, shape: q.shape, value: ctx.constant(i) });
-      return spec.plan(ctx, infos).map((p) => applyPlanQ(ctx.node, p, p.dtype ?? inputs[0]!.dtype, inputs));
+      return spec.plan(ctx, infos).map((p) => applyPlanQ(ctx.node, p, p.dtype ?? inputs[0]!.dtype, inputs, ctx.b));
     },
   };
 }
