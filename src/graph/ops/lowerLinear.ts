@@ -97,8 +97,8 @@ export interface SumPart {
  * out[o] = sum over parts of coef * in[map[o]]. Constants go into the forms' biases. When every real
  * factor (coef x scale) is an integer multiple of the smallest, the sum is an exact form at that unit (no
  * constraint); it is kept unless its width grew by more than 4 bits over the widest operand (then one
- * requantization onto the calibrated output range). Otherwise the operands are weighted by integers with
- * 12-bit precision onto a fine unit and requantized (kept, for a graph output no node reads).
+ * requantization onto the calibrated output range). Otherwise the operands are weighted by integers
+ * onto a unit giving the smallest factor 12 bits of precision, and requantized (kept, for a graph output no node reads).
  * int tensors: always exact at scale 1.
  */
 export function lowerSum(ctx: LowerCtx, dtype: DType, shape: number[], parts: SumPart[]): QTensor {
@@ -112,7 +112,9 @@ export function lowerSum(ctx: LowerCtx, dtype: DType, shape: number[], parts: Su
   const nonzero = factors.filter((f) => f !== 0).map(Math.abs);
   const unit = nonzero.length ? Math.min(...nonzero) : 1;
   const exact = dtype !== 'float' || nonzero.every((e) => Math.abs(e / unit - Math.round(e / unit)) < 1e-9 * (e / unit) && e / unit <= 2 ** 20);
-  const u = dtype !== 'float' ? 1 : exact ? unit : Math.max(...nonzero) / 2 ** 12;
+  // Not exact: a unit fine enough for 12 bits of the SMALLEST factor (weights are free constants), but no
+  // finer than 2^-24 of the largest (a smaller term is below the sum's precision anyway).
+  const u = dtype !== 'float' ? 1 : exact ? unit : Math.max(unit / 2 ** 12, Math.max(...nonzero) / 2 ** 24);
   const weights = factors.map((f) => Math.round(f / u));
   const elems = Array.from({ length: count }, (_, o) => {
     const f = weightedSum(computed.map((p, j) => [p.q.elems[p.map[o]], weights[j]]));

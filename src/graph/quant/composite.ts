@@ -19,8 +19,8 @@ function integerRatio(x: number, y: number): number | undefined {
 
 /**
  * Two forms at a common scale: exact when one scale is an integer multiple of the other (equal scales,
- * int tensors, constants quantized at the other's scale); otherwise both are weighted by integers with
- * 16-bit precision onto a finer common unit (relative error <= 2^-16).
+ * int tensors, constants quantized at the other's scale); otherwise both are weighted by integers onto a
+ * finer common unit (relative error <= 2^-16 of the smaller scale).
  */
 export function commonScale(a: { f: Form; scale: number }, b: { f: Form; scale: number }): { a: Form; b: Form; scale: number } {
   if (a.scale === b.scale) return { a: a.f, b: b.f, scale: a.scale };
@@ -28,7 +28,8 @@ export function commonScale(a: { f: Form; scale: number }, b: { f: Form; scale: 
   const ra = integerRatio(small, a.scale);
   const rb = integerRatio(small, b.scale);
   if (ra !== undefined && rb !== undefined) return { a: scaleForm(a.f, ra), b: scaleForm(b.f, rb), scale: small };
-  const unit = Math.max(a.scale, b.scale) / 2 ** 16;
+  // 16 bits for the smaller scale (weights are free constants), no finer than 2^-28 of the larger.
+  const unit = Math.max(small / 2 ** 16, Math.max(a.scale, b.scale) / 2 ** 28);
   return { a: scaleForm(a.f, Math.round(a.scale / unit)), b: scaleForm(b.f, Math.round(b.scale / unit)), scale: unit };
 }
 
