@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as tfjs from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadGraph } from '../src/graph/index.js';
 import { userShape, type Graph } from '../src/graph/ir.js';
 import { runPasses } from '../src/graph/passes/index.js';
 import { runFloat } from '../src/graph/quant/lower.js';
@@ -245,6 +246,8 @@ describe('the bundled models', () => {
     expect(raw.outputs.map((o) => o.name)).toEqual(['logits']);
     const g = await expectBundledMatches('mnist-mlp');
     expect(ops(g)).toEqual(['Gemm+Relu', 'Gemm']);
+    // The graph pipeline's entry point takes model.json files too.
+    expect(ops(await loadGraph('models/mnist-mlp/model.json'))).toEqual(['Gemm+Relu', 'Gemm']);
     expect(userShape(g.outputs[0])).toEqual([10]);
   });
 
