@@ -6,14 +6,16 @@ import { fail } from '../util/errors.js';
 import { readJsonFile } from '../util/fs.js';
 import type { Graph } from './ir.js';
 import { loadOnnxGraph } from './onnx.js';
+import { loadTfjsGraph } from './tfjs.js';
 import { runPasses } from './passes/index.js';
 import { parseCalibrationFile, parseInputFile } from './inputs.js';
 import type { Sample } from './quant/lower.js';
 
 /** Import a model file and run the shared passes (folding, dead nodes, batch dimension, fusions). */
 export async function loadGraph(file: string): Promise<Graph> {
-  if (!file.endsWith('.onnx')) fail('BAD_INPUT', `${file}: the graph pipeline reads .onnx files`);
-  return runPasses(await loadOnnxGraph(file));
+  if (file.endsWith('.onnx')) return runPasses(await loadOnnxGraph(file));
+  if (file.endsWith('.json')) return runPasses(await loadTfjsGraph(file));
+  return fail('BAD_INPUT', `${file}: the graph pipeline reads .onnx files and tfjs Layers model.json files`);
 }
 
 export async function readSample(graph: Graph, file: string, what = 'input'): Promise<Sample> {
@@ -30,3 +32,4 @@ export { quantizeInputs, runProgram, dequantizeOutputs } from './quant/reference
 export { evaluateAgreement, type Agreement } from './evaluate.js';
 export { emitGraphCircuit } from './emit.js';
 export type { Graph } from './ir.js';
+export { importTfjsGraph, loadTfjsGraph, type TfjsWeights } from './tfjs.js';

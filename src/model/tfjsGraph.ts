@@ -36,7 +36,7 @@ export interface LayerGraph {
 }
 
 export const OUTPUT_READER = '(the model output)';
-const SEQUENTIAL_INPUT = '(the model input)';
+export const SEQUENTIAL_INPUT = '(the model input)';
 
 function root(topology: unknown): { className?: string; layers: LayerJson[]; config: Record<string, unknown> } {
   const t = topology as Record<string, unknown> | undefined;

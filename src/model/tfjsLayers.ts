@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { ZkinferError, fail } from '../util/errors.js';
-import { readJsonFile } from '../util/fs.js';
 import { layerGraph, type GraphLayer, type LayerGraph } from './tfjsGraph.js';
-import { findWeight, readWeights } from './tfjsWeights.js';
+import { findWeight, readTfjsModelFiles } from './tfjsWeights.js';
 import type { FloatActivation, FloatAdd, FloatConv2D, FloatDense, FloatLayer, FloatModel } from './types.js';
 
 /**
@@ -320,10 +318,8 @@ function denseLayer(layer: LayerJson, name: string, shape: number[], weights: Ma
 }
 
 export async function loadTfjsLayersModel(modelJsonPath: string): Promise<FloatModel> {
-  const json = (await readJsonFile(modelJsonPath, 'model', 'BAD_MODEL')) as Record<string, unknown>;
-  if (!json || typeof json !== 'object') fail('BAD_MODEL', `${modelJsonPath} is not a tfjs Layers model`);
+  const { json, weights, name } = await readTfjsModelFiles(modelJsonPath);
   const graph = layerGraph(json.modelTopology);
-  const weights = await readWeights(path.dirname(modelJsonPath), json.weightsManifest);
   const importer = new GraphImporter(graph, weights);
   const output = importer.run();
   const out = importer.layers;
@@ -333,6 +329,5 @@ export async function loadTfjsLayersModel(modelJsonPath: string): Promise<FloatM
   if (last.activation !== 'linear') {
     throw new ZkinferError('UNSUPPORTED_LAYER', `last layer ${last.name}: activation ${last.activation} on the logits is not supported`);
   }
-  const name = String((json.modelTopology as { config?: { name?: string } })?.config?.name ?? path.basename(path.dirname(modelJsonPath)));
   return { name, inputShape: graph.inputShape, layers: out, notes: importer.notes };
 }
