@@ -6,61 +6,20 @@
  */
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, strides, tensor, type DType, type Node, type Tensor } from '../ir.js';
+import { broadcastIndex, broadcastShapes, normAxes as normAxesOf, normAxis as normAxisOf } from './indexing.js';
 import type { OpCtx, OpInput, TypeShape } from './types.js';
 
-/** The multidirectional broadcast of shapes (ONNX/numpy rules); refuses incompatible shapes. */
-export function broadcastShapes(node: Node, shapes: ReadonlyArray<readonly number[]>): number[] {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
-  const out = new Array<number>(rank).fill(1);
-  for (const s of shapes) {
-    for (let i = 0; i < s.length; i++) {
-      const o = rank - s.length + i;
-      const d = s[i];
-      if (d === out[o] || d === 1) continue;
-      if (out[o] === 1) out[o] = d;
-      else fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: input shapes ${shapes.map((x) => `[${x}]`).join(', ')} do not broadcast`);
-    }
-  }
-  return out;
-}
-
-/** For each flat index of `outShape`, the flat index of the broadcast input of shape `inShape`. */
-export function broadcastIndex(outShape: readonly number[], inShape: readonly number[]): Int32Array {
-  const n = size(outShape);
-  const map = new Int32Array(n);
-  const rank = outShape.length;
-  const off = rank - inShape.length;
-  const inStr = strides(inShape);
-  // Stride per output axis (0 where the input is broadcast or absent).
-  const st = outShape.map((_, i) => (i < off || inShape[i - off] === 1 ? 0 : inStr[i - off]));
-  const idx = new Array<number>(rank).fill(0);
-  let cur = 0;
-  for (let k = 0; k < n; k++) {
-    map[k] = cur;
-    for (let a = rank - 1; a >= 0; a--) {
-      idx[a]++;
-      cur += st[a];
-      if (idx[a] < outShape[a]) break;
-      cur -= st[a] * idx[a];
-      idx[a] = 0;
-    }
-  }
-  return map;
-}
+// Broadcasting and axis rules live once, in indexing.ts; the float families read them from here too.
+export { broadcastIndex, broadcastShapes };
 
 /** An axis in [-rank, rank) as a non-negative axis; refuses one out of range, naming the attribute. */
 export function normAxis(ctx: OpCtx, axis: number, rank: number, what = 'axis'): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
-    fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: ${what} ${axis} is out of range for an input of rank ${rank}`);
-  }
-  return axis < 0 ? axis + rank : axis;
+  return normAxisOf(ctx.node, axis, rank, what);
 }
 
-/** Normalised, sorted, distinct axes. */
+/** Normalised, distinct axes, sorted (reductions and normalisations do not care about their order). */
 export function normAxes(ctx: OpCtx, axes: readonly number[], rank: number, what = 'axes'): number[] {
-  const out = axes.map((a) => normAxis(ctx, a, rank, what));
-  if (new Set(out).size !== out.length) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: ${what} [${axes}] repeat an axis`);
-  return out.sort((a, b) => a - b);
+  return normAxesOf(ctx.node, axes, rank, what).sort((x, y) => x - y);
 }
 
 /** A present input, or an error naming the node (the importer checks arity; this guards evalFloat). */

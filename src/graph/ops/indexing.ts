@@ -9,9 +9,9 @@ import { nodeLabel, size, strides, type Node, type Tensor } from '../ir.js';
 import type { QBuilder } from '../quant/builder.js';
 import type { Form, QTensor } from '../quant/qtensor.js';
 
-/** An axis in [-rank, rank) as [0, rank); anything else is an error naming node and attribute. */
+/** An axis in [-rank, rank) as [0, rank) (axis 0 of a scalar too); anything else is an error naming node and attribute. */
 export function normAxis(node: Node, axis: number, rank: number, what = 'axis'): number {
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= Math.max(rank, 1)) {
     fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: ${what} ${axis} is out of range for rank ${rank} (valid: ${-rank}..${rank - 1})`);
   }
   return axis < 0 ? axis + rank : axis;
@@ -41,7 +41,7 @@ export function broadcastShapes(node: Node, shapes: ReadonlyArray<readonly numbe
 }
 
 /** For each element of `outShape`, the flat index of the element of `inShape` it broadcasts from. */
-export function broadcastIndex(inShape: readonly number[], outShape: readonly number[]): Int32Array {
+export function broadcastIndex(outShape: readonly number[], inShape: readonly number[]): Int32Array {
   const n = size(outShape);
   const out = new Int32Array(n);
   const offset = outShape.length - inShape.length;

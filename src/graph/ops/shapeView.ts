@@ -110,7 +110,7 @@ const expand = moveOp({
     const s = need(ctx, inputs, 0).shape;
     const target = checkInts(ctx, 'shape', constInput(ctx, inputs, 1, 'shape'));
     const out = broadcastShapes(ctx.node, [s, target]);
-    return [{ shape: out, at: broadcastIndex(s, out) }];
+    return [{ shape: out, at: broadcastIndex(out, s) }];
   },
 });
 
