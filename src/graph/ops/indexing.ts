@@ -133,8 +133,9 @@ export function applyPlanQ(node: Node, plan: MovePlan, dtype: QTensor['dtype'], 
   const used = plan.from ? [...new Set(plan.from)] : [0];
   // Integer and boolean tensors are exact (scale 1), whatever their inputs' scales.
   const scale = dtype === 'float' ? Math.min(...used.map((i) => inputs[i]!.scale)) : 1;
-  const factor = inputs.map((q) => {
-    if (!q) return 1;
+  const factor = inputs.map((q, i) => {
+    // Only the inputs elements come from (not parameters such as Gather's int indices).
+    if (!q || !used.includes(i)) return 1;
     const r = q.scale / scale;
     if (Math.abs(r - Math.round(r)) > 1e-9 * r) {
       fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: inputs have scales ${inputs.map((x) => x?.scale).join(', ')} whose ratios are not integers, so they cannot share one without rounding`);
