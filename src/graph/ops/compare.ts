@@ -5,6 +5,7 @@
 import { fail } from '../../util/errors.js';
 import { nodeLabel, type DType, type Tensor } from '../ir.js';
 import { broadcastShapes, map1, mapN, need, normAxis, reduceBy, reducedShape, requireDtype } from './broadcast.js';
+import { lowerArg, lowerCompare, lowerLogic, lowerMaxMin, lowerReduceMax, lowerWhere, type CompareKind } from './lowerCompare.js';
 import { reduceOp } from './reduce.js';
 import type { OpCtx, OpDef, OpInput } from './types.js';
 
@@ -37,8 +38,19 @@ const toBool = () => 'bool' as const;
 const same = (d: DType) => d;
 const b = (v: boolean) => (v ? 1 : 0);
 
-const compare = (op: string, fn: (x: number, y: number) => boolean, accepts = NUM) => nary(op, 2, 2, accepts, toBool, ([x, y]) => b(fn(x, y)));
-const logic = (op: string, fn: (x: boolean, y: boolean) => boolean) => nary(op, 2, 2, ['bool'], toBool, ([x, y]) => b(fn(x !== 0, y !== 0)));
+// Lowering (lowerCompare.ts): exact thresholds against constants (one LessThan of the other side's
+// width, none when the bounds decide), composite.less/equal at a common scale for two computed values;
+// Equal costs 2 (IsEqual), 1 on booleans (XNOR).
+const compare = (op: CompareKind, fn: (x: number, y: number) => boolean, accepts = NUM): OpDef => ({
+  ...nary(op, 2, 2, accepts, toBool, ([x, y]) => b(fn(x, y))),
+  lower: (ctx, inputs) => [lowerCompare(ctx, inputs, op)],
+});
+// Lowering: exact products of 0/1 values, And = xy, Or = x + y - xy, Xor = x + y - 2xy: 1 constraint per
+// element (0 with a constant operand).
+const logic = (op: 'And' | 'Or' | 'Xor', fn: (x: boolean, y: boolean) => boolean): OpDef => ({
+  ...nary(op, 2, 2, ['bool'], toBool, ([x, y]) => b(fn(x !== 0, y !== 0))),
+  lower: (ctx, inputs) => [lowerLogic(ctx, inputs, op)],
+});
 
 const not: OpDef = {
   op: 'Not',
@@ -48,6 +60,8 @@ const not: OpDef = {
     return [{ dtype: 'bool', shape: [...x.shape] }];
   },
   evalFloat: (ctx, inputs) => [map1(need(ctx, inputs, 0), 'bool', (v) => b(v === 0))],
+  // 1 - x: exact and free.
+  lower: (ctx, inputs) => [lowerLogic(ctx, inputs, 'Not')],
 };
 
 const where: OpDef = {
@@ -63,6 +77,9 @@ const where: OpDef = {
     const ts = inputs as Tensor[];
     return [mapN(ctx.node, ts[1].dtype, ts, ([c, x, y]) => (c !== 0 ? x : y))];
   },
+  // y + c (x - y) at the common scale of x and y (constants re-rounded to it; both constant: an exact
+  // power-of-two scale when there is one): 1 product per element, 0 for a constant c or constant x - y.
+  lower: (ctx, inputs) => [lowerWhere(ctx, inputs)],
 };
 
 const argPlan = (ctx: OpCtx, shape: readonly number[]) => {
@@ -95,6 +112,13 @@ function argOp(op: string, better: (a: number, b: number) => boolean): OpDef {
         }),
       ];
     },
+    // The ArgMax primitive over each group (negated forms for ArgMin; reversed for select_last_index):
+    // exact, n * (b + 2) constraints per group of n values of b signed bits. Output int at scale 1.
+    lower(ctx, inputs) {
+      const x = inputs[0]!;
+      const p = argPlan(ctx, x.shape);
+      return [lowerArg(ctx, x, op === 'ArgMin', p.axis, p.keepdims, p.last)];
+    },
   };
 }
 
@@ -120,10 +144,13 @@ export const compareOps: OpDef[] = [
   logic('Or', (x, y) => x || y),
   logic('Xor', (x, y) => x !== y),
   where,
-  nary('Max', 1, Infinity, NUM, same, maxOf),
-  nary('Min', 1, Infinity, NUM, same, minOf),
-  reduceOp({ op: 'ReduceMax', fn: maxOf, dtypes: ['float', 'int', 'bool'] }),
-  reduceOp({ op: 'ReduceMin', fn: minOf, dtypes: ['float', 'int', 'bool'] }),
+  // Max/Min: MaxOfN per element over the inputs at their common scale (Min = -max(-x)): exact;
+  // (n - 1) * (b + 2) constraints, b the bits of the spread of the inputs' bounds.
+  { ...nary('Max', 1, Infinity, NUM, same, maxOf), lower: (ctx, inputs) => [lowerMaxMin(ctx, inputs, false)] },
+  { ...nary('Min', 1, Infinity, NUM, same, minOf), lower: (ctx, inputs) => [lowerMaxMin(ctx, inputs, true)] },
+  // ReduceMax/ReduceMin: MaxOfN over each group, exact; (n - 1) * (b + 2) per group of n.
+  { ...reduceOp({ op: 'ReduceMax', fn: maxOf, dtypes: ['float', 'int', 'bool'] }), lower: (ctx, inputs) => [lowerReduceMax(ctx, inputs[0]!, false)] },
+  { ...reduceOp({ op: 'ReduceMin', fn: minOf, dtypes: ['float', 'int', 'bool'] }), lower: (ctx, inputs) => [lowerReduceMax(ctx, inputs[0]!, true)] },
   argOp('ArgMax', (a, c) => a > c),
   argOp('ArgMin', (a, c) => a < c),
 ];

@@ -6,6 +6,8 @@
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
 import { broadcastIndex, broadcastShapes, need, normAxis, onlyOutputs, reduceGroups, requireDtype } from './broadcast.js';
+import { softmax } from '../quant/composite.js';
+import { axisGroups, lowerReduceL1, lowerReduceL2, lowerReduceLogSumExp, lowerReduceProd, lowerReduceSumSquare, spreadOf } from './lowerCompare.js';
 import { reduceOp, sumOf } from './reduce.js';
 import type { OpCtx, OpDef } from './types.js';
 
@@ -40,6 +42,15 @@ function softmaxOp(op: string, log: boolean): OpDef {
         }
       }
       return [tensor(x.dtype, x.shape, out)];
+    },
+    // composite.softmax over the groups along the axes: max (MaxOfN), x - max exact, exp by a lookup
+    // over the calibrated spread of the input, exact sum, then p = floor(e 2^P / S) (DivFloor) or, for
+    // LogSoftmax, x - max - log S (one lookup per group). Precision: the exp table's input step
+    // (1.25 spread / 2^lookupBits) and 2^-P (P = activation bits). Per group of n: MaxOfN (n-1)(b+2),
+    // n requantizations + Lookups, and n DivFloors (Softmax) or one requantization + Lookup (LogSoftmax).
+    lower(ctx, inputs) {
+      const x = inputs[0]!;
+      return [softmax(ctx.b, x, axisGroups(x.shape, softmaxAxes(ctx, x.shape.length)), log, spreadOf(ctx.inStats(0)))];
     },
   };
 }
@@ -106,9 +117,11 @@ export const normalizeOps: OpDef[] = [
   softmaxOp('Softmax', false),
   softmaxOp('LogSoftmax', true),
   layerNorm,
-  reduceOp({ op: 'ReduceL1', fn: (v) => sumOf(v.map(Math.abs)) }),
-  reduceOp({ op: 'ReduceL2', fn: (v) => Math.sqrt(sumOf(v.map((x) => x * x))) }),
-  reduceOp({ op: 'ReduceLogSumExp', fn: logSumExp, dtypes: ['float'] }),
-  reduceOp({ op: 'ReduceSumSquare', fn: (v) => sumOf(v.map((x) => x * x)) }),
-  reduceOp({ op: 'ReduceProd', fn: (v) => v.reduce((a, x) => a * x, 1) }),
+  // Lowerings and their costs: lowerCompare.ts (abs by MaxOfN + exact sum; squares by products + exact
+  // sum; sqrt, exp and log by lookups; running products with requantization).
+  { ...reduceOp({ op: 'ReduceL1', fn: (v) => sumOf(v.map(Math.abs)) }), lower: (ctx, inputs) => [lowerReduceL1(ctx, inputs[0]!)] },
+  { ...reduceOp({ op: 'ReduceL2', fn: (v) => Math.sqrt(sumOf(v.map((x) => x * x))) }), lower: (ctx, inputs) => [lowerReduceL2(ctx, inputs[0]!)] },
+  { ...reduceOp({ op: 'ReduceLogSumExp', fn: logSumExp, dtypes: ['float'] }), lower: (ctx, inputs) => [lowerReduceLogSumExp(ctx, inputs[0]!)] },
+  { ...reduceOp({ op: 'ReduceSumSquare', fn: (v) => sumOf(v.map((x) => x * x)) }), lower: (ctx, inputs) => [lowerReduceSumSquare(ctx, inputs[0]!)] },
+  { ...reduceOp({ op: 'ReduceProd', fn: (v) => v.reduce((a, x) => a * x, 1) }), lower: (ctx, inputs) => [lowerReduceProd(ctx, inputs[0]!)] },
 ];

@@ -6,6 +6,7 @@ import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type DType, type Tensor } from '../ir.js';
 import { elemDType } from '../onnxValues.js';
 import type { LowerCtx, QTensor } from '../quant/qtensor.js';
+import { lowerCastComputed } from './lowerCompare.js';
 import { checkInts, constInput, need } from './move.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
@@ -111,10 +112,9 @@ const cast: OpDef = {
     if (x.dtype === to) return [x];
     // int and bool values are exact integers at scale 1: becoming a float or an int changes bookkeeping only.
     const exact = (x.dtype === 'int' && to === 'float') || (x.dtype === 'bool' && (to === 'float' || to === 'int'));
-    if (!exact) {
-      bad(ctx, `casting a computed ${x.dtype} tensor to ${to} is not supported (only constants, or int/bool to float, bool to int)`);
-    }
-    return [{ dtype: to, shape: [...x.shape], scale: x.scale, elems: x.elems }];
+    if (exact) return [{ dtype: to, shape: [...x.shape], scale: x.scale, elems: x.elems }];
+    // To bool (x != 0) and float to int (truncation toward zero): lowerCompare.ts, exact.
+    return [lowerCastComputed(ctx, x, to)];
   },
 };
 

@@ -1,11 +1,12 @@
 /**
- * Selecting and joining: Concat, Split, Slice, Pad, Gather (constant indices), Resize (nearest). Each
+ * Selecting and joining: Concat, Split, Slice, Pad, Gather, Resize (nearest). Each
  * is a move plan (move.ts); parameters that moved from attributes to inputs are read by opset.
  */
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, strides } from '../ir.js';
 import { mapPlan, normAxes, normAxis } from './indexing.js';
 import { checkInts, constInput, moveOp, movedParam, need, optConstInput } from './move.js';
+import { lowerGatherComputed } from './lowerCompare.js';
 import type { OpCtx, OpDef, OpInput } from './types.js';
 
 function bad(ctx: OpCtx, msg: string): never {
@@ -175,7 +176,7 @@ const pad = moveOp({
   },
 });
 
-const gather = moveOp({
+const gatherConst = moveOp({
   op: 'Gather',
   plan(ctx, inputs) {
     const s = need(ctx, inputs, 0).shape;
@@ -197,5 +198,24 @@ const gather = moveOp({
     })];
   },
 });
+
+// Constant indices: a move plan (free). Computed int indices (an ArgMax result indexing a table):
+// lowerCompare.ts's one-hot / lookup construction, exact, refused when the indices' bounds leave the axis.
+const gather: OpDef = {
+  ...gatherConst,
+  infer(ctx, inputs) {
+    const idx = need(ctx, inputs, 1);
+    if (idx.value) return gatherConst.infer(ctx, inputs);
+    const x = need(ctx, inputs, 0);
+    if (idx.dtype !== 'int') bad(ctx, `indices of dtype '${idx.dtype}' are not supported (needs int)`);
+    const axis = normAxis(ctx.node, ctx.attrs.int('axis', 0), x.shape.length);
+    return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
+  },
+  lower(ctx, inputs) {
+    if (ctx.constant(1)) return gatherConst.lower!(ctx, inputs);
+    const x = inputs[0]!;
+    return [lowerGatherComputed(ctx, x, inputs[1]!, normAxis(ctx.node, ctx.attrs.int('axis', 0), x.shape.length))];
+  },
+};
 
 export const sliceOps: OpDef[] = [concat, split, slice, pad, gather];
