@@ -110,7 +110,7 @@ describe('graph models through the CLI', () => {
     const { stdout } = await cli(['evaluate', '--model', irisFiles.model, '--calibration', irisFiles.train, '--inputs', irisFiles.test, '--labels', irisFiles.labels]);
     const m = stdout.match(/accuracy\s+float ([\d.]+)%, quantized ([\d.]+)%/);
     expect(m, stdout).not.toBeNull();
-    expect(Number(m![1]) / 100).toBeCloseTo(floatAccuracy, 6);
+    expect(Number(m![1]) / 100).toBeCloseTo(floatAccuracy, 3); // printed as a percentage with 2 decimals
     expect(Math.abs(Number(m![2]) - Number(m![1]))).toBeLessThanOrEqual(1);
   }, 120_000);
 
