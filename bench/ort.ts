@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { DType } from '../src/graph/ir.js';
 import { decodeOnnxModel, dtypeName, ONNX_DTYPE } from '../src/model/onnxProto.js';
+import { halfToFloat } from '../src/graph/onnxValues.js';
 
 export interface OrtInput {
   /** What the values mean; informational: conversion follows the type the model declares. */
@@ -93,15 +94,6 @@ function toOrtTensor(name: string, type: string, input: OrtInput): ort.Tensor {
   const ctor = INT_ARRAYS[type];
   if (!ctor) throw new Error(`input '${name}' has element type ${type}, which runOnnx cannot feed`);
   return new ort.Tensor(type as 'int32', ctor.from(integers()) as Int32Array, dims);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 function fromOrtTensor(name: string, t: ort.Tensor): OrtOutput {

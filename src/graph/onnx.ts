@@ -12,15 +12,19 @@ import { decodeOnnxModel, dtypeName, type OnnxGraph, type OnnxModelProto, type O
 import { nodeLabel, tensor, type AttrValue, type Graph, type Node, type Tensor, type ValueInfo } from './ir.js';
 import { decodeAttr, decodeTensor, elemDType } from './onnxValues.js';
 
-export async function loadOnnxGraph(file: string): Promise<Graph> {
-  let bytes: Uint8Array;
+/** An ONNX file's bytes and the name its file gives (both importers read files through this). */
+export async function readOnnxFile(file: string): Promise<{ bytes: Uint8Array; name: string }> {
   try {
-    bytes = await readFile(file);
+    return { bytes: await readFile(file), name: path.basename(file, path.extname(file)) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ZkinferError(code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_MODEL', `cannot read ONNX model ${file}: ${(err as Error).message}`);
   }
-  return importOnnxGraph(bytes, path.basename(file, path.extname(file)));
+}
+
+export async function loadOnnxGraph(file: string): Promise<Graph> {
+  const { bytes, name } = await readOnnxFile(file);
+  return importOnnxGraph(bytes, name);
 }
 
 const isDefaultDomain = (d: string | undefined): boolean => !d || d === 'ai.onnx';

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readOnnxFile } from '../graph/onnx.js';
 import { fail, ZkinferError } from '../util/errors.js';
 import { decodeOnnxModel, dtypeName, ONNX_DTYPE, type OnnxGraph, type OnnxModelProto, type OnnxNode, type OnnxTensor } from './onnxProto.js';
 import { convLayer, denseLayer, flatten, mapShape, optionalVector, poolLayer, type Shape } from './onnxLayers.js';
@@ -43,14 +42,8 @@ const SUPPORTED =
   'Flatten, Reshape (flatten), Identity, Dropout, final Softmax/LogSoftmax';
 
 export async function loadOnnxModel(file: string): Promise<FloatModel> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ZkinferError(code === 'ENOENT' ? 'NOT_FOUND' : 'BAD_MODEL', `cannot read ONNX model ${file}: ${(err as Error).message}`);
-  }
-  return importOnnxModel(bytes, path.basename(file, path.extname(file)));
+  const { bytes, name } = await readOnnxFile(file);
+  return importOnnxModel(bytes, name);
 }
 
 export function importOnnxModel(bytes: Uint8Array, fallbackName = 'onnx'): FloatModel {
