@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { DType } from '../src/graph/ir.js';
 import { decodeOnnxModel, dtypeName, ONNX_DTYPE } from '../src/model/onnxProto.js';
 import { halfToFloat } from '../src/graph/onnxValues.js';
+import { widenNarrowMatMul } from './ortCompat.js';
 
 export interface OrtInput {
   /** What the values mean; informational: conversion follows the type the model declares. */
@@ -112,6 +113,8 @@ export interface OnnxRunner {
   /** The inputs onnxruntime accepts (initializers listed as graph inputs are not among them). */
   inputNames: readonly string[];
   outputNames: readonly string[];
+  /** Set when onnxruntime refused the file and runs a spec-valid widened copy (ortCompat.ts). */
+  note?: string;
   run(inputs: Record<string, OrtInput>): Promise<Record<string, OrtOutput>>;
   release(): Promise<void>;
 }
@@ -121,12 +124,22 @@ export async function openOnnx(model: Uint8Array | string): Promise<OnnxRunner> 
   const bytes = modelBytes(model);
   const required = onnxInputInfo(bytes).map((i) => i.name);
   // Warnings (e.g. an initializer listed as an input) are about the file, not the run: errors only.
-  const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+  let session: ort.InferenceSession;
+  let note: string | undefined;
+  try {
+    session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
+  } catch (err) {
+    const copy = /tensor\(u?int8\)/.test(String(err)) ? widenNarrowMatMul(bytes) : null;
+    if (!copy) throw err;
+    session = await ort.InferenceSession.create(copy, { logSeverityLevel: 3 });
+    note = 'reference: int8 MatMul operands widened to int32';
+  }
   const types = new Map<string, string>();
   for (const m of session.inputMetadata) if (m.isTensor) types.set(m.name, m.type);
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    note,
     async run(inputs) {
       for (const name of Object.keys(inputs)) {
         if (!session.inputNames.includes(name)) throw new Error(`no input '${name}' in the model (its inputs: ${session.inputNames.join(', ')})`);

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { onnxInputInfo, openOnnx, runOnnx } from '../bench/ort.js';
+import { widenNarrowMatMul } from '../bench/ortCompat.js';
+import * as ort from 'onnxruntime-node';
 import { parseInputFile } from '../src/graph/inputs.js';
 import type { ValueInfo } from '../src/graph/ir.js';
 import { ONNX_DTYPE } from '../src/model/onnxProto.js';
@@ -122,5 +124,37 @@ describe.skipIf(!existsSync(PEER))('on the peer models', () => {
       // EZKL's output_data is its own quantized result: close to onnxruntime, not equal.
       json.output_data?.[0].forEach((v, k) => expect(Math.abs(first.data[k] - v)).toBeLessThan(0.01));
     }
+  });
+});
+
+/** A hummingbird-style tree step: an int8 0/1 decision vector times an int8 path matrix, compared with Equal at opset 10. */
+function int8MatMulModel(): Uint8Array {
+  const g = new OnnxGraphBuilder('int8mm', { opset: 10 });
+  g.input('x', 'float', [1, 3]);
+  const t = g.initializer('t', 'float', [3], [0.5, -1, 2]);
+  const decision = g.node('Cast', [g.node('Less', ['x', t], ['lt'])[0]], ['d8'], { to: ONNX_DTYPE.INT8 })[0];
+  const paths = g.initializer('p', 'int8', [3, 2], [1, -1, 1, 0, -1, 1]);
+  const counts = g.node('MatMul', [decision, paths], ['c8'])[0];
+  const want = g.initializer('w', 'int8', [2], [1, 0]);
+  g.output(g.node('Cast', [g.node('Equal', [counts, want], ['eq'])[0]], ['hit'], { to: ONNX_DTYPE.INT64 })[0], 'int64');
+  return g.encode();
+}
+
+describe('widenNarrowMatMul', () => {
+  it('gives onnxruntime a spec-valid int32 copy of an int8 MatMul model, with the values the file means', async () => {
+    await expect(ort.InferenceSession.create(int8MatMulModel(), { logSeverityLevel: 3 })).rejects.toThrow(/tensor\(int8\)/);
+    const copy = widenNarrowMatMul(int8MatMulModel());
+    expect(copy).not.toBeNull();
+    // x < t = [1, 0, 1]: counts = [1 + 0 - 1, -1 + 0 + 1] = [0, 0]; Equal [1, 0] -> [0, 1].
+    expect(Array.from((await runOnnx(copy!, { x: { shape: [1, 3], data: [0, 0, 0] } })).hit.data)).toEqual([0, 1]);
+    // x < t = [1, 1, 0]: counts = [1 + 1, -1 + 0] = [2, -1] -> [0, 0].
+    const runner = await openOnnx(int8MatMulModel());
+    expect(runner.note).toMatch(/widened to int32/);
+    expect(Array.from((await runner.run({ x: { shape: [1, 3], data: [0, -2, 3] } })).hit.data)).toEqual([0, 0]);
+    await runner.release();
+  });
+
+  it('leaves a model without narrow MatMul operands alone', () => {
+    expect(widenNarrowMatMul(mixedModel())).toBeNull();
   });
 });

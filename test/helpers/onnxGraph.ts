@@ -29,7 +29,7 @@ import {
   type TensorSpec,
 } from './onnxWriter.js';
 
-export type OnnxDType = 'float' | 'double' | 'float16' | 'int64' | 'int32' | 'bool';
+export type OnnxDType = 'float' | 'double' | 'float16' | 'int64' | 'int32' | 'int8' | 'bool';
 /** A dimension: its size, or a symbolic name such as 'batch_size'. */
 export type Dim = number | string;
 
@@ -39,6 +39,7 @@ export const ELEM_TYPE: Record<OnnxDType, number> = {
   float16: ONNX_DTYPE.FLOAT16,
   int64: ONNX_DTYPE.INT64,
   int32: ONNX_DTYPE.INT32,
+  int8: ONNX_DTYPE.INT8,
   bool: ONNX_DTYPE.BOOL,
 };
 
@@ -70,6 +71,8 @@ export function encodeTensor(name: string, dtype: OnnxDType, dims: number[], val
       return int64Tensor(name, dims, nums);
     case 'int32':
       return int32Tensor(name, dims, nums);
+    case 'int8':
+      return { name, dims, data_type: ONNX_DTYPE.INT8, raw_data: new Uint8Array(Int8Array.from(nums).buffer) };
   }
 }
 
