@@ -23,6 +23,7 @@ export interface GraphFlags {
   inputBits?: string;
   bits?: string;
   lookupBits?: string;
+  tensorBits?: string;
   weights?: string;
   batchSize?: number;
   quiet?: boolean;
@@ -36,6 +37,17 @@ function intFlag(value: string | undefined, flag: string, min: number, max: numb
   return Number(value);
 }
 
+/** `--tensor-bits conv1=12,sig=10:12`: activation bits, and optionally lookup bits, per node or tensor. */
+function tensorWidths(list: string): NonNullable<LowerOptions['tensors']> {
+  const widths: NonNullable<LowerOptions['tensors']> = {};
+  for (const item of list.split(',')) {
+    const m = /^(.+)=(\d+)(?::(\d+))?$/.exec(item.trim());
+    if (!m) fail('BAD_INPUT', `--tensor-bits takes NAME=BITS[:LOOKUP_BITS],..., got ${JSON.stringify(item)}`);
+    widths[m[1]] = { activationBits: intFlag(m[2], `--tensor-bits ${m[1]}`, 2, 24), ...(m[3] !== undefined ? { lookupBits: intFlag(m[3], `--tensor-bits ${m[1]} lookup bits`, 1, 14) } : {}) };
+  }
+  return widths;
+}
+
 function lowerOptions(graph: Graph, flags: GraphFlags): LowerOptions {
   const scale = flags.inputScale === undefined ? undefined : Number(flags.inputScale);
   if (scale !== undefined && !(scale > 0 && Number.isFinite(scale))) fail('BAD_INPUT', `--input-scale must be a positive number, got ${JSON.stringify(flags.inputScale)}`);
@@ -43,6 +55,7 @@ function lowerOptions(graph: Graph, flags: GraphFlags): LowerOptions {
   return {
     ...(flags.bits !== undefined ? { activationBits: intFlag(flags.bits, '--bits', 2, 24) } : {}),
     ...(flags.lookupBits !== undefined ? { lookupBits: intFlag(flags.lookupBits, '--lookup-bits', 1, 14) } : {}),
+    ...(flags.tensorBits !== undefined ? { tensors: tensorWidths(flags.tensorBits) } : {}),
     inputs: Object.fromEntries(graph.inputs.map((i) => [i.name, { ...(scale !== undefined && i.dtype === 'float' ? { scale } : {}), ...(inputBits !== undefined ? { bits: inputBits } : {}) }])),
   };
 }

@@ -21,6 +21,7 @@ const common = (cmd: Command) =>
     .option('--input-bits <n>', 'ONNX inputs: width of the input integers (float default 12, signed; int default from calibration)')
     .option('--bits <n>', 'ONNX models: width of requantized activations (default 8)')
     .option('--lookup-bits <n>', 'ONNX models: input width of nonlinear-function tables (default 8)')
+    .option('--tensor-bits <list>', 'ONNX models: per-tensor widths, NAME=BITS[:LOOKUP_BITS],... (NAME: a node or the tensor it makes)')
     .option('--class', 'ONNX models: also prove the argmax of the first output as the class (default: when the graph ends in Softmax)')
     .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')

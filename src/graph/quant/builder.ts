@@ -46,7 +46,8 @@ export class QBuilder {
   /** The node whose lowering is running (set by the lowering driver). */
   node = '';
 
-  constructor(readonly options: QuantOptions) {}
+  /** The widths of the node being lowered (the model's, or a per-tensor override set by the driver). */
+  constructor(public options: QuantOptions) {}
 
   // ---- signals and bounds ----
 

@@ -66,8 +66,16 @@ export interface InputSpec {
   bits?: number;
 }
 
+/** Widths that one node's lowering uses instead of the model's. */
+export type TensorWidths = Partial<Pick<QuantOptions, 'activationBits' | 'lookupBits'>>;
+
 export interface LowerOptions extends Partial<QuantOptions> {
   inputs?: Record<string, InputSpec>;
+  /**
+   * Per-tensor widths, keyed by the name of a node or of a tensor a node makes: that node is lowered with
+   * these activation / lookup widths (e.g. 12 bits for one sensitive layer, 8 everywhere else).
+   */
+  tensors?: Record<string, TensorWidths>;
   /** Calibrated input ranges are widened by this factor so nearby inputs still fit (default 1.25). */
   inputHeadroom?: number;
 }
@@ -135,6 +143,17 @@ function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec,
   return { input: { name: info.name, dtype: info.dtype, shape: info.shape, scale, lo, hi, first }, tensor: { dtype: info.dtype, shape: info.shape, scale, elems } };
 }
 
+/** The widths each node is lowered with; every override must name a node or a tensor a node makes. */
+function nodeWidths(graph: Graph, quant: QuantOptions, tensors: Record<string, TensorWidths>): (node: Graph['nodes'][number]) => QuantOptions {
+  for (const name of Object.keys(tensors)) {
+    if (!graph.nodes.some((n) => n.name === name || n.outputs.includes(name))) fail('BAD_INPUT', `per-tensor widths name '${name}', which is no node or computed tensor of ${graph.name} (after constant folding)`);
+  }
+  return (node) => {
+    const hit = tensors[node.name] ?? node.outputs.map((o) => tensors[o]).find((w) => w !== undefined);
+    return hit ? { ...quant, ...hit } : quant;
+  };
+}
+
 /** Lower a graph (after runPasses) to its integer program, calibrated on `calibration`. */
 export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sample[], options: LowerOptions = {}): QProgram {
   if (calibration.length === 0) fail('BAD_INPUT', 'quantization needs at least one calibration sample');
@@ -145,6 +164,7 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
   const readers = new Map<string, number>();
   for (const node of graph.nodes) for (const n of node.inputs) readers.set(n, (readers.get(n) ?? 0) + 1);
   const outputNames = new Set(graph.outputs.map((o) => o.name));
+  const widthsOf = nodeWidths(graph, quant, options.tensors ?? {});
 
   const inputs = graph.inputs.map((info) => {
     const { input, tensor } = quantInput(b, info, statsOf(runs, info.name), options.inputs?.[info.name] ?? {}, options.inputHeadroom ?? 1.25);
@@ -169,6 +189,7 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
     if (!def) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: op ${node.op} is not supported`);
     if (!def.lower) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: ${node.op} is supported only on constant inputs (it is folded away), but an input here is computed`);
     b.node = node.name;
+    b.options = widthsOf(node);
     const ctx: LowerCtx = {
       ...opCtx(graph, node),
       b,
@@ -180,6 +201,7 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
     const outs = def.lower(ctx, node.inputs.map(get));
     node.outputs.forEach((name, k) => name !== '' && outs[k] && values.set(name, outs[k]));
   }
+  b.options = quant;
   const outputs = graph.outputs.map((o) => {
     const t = get(o.name)!;
     return { name: o.name, dtype: t.dtype, shape: t.shape, scale: t.scale, elems: t.elems };
