@@ -29,12 +29,8 @@ export interface Window {
   padsEnd: number[];
 }
 
-/** C++ integer division (truncating), where onnxruntime halves a padding. */
-const half = (x: number) => Math.trunc(x / 2);
-
-/** Conv's output sizes and pads (onnxruntime ComputePadAndOutputShape). */
-export function convWindow(ctx: OpCtx, inSp: number[], kSp: number[]): Window {
-  const rank = inSp.length;
+/** The window attributes Conv, ConvTranspose and the pools share, checked: auto_pad, strides, dilations, pads. */
+export function windowAttrs(ctx: OpCtx, rank: number): { autoPad: string; strides: number[]; dilations: number[]; pads: number[] } {
   const { attrs } = ctx;
   const autoPad = attrs.string('auto_pad', 'NOTSET');
   attrs.require('auto_pad', AUTO_PADS.includes(autoPad), AUTO_PADS.join(', '));
@@ -42,6 +38,17 @@ export function convWindow(ctx: OpCtx, inSp: number[], kSp: number[]): Window {
   const dilations = perDim(ctx, 'dilations', rank, 1, 1);
   const pads = attrs.ints('pads', new Array<number>(2 * rank).fill(0));
   attrs.require('pads', pads.length === 2 * rank && pads.every((p) => p >= 0), `${2 * rank} non-negative values`);
+  return { autoPad, strides, dilations, pads };
+}
+
+/** C++ integer division (truncating), where onnxruntime halves a padding. */
+const half = (x: number) => Math.trunc(x / 2);
+
+/** Conv's output sizes and pads (onnxruntime ComputePadAndOutputShape). */
+export function convWindow(ctx: OpCtx, inSp: number[], kSp: number[]): Window {
+  const rank = inSp.length;
+  const { attrs } = ctx;
+  const { autoPad, strides, dilations, pads } = windowAttrs(ctx, rank);
   if (autoPad !== 'NOTSET') attrs.require('pads', !attrs.has('pads') || pads.every((p) => p === 0), `no explicit pads with auto_pad ${autoPad}`);
   const padsBegin: number[] = [];
   const padsEnd: number[] = [];
@@ -198,14 +205,9 @@ const conv: OpDef = {
 function transposeWindow(ctx: OpCtx, inSp: number[], kSp: number[]): Window {
   const rank = inSp.length;
   const { attrs } = ctx;
-  const autoPad = attrs.string('auto_pad', 'NOTSET');
-  attrs.require('auto_pad', AUTO_PADS.includes(autoPad), AUTO_PADS.join(', '));
-  const strides = perDim(ctx, 'strides', rank, 1, 1);
-  const dilations = perDim(ctx, 'dilations', rank, 1, 1);
+  const { autoPad, strides, dilations, pads } = windowAttrs(ctx, rank);
   const adj = perDim(ctx, 'output_padding', rank, 0, 0);
   adj.forEach((a, d) => attrs.require('output_padding', a < Math.max(strides[d], dilations[d]), 'each value below its stride or dilation'));
-  const pads = attrs.ints('pads', new Array<number>(2 * rank).fill(0));
-  attrs.require('pads', pads.length === 2 * rank && pads.every((p) => p >= 0), `${2 * rank} non-negative values`);
   const shape = attrs.has('output_shape') ? attrs.ints('output_shape') : undefined;
   // ONNX shape inference refuses an output_shape that also lists N and C.
   if (shape) attrs.require('output_shape', shape.length === rank, `${rank} spatial sizes`);

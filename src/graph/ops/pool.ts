@@ -8,7 +8,7 @@
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
 import { need, onlyOutputs, requireDtype } from './broadcast.js';
-import { AUTO_PADS, perDim, windowTable, type Window } from './conv.js';
+import { windowAttrs, windowTable, type Window } from './conv.js';
 import { maxOf } from '../quant/composite.js';
 import type { Form, LowerCtx, QTensor } from '../quant/qtensor.js';
 import { weightedSum } from './lowerLinear.js';
@@ -21,14 +21,9 @@ function poolWindow(ctx: OpCtx, xShape: readonly number[]): Window {
   const inSp = xShape.slice(2);
   const kSp = attrs.ints('kernel_shape');
   attrs.require('kernel_shape', kSp.length === rank && kSp.every((k) => k >= 1), `${rank} positive sizes`);
-  const autoPad = attrs.string('auto_pad', 'NOTSET');
-  attrs.require('auto_pad', AUTO_PADS.includes(autoPad), AUTO_PADS.join(', '));
+  const { autoPad, strides, dilations, pads } = windowAttrs(ctx, rank);
   const ceil = attrs.int('ceil_mode', 0);
   attrs.require('ceil_mode', ceil === 0 || ceil === 1, 'ceil_mode is 0 or 1');
-  const strides = perDim(ctx, 'strides', rank, 1, 1);
-  const dilations = perDim(ctx, 'dilations', rank, 1, 1);
-  const pads = attrs.ints('pads', new Array<number>(2 * rank).fill(0));
-  attrs.require('pads', pads.length === 2 * rank && pads.every((p) => p >= 0), `${2 * rank} non-negative values`);
   pads.forEach((p, i) => attrs.require('pads', p < (kSp[i % rank] - 1) * dilations[i % rank] + 1, 'each pad smaller than its (dilated) kernel'));
   const padsBegin: number[] = [];
   const padsEnd: number[] = [];
