@@ -11,7 +11,7 @@ import { signedBits } from '../quant/prims.js';
 import type { Form, LowerCtx, QTensor } from '../quant/qtensor.js';
 import { broadcastIndex, broadcastShapes, map1, map2, mapN, need, onlyOutputs, reduceGroups, reducedShape, requireDtype } from './broadcast.js';
 import { plan as reducePlan, reduceOp, sumOf } from './reduce.js';
-import { lowerAffine, lowerBilinear, lowerSum, truncDiv, weightedSum } from './lowerLinear.js';
+import { keepProducts, lowerAffine, lowerBilinear, lowerSum, truncDiv, weightedSum } from './lowerLinear.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
 const NUMERIC = ['float', 'int'] as const;
@@ -350,8 +350,8 @@ function intMean(ctx: LowerCtx, sum: QTensor, n: number): QTensor {
 
 // Mul. By a constant: a scalar only changes the scale (exact, free); per-element constants are an affine
 // map with one requantization per element (lowerAffine). Two computed tensors: one Mul (exact product at
-// scale sx * sy) and one requantization onto the calibrated range per element (kept exact for a graph
-// output no node reads; int: the exact product at scale 1).
+// scale sx * sy), kept exact while it is narrow enough (keepProducts: the reader requantizes it with what
+// it adds), else requantized onto the calibrated range (int: the exact product at scale 1).
 function lowerMul(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
   const { qs, shape, maps } = broadcastPlan(ctx, xs);
   const count = size(shape);
@@ -365,7 +365,7 @@ function lowerMul(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
   const dtype = a.dtype;
   const prods = Array.from({ length: count }, (_, o) => product(ctx.b, a.elems[maps[0][o]], b.elems[maps[1][o]]));
   const exact: QTensor = { dtype, shape, scale: a.scale * b.scale, elems: prods };
-  if (dtype !== 'float' || ctx.graphOutputOnly()) return [exact];
+  if (dtype !== 'float' || ctx.graphOutputOnly() || keepProducts(ctx, exact)) return [exact];
   return [ctx.b.requantize(exact, ctx.b.rangeFor(ctx.outStats()))];
 }
 

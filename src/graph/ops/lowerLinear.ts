@@ -62,7 +62,21 @@ export function lowerBilinear(
     if (extra) f.terms.push(extra(o));
     return f;
   });
-  return ctx.b.linear(dtype, shape, forms, range);
+  const exact = ctx.b.linear(dtype, shape, forms, null);
+  return range === null || keepProducts(ctx, exact) ? exact : ctx.b.linear(dtype, shape, forms, range);
+}
+
+/** Headroom (bits over two activations) up to which products of computed tensors stay unrequantized. */
+const KEPT_PRODUCT_BITS = 6;
+
+/**
+ * Whether exact products of computed tensors (or sums of them) are kept without a requantization: while
+ * they stay within KEPT_PRODUCT_BITS over two activation widths, since whatever reads them requantizes
+ * once anyway, together with what it adds (x * x + x: one requantization instead of two). Not under a
+ * fused activation, whose clamp is the requantization.
+ */
+export function keepProducts(ctx: LowerCtx, exact: QTensor): boolean {
+  return ctx.node.attrs.__act === undefined && widthOf(ctx.b, exact) <= 2 * ctx.b.options.activationBits + KEPT_PRODUCT_BITS;
 }
 
 // ---- element-wise sums, affine maps and integer division (Add, Sub, Sum, Mean, Mul/Div by constants,
