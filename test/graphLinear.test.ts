@@ -244,6 +244,21 @@ describe('normalization and reduction lowering', () => {
     g.output('y', 'float');
     await checkOpModel(g.encode(), { circuit: true, artifactsDir });
   });
+
+  it('LayerNormalization over the last axis and over the last two (Scale broadcast, no B): within 2%, circuit == reference', async () => {
+    const g = new OnnxGraphBuilder('ln');
+    g.input('x', 'float', [1, 3, 6]);
+    g.initializer('sc', 'float', [6], [0.7, -1.3, 1, 0.5, 2, -0.4]);
+    g.initializer('bb', 'float', [6], [0.2, 0.1, 0, -0.3, 0.05, 1]);
+    g.initializer('s2', 'float', [1, 6], [1, 0.9, 1.1, -1, 0.8, 1.2]);
+    g.node('LayerNormalization', ['x', 'sc', 'bb'], ['a'], { axis: -1, epsilon: f(1e-5) });
+    g.node('LayerNormalization', ['x', 's2'], ['b'], { axis: 1, epsilon: f(1e-3) });
+    g.output('a', 'float');
+    g.output('b', 'float');
+    const { program } = await checkOpModel(g.encode(), { circuit: true, artifactsDir, range: [-3, 3] });
+    // One 1/sqrt lookup per group: 3 rows for axis -1, 1 for axis 1.
+    expect(program.prims.filter((p) => p.kind === 'lookup').length).toBe(4);
+  });
 });
 
 describe('refusals', () => {

@@ -6,11 +6,11 @@
  */
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
-import { addForms, constForm, divide, product, scaleForm } from '../quant/composite.js';
-import { signedBits } from '../quant/prims.js';
-import type { Form, LowerCtx, QTensor } from '../quant/qtensor.js';
+import { constForm, divide, product, scaleForm } from '../quant/composite.js';
+import type { LowerCtx, QTensor } from '../quant/qtensor.js';
 import { broadcastIndex, broadcastShapes, map1, map2, mapN, need, onlyOutputs, reduceGroups, reducedShape, requireDtype } from './broadcast.js';
 import { plan as reducePlan, reduceOp, sumOf } from './reduce.js';
+import { lowerGroupNorm } from './lowerNorm.js';
 import { keepProducts, lowerAffine, lowerBilinear, lowerSum, truncDiv, weightedSum } from './lowerLinear.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
@@ -240,49 +240,13 @@ const instanceNorm: OpDef = {
     }
     return [tensor(x.dtype, x.shape, out)];
   },
-  // Per (n, c) group of m elements: S = sum x (exact), centred d = m x - S (exact, scale s / m),
-  // requantized to activationBits + 4 bits over +-(calibrated spread of x) when wider; V = sum d^2 (one
-  // Mul each, exact); r = 1 / sqrt(V / m + eps) by one lookup, its domain requantized to lookupBits over
-  // [0, (spread / 2)^2] (the largest variance of values in the calibrated range) and its table at
-  // activationBits + 8 bits; y = d * r (one Mul) then x scale[c] + bias[c], one requantization onto the
-  // calibrated output range. Precision: the lookup's domain step, relative error of r about
-  // (spread / 2)^2 / 2^(lookupBits + 2) / var (0.3% for uniform data at 8 bits; worse for groups whose
-  // variance is far below the calibrated spread's). Constraints per element: 2 requantizations + 2 Mul;
-  // per group: 1 requantization + 1 lookup.
+  // Per (n, c) group: the shared group normalization (lowerNorm.ts), then scale[c] and bias[c].
   lower(ctx, [x]) {
     const sc = ctx.constant(1);
     const bi = ctx.constant(2);
     if (!sc || !bi) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: InstanceNormalization needs constant scale and bias`);
-    const b = ctx.b;
-    const q = x!;
-    const eps = ctx.attrs.float('epsilon', 1e-5);
-    const inner = size(q.shape.slice(2));
-    const groups = q.elems.length / inner;
-    const xs = ctx.inStats(0);
-    const spread = Math.max(xs.max - xs.min, q.scale);
-    const B = b.options.activationBits + 4;
-    const dElems: Form[] = [];
-    for (let g = 0; g < groups; g++) {
-      const S = weightedSum(Array.from({ length: inner }, (_, i) => [q.elems[g * inner + i], 1]));
-      for (let i = 0; i < inner; i++) dElems.push(addForms(scaleForm(q.elems[g * inner + i], inner), S, -1));
-    }
-    let d: QTensor = { dtype: 'float', shape: q.shape, scale: q.scale / inner, elems: dElems };
-    const db = b.tensorBounds(d);
-    if (signedBits(db.lo, db.hi) > B) d = b.requantize(d, b.rangeFor({ min: -spread, max: spread, absMax: spread }, B));
-    const V: QTensor = {
-      dtype: 'float',
-      shape: [groups],
-      scale: (d.scale * d.scale) / inner,
-      elems: Array.from({ length: groups }, (_, g) => weightedSum(Array.from({ length: inner }, (_, i) => [product(b, d.elems[g * inner + i], d.elems[g * inner + i]), 1]))),
-    };
-    const varMax = (spread / 2) ** 2;
-    const step = varMax / (2 ** b.options.lookupBits - 1);
-    const R = b.options.activationBits + 8;
-    const rTop = 1 / Math.sqrt(step / 2 + eps);
-    const r = b.unary(V, { min: 0, max: varMax, absMax: varMax }, (v) => 1 / Math.sqrt(Math.max(v, 0) + eps), { scale: rTop / (2 ** R - 1), lo: 0, bits: R });
-    const y: QTensor = { dtype: 'float', shape: q.shape, scale: d.scale * r.scale, elems: d.elems.map((f, i) => product(b, f, r.elems[Math.floor(i / inner)])) };
-    const ch = channelOf(q.shape);
-    return [lowerAffine(ctx, y, identityMap(y.elems.length), q.shape, (o) => sc.data[ch(o)], (o) => bi.data[ch(o)], true)];
+    const ch = channelOf(x!.shape);
+    return [lowerGroupNorm(ctx, x!, size(x!.shape.slice(2)), ctx.attrs.float('epsilon', 1e-5), (o) => sc.data[ch(o)], (o) => bi.data[ch(o)])];
   },
 };
 

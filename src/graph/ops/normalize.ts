@@ -8,6 +8,7 @@ import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
 import { broadcastIndex, broadcastShapes, need, normAxis, onlyOutputs, reduceGroups, requireDtype } from './broadcast.js';
 import { softmax } from '../quant/composite.js';
 import { axisGroups, lowerReduceL1, lowerReduceL2, lowerReduceLogSumExp, lowerReduceProd, lowerReduceSumSquare, spreadOf } from './lowerCompare.js';
+import { lowerGroupNorm } from './lowerNorm.js';
 import { reduceOp, sumOf } from './reduce.js';
 import type { OpCtx, OpDef } from './types.js';
 
@@ -101,6 +102,18 @@ const layerNorm: OpDef = {
       }
     }
     return [tensor(x.dtype, x.shape, out)];
+  },
+  // The shared group normalization (lowerNorm.ts) over each group of the normalised shape, then Scale
+  // and B broadcast over it (constants).
+  lower(ctx, [x]) {
+    const scale = ctx.constant(1);
+    const bias = ctx.node.inputs[2] ? ctx.constant(2) : undefined;
+    if (!scale || (ctx.node.inputs[2] && !bias)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: LayerNormalization needs constant Scale and B`);
+    const { norm } = layerNormPlan(ctx, x!.shape, scale.shape, bias?.shape);
+    const inner = size(norm);
+    const sm = broadcastIndex(norm, scale.shape);
+    const bm = bias ? broadcastIndex(norm, bias.shape) : undefined;
+    return [lowerGroupNorm(ctx, x!, inner, ctx.attrs.float('epsilon', 1e-5), (o) => scale.data[sm[o % inner]], (o) => (bias && bm ? bias.data[bm[o % inner]] : 0))];
   },
 };
 
