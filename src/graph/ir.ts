@@ -146,6 +146,13 @@ export class NodeAttrs {
     return v;
   }
 
+  strings(name: string, fallback?: string[]): string[] {
+    const v = this.node.attrs[name];
+    if (v === undefined && fallback !== undefined) return fallback;
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) return this.bad(name, 'a list of strings');
+    return v as string[];
+  }
+
   tensor(name: string): Tensor | undefined {
     const v = this.node.attrs[name];
     if (v === undefined) return undefined;

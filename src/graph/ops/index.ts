@@ -7,13 +7,14 @@ import { linearOps } from './linear.js';
 import { nonlinearOps } from './nonlinear.js';
 import { normalizeOps } from './normalize.js';
 import { poolOps } from './pool.js';
+import { recurrentOps } from './recurrent.js';
 import { shapeOps } from './shape.js';
-import type { Tensor } from '../ir.js';
+import { NodeAttrs, type Node, type Tensor } from '../ir.js';
 import type { OpCtx, OpDef } from './types.js';
 
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const map = new Map<string, OpDef>();
-  for (const def of [...shapeOps, ...linearOps, ...convOps, ...poolOps, ...nonlinearOps, ...compareOps, ...normalizeOps]) {
+  for (const def of [...shapeOps, ...linearOps, ...convOps, ...poolOps, ...nonlinearOps, ...compareOps, ...normalizeOps, ...recurrentOps(evalNodes)]) {
     if (map.has(def.op)) throw new Error(`internal error: op ${def.op} is defined twice`);
     map.set(def.op, def);
   }
@@ -32,4 +33,13 @@ export function evalNode(def: OpDef, ctx: OpCtx, inputs: Array<Tensor | undefine
   const outs = def.evalFloat(ctx, inputs);
   if (ctx.node.attrs.__act !== 'Relu') return outs;
   return outs.map((t, k) => (k === 0 ? { ...t, data: t.data.map((v) => Math.max(0, v)) } : t));
+}
+
+/** Evaluate nodes in order into `values` (an expansion's nodes: ops/recurrent.ts). */
+function evalNodes(nodes: Node[], values: Map<string, Tensor>, opset: number): void {
+  for (const node of nodes) {
+    const def = OPS.get(node.op)!;
+    const outs = evalNode(def, { node, attrs: new NodeAttrs(node), opset }, node.inputs.map((n) => (n === '' ? undefined : values.get(n))));
+    node.outputs.forEach((o, k) => o !== '' && values.set(o, outs[k]));
+  }
 }

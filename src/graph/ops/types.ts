@@ -43,4 +43,9 @@ export interface OpDef {
    * as they are known, passing evalFloat tensors whose `data` is empty.
    */
   foldsOnShape?: boolean;
+  /**
+   * The op is made of other ops (recurrent layers, unrolled): shape inference replaces the node by these
+   * nodes and constants (its outputs among theirs), so only they are lowered. evalFloat must agree.
+   */
+  expand?(ctx: OpCtx, inputs: Array<OpInput | undefined>): { nodes: Node[]; constants: Array<[string, Tensor]> };
 }

@@ -22,7 +22,10 @@ export function inferShapes(graph: Graph): Graph {
   const opset = graph.opset ?? DEFAULT_OPSET;
   const keep: Node[] = [];
   let folded = 0;
-  for (const node of graph.nodes) {
+  // A worklist: an op with `expand` is replaced in place by the nodes it is made of, which are swept next.
+  const work = [...graph.nodes];
+  for (let n = 0; n < work.length; n++) {
+    const node = work[n];
     const def = OPS.get(node.op);
     if (!def) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: operator ${node.op} is not supported (supported: ${supportedOps().join(', ')})`);
     const ctx: OpCtx = { node, attrs: new NodeAttrs(node), opset };
@@ -35,6 +38,12 @@ export function inferShapes(graph: Graph): Graph {
       return { dtype: v.dtype, shape: v.shape };
     });
     const allConstant = inputs.every((x) => x === undefined || x.value !== undefined);
+    if (def.expand && !allConstant) {
+      const e = def.expand(ctx, inputs);
+      for (const [name, t] of e.constants) graph.constants.set(name, t);
+      work.splice(n + 1, 0, ...e.nodes);
+      continue;
+    }
     if (allConstant || def.foldsOnShape) {
       const ts = inputs.map((x): Tensor | undefined => x && (x.value ?? { dtype: x.dtype, shape: x.shape, data: new Float64Array(0) }));
       const outs = evalNode(def, ctx, ts);
