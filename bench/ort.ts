@@ -12,7 +12,7 @@ import * as ort from 'onnxruntime-node';
 import type { DType } from '../src/graph/ir.js';
 import { decodeOnnxModel, dtypeName, ONNX_DTYPE } from '../src/model/onnxProto.js';
 import { halfToFloat } from '../src/graph/onnxValues.js';
-import { widenNarrowMatMul } from './ortCompat.js';
+import { raiseOpset10, widenNarrowMatMul } from './ortCompat.js';
 
 export interface OrtInput {
   /** What the values mean; informational: conversion follows the type the model declares. */
@@ -129,10 +129,13 @@ export async function openOnnx(model: Uint8Array | string): Promise<OnnxRunner> 
   try {
     session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
   } catch (err) {
-    const copy = /tensor\(u?int8\)/.test(String(err)) ? widenNarrowMatMul(bytes) : null;
+    // Files that break only the letter of their opset's type lists: a spec-valid copy (ortCompat.ts).
+    const int8 = /tensor\(u?int8\)/.test(String(err)) ? widenNarrowMatMul(bytes) : null;
+    const opset11 = int8 ? null : /of operator \((Equal|Less|Greater)\)/.test(String(err)) ? raiseOpset10(bytes) : null;
+    const copy = int8 ?? opset11;
     if (!copy) throw err;
     session = await ort.InferenceSession.create(copy, { logSeverityLevel: 3 });
-    note = 'reference: int8 MatMul operands widened to int32';
+    note = int8 ? 'reference: int8 MatMul operands widened to int32' : 'reference: read at opset 11 (float Equal/Less/Greater)';
   }
   const types = new Map<string, string>();
   for (const m of session.inputMetadata) if (m.isTensor) types.set(m.name, m.type);

@@ -11,6 +11,28 @@
  */
 import { decodeOnnxModel, encodeOnnxModel, ONNX_DTYPE, type OnnxTensor } from '../src/model/onnxProto.js';
 
+/**
+ * Ops whose opset-11 definition means the same as opset 10's for every valid opset-10 node (11 only added
+ * types, negative axes or indices, or optional inputs): a graph of only these may be read at opset 11.
+ * Equal, Less and Greater gained float types at 11, and exporters write float Equal into opset-10 files
+ * (an attention mask compared with 0), which onnxruntime refuses by the letter of opset 10.
+ */
+const SAME_AT_11 = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Neg', 'Abs', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'Relu', 'Erf',
+  'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice',
+  'Gather', 'Shape', 'Cast', 'Identity', 'Constant', 'ConstantOfShape', 'Expand', 'Where', 'Equal', 'Less',
+  'Greater', 'Not', 'And', 'Or', 'Softmax', 'LogSoftmax', 'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin',
+]);
+
+/** The model read at opset 11, when it is an opset-10 model made only of ops that mean the same there; else null. */
+export function raiseOpset10(bytes: Uint8Array): Uint8Array | null {
+  const model = decodeOnnxModel(bytes);
+  const main = model.opset_import.find((o) => !o.domain || o.domain === 'ai.onnx');
+  if (!main || main.version !== 10 || !model.graph?.node.every((n) => SAME_AT_11.has(n.op_type ?? ''))) return null;
+  main.version = 11;
+  return encodeOnnxModel(model as unknown as Record<string, unknown>);
+}
+
 const NARROW = new Set<number>([ONNX_DTYPE.INT8, ONNX_DTYPE.UINT8]);
 const LINEAR = new Set(['MatMul', 'Gemm']);
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { onnxInputInfo, openOnnx, runOnnx } from '../bench/ort.js';
-import { widenNarrowMatMul } from '../bench/ortCompat.js';
+import { raiseOpset10, widenNarrowMatMul } from '../bench/ortCompat.js';
 import * as ort from 'onnxruntime-node';
 import { parseInputFile } from '../src/graph/inputs.js';
 import type { ValueInfo } from '../src/graph/ir.js';
@@ -156,5 +156,31 @@ describe('widenNarrowMatMul', () => {
 
   it('leaves a model without narrow MatMul operands alone', () => {
     expect(widenNarrowMatMul(mixedModel())).toBeNull();
+  });
+});
+
+describe('raiseOpset10', () => {
+  /** A float Equal (a mask compared with 0) in an opset-10 file, as exporters write them. */
+  const maskModel = (extra?: string) => {
+    const g = new OnnxGraphBuilder('mask', { opset: 10 });
+    g.input('x', 'float', [3]);
+    const zero = g.initializer('z', 'float', [3], [0, 1, 0]);
+    let eq = g.node('Equal', ['x', zero], ['eq'])[0];
+    if (extra) eq = g.node('Not', [g.node('Not', [eq])[0]])[0];
+    const y = g.node('Cast', [eq], ['y'], { to: ONNX_DTYPE.FLOAT })[0];
+    g.output(extra ? g.node(extra, [y], ['out'], { pads: [1, 1], mode: 'constant' })[0] : y, 'float');
+    return g.encode();
+  };
+
+  it('reads an opset-10 model at opset 11 when every op means the same there', async () => {
+    await expect(ort.InferenceSession.create(maskModel(), { logSeverityLevel: 3 })).rejects.toThrow(/Equal/);
+    const runner = await openOnnx(maskModel());
+    expect(runner.note).toMatch(/opset 11/);
+    expect(Array.from((await runner.run({ x: { shape: [3], data: [0, 1, 2] } })).y.data)).toEqual([1, 1, 0]);
+    await runner.release();
+  });
+
+  it('refuses to when an op changed meaning at 11 (Pad takes its pads as an input there)', () => {
+    expect(raiseOpset10(maskModel('Pad'))).toBeNull();
   });
 });
