@@ -139,6 +139,16 @@ describe('tfjs Sequential and functional models = tfjs predict', () => {
     for (const op of ['Sigmoid', 'Tanh', 'Elu', 'Selu', 'Softplus', 'Softsign', 'Mul', 'HardSigmoid', 'Gelu', 'Clip', 'LeakyRelu', 'PRelu', 'Softmax']) expect(kinds).toContain(op);
   });
 
+  it('recurrent layers: LSTM (sequences, go_backwards, hard_sigmoid), GRU, SimpleRNN -> ONNX LSTM/GRU/RNN in layout 1, unrolled', async () => {
+    const L = tf.layers;
+    const lstm = tf.sequential({ layers: [L.lstm({ units: 4, inputShape: [3, 2], returnSequences: true, recurrentActivation: 'hardSigmoid', name: 'l1' }), L.lstm({ units: 3, goBackwards: true, name: 'l2' }), L.dense({ units: 2, name: 'out' })] });
+    const g = await expectMatchesTfjs(lstm, 'lstm');
+    expect(g.nodes.some((n) => n.op === 'LSTM'), 'unrolled by the passes').toBe(false);
+    await expectMatchesTfjs(tf.sequential({ layers: [L.lstm({ units: 3, inputShape: [4, 2], returnSequences: true, goBackwards: true, name: 'back' })] }), 'lstm-back-seq');
+    await expectMatchesTfjs(tf.sequential({ layers: [L.gru({ units: 4, inputShape: [3, 2], name: 'g' }), L.dense({ units: 2, name: 'out' })] }), 'gru');
+    await expectMatchesTfjs(tf.sequential({ layers: [L.simpleRNN({ units: 3, inputShape: [4, 2], activation: 'relu', returnSequences: true, name: 'r' })] }), 'rnn');
+  });
+
   it('functional residual models (Add): identity shortcut, projection with BatchNorm and Dropout, dense residual', async () => {
     const archs = residualArchitectures(tf);
     const g = await expectMatchesTfjs(archs.identity(), 'res-identity', 11);
@@ -260,6 +270,33 @@ describe('the bundled models', () => {
   });
 });
 
+describe('a Keras GRU with reset_after (TF2; tfjs cannot build one) under its TF2 weight names', () => {
+  it('equals Keras GRU semantics computed here: z, r from x W + b_in + h U + b_rec; hh = tanh(x Wh + b_in + r (h Uh + b_rec))', () => {
+    const [T, I, H] = [3, 2, 3];
+    const r = rng(5);
+    const vals = (n: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * 0.7);
+    const kernel = vals(I * 3 * H);
+    const rec = vals(H * 3 * H);
+    const bias = vals(2 * 3 * H);
+    const weights = new Map([['g/gru_cell/kernel', kernel], ['g/gru_cell/recurrent_kernel', rec], ['g/gru_cell/bias', bias]]);
+    const json = { modelTopology: { class_name: 'Sequential', config: { name: 'gru', layers: [{ class_name: 'GRU', config: { name: 'g', units: H, reset_after: true, batch_input_shape: [null, T, I] } }] } } };
+    const graph = runPasses(importTfjsGraph(json, weights, 'gru'));
+    const x = Array.from({ length: T * I }, () => r() * 4 - 2);
+    // Keras reset_after GRU, gate blocks z, r, h; kernel [I, 3H], recurrent [H, 3H], bias [2, 3H].
+    const sig = (v: number) => 1 / (1 + Math.exp(-v));
+    let h = new Array<number>(H).fill(0);
+    for (let t = 0; t < T; t++) {
+      const xs = x.slice(t * I, (t + 1) * I);
+      const lin = (m: Float32Array, v: number[], g: number, j: number) => v.reduce((a, vi, i) => a + vi * m[i * 3 * H + g * H + j], 0);
+      const z = h.map((_, j) => sig(lin(kernel, xs, 0, j) + bias[j] + lin(rec, h, 0, j) + bias[3 * H + j]));
+      const rr = h.map((_, j) => sig(lin(kernel, xs, 1, j) + bias[H + j] + lin(rec, h, 1, j) + bias[4 * H + j]));
+      const hh = h.map((_, j) => Math.tanh(lin(kernel, xs, 2, j) + bias[2 * H + j] + rr[j] * (lin(rec, h, 2, j) + bias[5 * H + j])));
+      h = h.map((hp, j) => z[j] * hp + (1 - z[j]) * hh[j]);
+    }
+    evalGraph(graph, x).forEach((v, j) => expect(v).toBeCloseTo(h[j], 5));
+  });
+});
+
 describe('refusals name the layer, its class and the option, at import', () => {
   const dense = (name: string, config: Record<string, unknown> = {}) => ({ class_name: 'Dense', config: { name, units: 2, use_bias: false, ...config } });
   function seq(layers: Array<{ class_name: string; config: Record<string, unknown> }>, inputShape: number[]) {
@@ -280,7 +317,7 @@ describe('refusals name the layer, its class and the option, at import', () => {
   const k = (name: string, n: number) => new Map([[`${name}/kernel`, new Float32Array(n)]]);
 
   it('an unknown layer type', () => {
-    expectRefused(seq([{ class_name: 'LSTM', config: { name: 'rnn', units: 4 } }], [3, 2]), new Map(), 'layer rnn (LSTM)', 'LSTM is not supported');
+    expectRefused(seq([{ class_name: 'ConvLSTM2D', config: { name: 'rnn', filters: 4 } }], [3, 2, 2, 1]), new Map(), 'layer rnn (ConvLSTM2D)', 'ConvLSTM2D is not supported');
   });
 
   it('an unknown activation', () => {
@@ -316,12 +353,12 @@ describe('refusals name the layer, its class and the option, at import', () => {
     expectRefused(functional({ class_name: 'Dot', config: { name: 'dot', axes: 1 } }), w, 'layer dot (Dot)', 'Dot is not supported');
   });
 
-  it('a recurrent layer in a model tfjs saved (refused at import, naming the layer)', async () => {
+  it('a recurrent layer with an activation ONNX recurrent ops lack (refused at import, naming the layer)', async () => {
     const L = tf.layers;
     const model = tf.sequential({ layers: [L.conv2d({ filters: 2, kernelSize: 1, inputShape: [3, 3, 1], name: 'c' })] });
     model.add(L.reshape({ targetShape: [9, 2], name: 'rs' }));
-    model.add(L.simpleRNN({ units: 2, name: 'rnn' }));
+    model.add(L.simpleRNN({ units: 2, activation: 'selu', name: 'rnn' }));
     const file = await saveTfjs(tf, model, path.join(dir, 'rnn'));
-    await expect(loadTfjsGraph(file)).rejects.toThrow(/layer rnn \(SimpleRNN\)/);
+    await expect(loadTfjsGraph(file)).rejects.toThrow(/layer rnn \(SimpleRNN\): activation "selu" is not supported in a recurrent layer/);
   });
 });

@@ -23,6 +23,7 @@ import { decodeWeightData, findWeight, readTfjsModelFiles, tfjsModelName } from 
 import { NodeAttrs, tensor, type AttrValue, type Graph, type Node, type Tensor } from './ir.js';
 import { OPS } from './ops/index.js';
 import type { OpInput, TypeShape } from './ops/types.js';
+import { recurrentLayer } from './tfjsRecurrent.js';
 
 /** Weights by manifest name, or the raw bytes of every weight the model.json lists, in its order (tf.io's weightData). */
 export type TfjsWeights = Map<string, Float32Array> | Uint8Array | ArrayBuffer;
@@ -75,7 +76,7 @@ const MERGE: Record<string, { op: string; variadic: boolean; arity?: number }> =
 const SUPPORTED_LAYERS =
   'InputLayer, Dense, Conv2D, DepthwiseConv2D, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, ' +
   'BatchNormalization, Flatten, Reshape, Permute, Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax, Dropout (and the other noise layers), ' +
-  'Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate';
+  'LSTM, GRU, SimpleRNN, Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate';
 
 const SUPPORTED_ACTIVATIONS =
   'linear, relu, relu6, sigmoid, tanh, softmax, log_softmax, elu, selu, softplus, softsign, gelu, gelu_new, swish, silu, mish, ' +
@@ -155,7 +156,7 @@ class TfjsTranslator {
     return `layer ${this.layer.name} (${this.layer.className})`;
   }
 
-  private refuse(what: string): never {
+  refuse(what: string): never {
     return fail('UNSUPPORTED_LAYER', `${this.where()}: ${what}`);
   }
 
@@ -172,19 +173,22 @@ class TfjsTranslator {
     return n;
   }
 
-  private floats(role: string, shape: number[], data: ArrayLike<number>): string {
+  floats(role: string, shape: number[], data: ArrayLike<number>): string {
     return this.constant(role, tensor('float', shape, data));
   }
 
-  private ints(role: string, data: number[]): string {
+  ints(role: string, data: number[]): string {
     return this.constant(role, tensor('int', [data.length], data));
   }
 
-  /** Append one ONNX node of the current layer; its output's shape comes from the op's own rule (ops/). */
-  private op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}): string {
+  /**
+   * Append one ONNX node of the current layer; its output's shape comes from the op's own rule (ops/).
+   * A node with several outputs (`outputs`) gives the one at index `k`; the others are left unnamed.
+   */
+  op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, k = 0, outputs = 1): string {
     const nodeName = this.unique(`${this.layer.name}/${op}`);
     const output = this.unique(`${this.layer.name}/${op.toLowerCase()}`);
-    const node: Node = { name: nodeName, op, inputs, outputs: [output], attrs };
+    const node: Node = { name: nodeName, op, inputs, outputs: Array.from({ length: outputs }, (_, i) => (i === k ? output : '')), attrs };
     const def = OPS.get(op);
     if (!def) throw new Error(`internal error: the tfjs importer emits ${op}, which has no OpDef`);
     const ins: Array<OpInput | undefined> = inputs.map((i) => {
@@ -192,18 +196,18 @@ class TfjsTranslator {
       const c = this.constants.get(i);
       return c ? { dtype: c.dtype, shape: c.shape, value: c } : { ...this.shapes.get(i)! };
     });
-    const [out] = def.infer({ node, attrs: new NodeAttrs(node), opset: OPSET }, ins);
+    const out = def.infer({ node, attrs: new NodeAttrs(node), opset: OPSET }, ins)[k];
     this.shapes.set(output, out);
     this.nodes.push(node);
     return output;
   }
 
-  private shapeOf(value: string): number[] {
+  shapeOf(value: string): number[] {
     return this.shapes.get(value)!.shape;
   }
 
   /** The one input of a single-input layer. */
-  private source(): string {
+  source(): string {
     const l = this.layer;
     if (l.inputs.length !== 1) this.refuse(`reads ${l.inputs.length} tensors (${l.inputs.join(', ')}); only merge layers combine tensors`);
     return this.valueOf.get(l.inputs[0])!;
@@ -218,7 +222,7 @@ class TfjsTranslator {
     return { x, H: s[1], W: s[2], C: s[3] };
   }
 
-  private cfg(key: string): unknown {
+  cfg(key: string): unknown {
     return this.layer.config[key];
   }
 
@@ -251,6 +255,11 @@ class TfjsTranslator {
       return [Math.floor(total / 2), total - Math.floor(total / 2)];
     });
     return [before[0], after[0], before[1], after[1]];
+  }
+
+  cellWeight(role: string, length: number, what: string): Float32Array {
+    const cell = ['lstm_cell', 'gru_cell', 'simple_rnn_cell'].find((c) => findWeight(this.weights, this.layer.name, `${c}/${role}`));
+    return this.weight(cell ? `${cell}/${role}` : role, length, what);
   }
 
   private weight(role: string, length: number, what: string): Float32Array {
@@ -387,6 +396,12 @@ class TfjsTranslator {
         return this.op('Elu', [this.source()], { alpha: this.num('alpha', 1) });
       case 'PReLU':
         return this.prelu();
+      case 'LSTM':
+        return recurrentLayer(this, 'LSTM');
+      case 'GRU':
+        return recurrentLayer(this, 'GRU');
+      case 'SimpleRNN':
+        return recurrentLayer(this, 'RNN');
       case 'Softmax':
         return this.op('Softmax', [this.source()], { axis: this.axis('axis', -1, this.shapeOf(this.source()).length) });
       default:
