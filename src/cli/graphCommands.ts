@@ -77,6 +77,7 @@ function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
 }
 
 async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
+  if (flags.weights === 'private') fail('BAD_INPUT', '--weights private is available for the bundled models and tfjs model.json files (layer pipeline); ONNX models bake their weights in');
   const graph = loaded ?? (await loadModelGraph(flags.model));
   let calibration: Sample[];
   if (flags.calibration) calibration = await readSamples(graph, flags.calibration);

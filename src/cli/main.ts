@@ -11,7 +11,7 @@ import { graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProve
  * Every model goes through the op-graph pipeline (src/graph), except --weights private, which the layer
  * pipeline (src/weights) still serves until the graph lowerings have their private-weights variant.
  */
-const isGraphModel = (flags: { weights?: string }) => flags.weights !== 'private';
+const isGraphModel = (flags: { model: string; weights?: string }) => flags.weights !== 'private' || flags.model.endsWith('.onnx');
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
