@@ -11,6 +11,7 @@ import { BUNDLED_MODELS, loadModelSource, MNIST_CALIBRATION_SAMPLES } from '../s
 import { compareAccuracy } from '../src/quantize/accuracy.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import { keyRegistryDir } from '../src/setup/index.js';
+import { verify } from '../src/verify/index.js';
 
 /**
  * The bundled MNIST models on the op-graph pipeline: their model.json declares 8-bit pixel inputs at
@@ -63,7 +64,8 @@ describe.each(Object.entries(LAYER_PIPELINE))('bundled %s on the graph pipeline'
 });
 
 describe('CLI on the bundled MLP (graph pipeline)', () => {
-  it('prove --mnist-index and --input (integer pixels), --class-only --private-input; verify accepts both', async () => {
+  // (--private-input and --class-only on the graph pipeline: test/privacy.test.ts's CLI test, test/graphEndToEnd.test.ts.)
+  it('prove --mnist-index and --input (integer pixels); verify accepts both and rejects tampered bundles', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-bundled-cli-'));
     const cli = (...args: string[]) => run(process.execPath, [path.join(root, 'bin', 'zkinfer.js'), ...args, '--artifacts', dir], { cwd: root });
     const proof = path.join(dir, 'proof.json');
@@ -72,17 +74,31 @@ describe('CLI on the bundled MLP (graph pipeline)', () => {
     expect(proved.stdout).toMatch(new RegExp(`class\\s+${bundle.prediction.class}`));
     expect(bundle.publicSignals.slice(-784).map(Number)).toEqual(Array.from(split.test[3].pixels));
     expect((await cli('verify', proof)).stdout).toMatch(/^VALID/);
+    // Tampering: a pixel, a logit, the class, a proof point, the claimed prediction; each is rejected.
+    const key = JSON.parse(await readFile(path.join(keyRegistryDir(dir), `${bundle.modelId}.json`), 'utf8'));
+    expect((await verify(bundle, key)).valid).toBe(true);
+    const { inputOffset, classIndex, logitsOffset } = key.publicSignals;
+    const tampered = [
+      (b: typeof bundle) => (b.publicSignals[inputOffset + 200] = String((Number(b.publicSignals[inputOffset + 200]) + 1) % 256)),
+      (b: typeof bundle) => (b.publicSignals[logitsOffset] = String(BigInt(b.publicSignals[logitsOffset]) + 1n)),
+      (b: typeof bundle) => (b.publicSignals[classIndex] = String((Number(b.publicSignals[classIndex]) + 1) % 10)),
+      (b: typeof bundle) => (b.proof.pi_a[0] = String(BigInt(b.proof.pi_a[0]) + 1n)),
+      (b: typeof bundle) => (b.prediction.class = (b.prediction.class + 1) % 10),
+    ];
+    for (const edit of tampered) {
+      const bad = structuredClone(bundle);
+      edit(bad);
+      expect((await verify(bad, key).catch((e: Error) => ({ valid: false, reason: e.message }))).valid).toBe(false);
+    }
 
+    // An input file of integer pixels proves on the same (cached) circuit and key.
     const inputFile = path.join(dir, 'pixels.json');
     await writeFile(inputFile, JSON.stringify(Array.from(split.test[7].pixels)));
-    const privateProof = path.join(dir, 'private.json');
-    await cli('prove', '--input', inputFile, '--private-input', '--class-only', '-o', privateProof, '-q');
-    const priv = JSON.parse(await readFile(privateProof, 'utf8'));
-    expect(priv.publicSignals).toHaveLength(2); // the class and the input commitment
-    expect(priv.prediction.logits).toEqual([]);
-    expect((await cli('verify', privateProof)).stdout).toMatch(/^VALID/);
-    const check = await cli('check-commitment', privateProof, '--opening', path.join(dir, 'private.opening.json'));
-    expect(check.stdout).toMatch(/^MATCH/);
-    expect((await readFile(path.join(keyRegistryDir(dir), `${bundle.modelId}.json`), 'utf8')).length).toBeGreaterThan(0);
-  }, 900_000);
+    const second = path.join(dir, 'second.json');
+    await cli('prove', '--input', inputFile, '-o', second, '-q');
+    const other = JSON.parse(await readFile(second, 'utf8'));
+    expect(other.modelId).toBe(bundle.modelId);
+    expect(other.publicSignals.slice(-784).map(Number)).toEqual(Array.from(split.test[7].pixels));
+    expect((await cli('verify', second)).stdout).toMatch(/^VALID/);
+  }, 1_800_000);
 });
