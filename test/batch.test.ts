@@ -78,7 +78,7 @@ describe('batch proofs', () => {
     const cli = path.join(root, 'bin', 'zkinfer.js');
     const args = ['--model', modelJson, '--calibration', calibration, '--artifacts', dir, '-q'];
     const proved = await run(process.execPath, [cli, 'prove', '--batch', batchFile, '-o', out, ...args]);
-    expect(proved.stdout).toMatch(/classes \d, \d; proof written/);
+    expect(proved.stdout).toMatch(/classes\s+\d, \d\nproof written to .* \(2 inferences\)/);
     const written = JSON.parse(await readFile(out, 'utf8')) as ProofBundle;
     expect(written.items).toHaveLength(2);
     const verified = await run(process.execPath, [cli, 'verify', out, '--artifacts', dir]);

@@ -233,37 +233,43 @@ describe('the bundled models', () => {
     const n = userShape(graph.inputs[0]).reduce((a, b) => a * b, 1);
     const r = rng(7);
     for (let t = 0; t < 4; t++) {
-      const x = Array.from({ length: n }, () => r());
-      const expected = predict(tf, model, x);
+      // The model.json declares 8-bit pixel inputs read as x / 255 (src/graph/metadata.ts): the graph
+      // takes the pixels, tfjs the floats.
+      const x = Array.from({ length: n }, () => Math.floor(r() * 256));
+      const expected = predict(tf, model, x.map((v) => v / 255));
       for (const g of [graph, fromBytes]) evalGraph(g, x).forEach((v, i) => expect(Math.abs(v - expected[i]), `${name} trial ${t} output ${i}`).toBeLessThanOrEqual(1e-4));
     }
     model.dispose();
     return graph;
   }
 
-  it('mnist-mlp: the nodes are Gemm -> Relu -> Gemm before the passes, Gemm+Relu -> Gemm after, and it equals tfjs', async () => {
+  it('mnist-mlp: the nodes are Cast -> Mul (the declared pixel encoding) -> Gemm -> Relu -> Gemm before the passes, Gemm+Relu -> Gemm after, and it equals tfjs', async () => {
     const raw = await loadTfjsGraph('models/mnist-mlp/model.json');
     expect(raw.name).toBe('mnist_mlp_32');
     expect(raw.opset).toBe(20);
-    expect(raw.inputs).toEqual([{ name: 'hidden_input', dtype: 'float', shape: [1, 784], batch: true }]);
+    expect(raw.inputs).toEqual([{ name: 'hidden_input', dtype: 'int', shape: [1, 784], batch: true, bits: 8, signed: false }]);
+    expect(raw.labels).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
     expect(raw.nodes.map((n) => [n.name, n.op, n.inputs, n.outputs])).toEqual([
-      ['hidden/Gemm', 'Gemm', ['hidden_input', 'hidden/kernel', 'hidden/bias'], ['hidden/gemm']],
+      ['hidden_input/Cast', 'Cast', ['hidden_input'], ['hidden_input/cast']],
+      ['hidden_input/Mul', 'Mul', ['hidden_input/cast', 'hidden_input/scale'], ['hidden_input/mul']],
+      ['hidden/Gemm', 'Gemm', ['hidden_input/mul', 'hidden/kernel', 'hidden/bias'], ['hidden/gemm']],
       ['hidden/Relu', 'Relu', ['hidden/gemm'], ['hidden']],
       ['logits/Gemm', 'Gemm', ['hidden', 'logits/kernel', 'logits/bias'], ['logits']],
     ]);
+    expect(raw.constants.get('hidden_input/scale')?.data).toEqual(Float64Array.of(1 / 255));
     expect(raw.constants.get('hidden/kernel')?.shape).toEqual([784, 32]);
     expect(raw.constants.get('logits/bias')?.shape).toEqual([10]);
     expect(raw.outputs.map((o) => o.name)).toEqual(['logits']);
     const g = await expectBundledMatches('mnist-mlp');
-    expect(ops(g)).toEqual(['Gemm+Relu', 'Gemm']);
+    expect(ops(g)).toEqual(['Cast', 'Mul', 'Gemm+Relu', 'Gemm']);
     // The graph pipeline's entry point takes model.json files too.
-    expect(ops(await loadGraph('models/mnist-mlp/model.json'))).toEqual(['Gemm+Relu', 'Gemm']);
+    expect(ops(await loadGraph('models/mnist-mlp/model.json'))).toEqual(['Cast', 'Mul', 'Gemm+Relu', 'Gemm']);
     expect(userShape(g.outputs[0])).toEqual([10]);
   });
 
-  it('mnist-cnn: Transpose -> Conv+Relu -> Transpose, MaxPool between transposes, Reshape, Gemm; equals tfjs', async () => {
+  it('mnist-cnn: Cast -> Mul, Transpose -> Conv+Relu -> Transpose, MaxPool between transposes, Reshape, Gemm; equals tfjs', async () => {
     const g = await expectBundledMatches('mnist-cnn');
-    expect(ops(g)).toEqual(['Transpose', 'Conv+Relu', 'Transpose', 'Transpose', 'MaxPool', 'Transpose', 'Reshape', 'Gemm']);
+    expect(ops(g)).toEqual(['Cast', 'Mul', 'Transpose', 'Conv+Relu', 'Transpose', 'Transpose', 'MaxPool', 'Transpose', 'Reshape', 'Gemm']);
     const conv = g.nodes.find((n) => n.op === 'Conv')!;
     expect(conv.attrs).toMatchObject({ kernel_shape: [5, 5], strides: [2, 2], pads: [0, 0, 0, 0], group: 1 });
     expect(g.constants.get(conv.inputs[1])?.shape).toEqual([6, 1, 5, 5]);

@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildBn128 } from 'ffjavascript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prove, verify } from '../src/index.js';
+import { verify } from '../src/index.js';
 import { loadStoredModel, manifestPath, storeModel } from '../src/prove/modelStore.js';
+import { proveStored } from '../src/prove/stored.js';
 import { randomInputs } from './helpers/models.js';
 import { buildVerifierFixture, type VerifierFixture } from './helpers/verifierFixture.js';
 
@@ -29,7 +30,7 @@ describe('model store', () => {
     expect(model.circuit.wasmPath.startsWith(copy + path.sep)).toBe(true);
     expect(model.modelId).toBe(fx.model.modelId);
     const input = randomInputs(1, 8, 8, 41)[0];
-    const result = await verify(await prove(model, input), fx.model.key);
+    const result = await verify(await proveStored(model, input), fx.model.key);
     expect(result.valid, result.reason).toBe(true);
     expect(result.output!.input).toEqual(input);
   }, 60_000);

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, inputCommitment, proveWithOpenings, runQuantized, verify, type CompiledModel } from '../src/index.js';
 import { compileModel } from '../src/circuit/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
+import { compileGraphProgram, loadGraph, lowerGraph } from '../src/graph/index.js';
 import { ZkinferError } from '../src/util/errors.js';
 import { randomFloatModel, randomInputs, writeTfjsModel } from './helpers/models.js';
 
@@ -125,10 +126,19 @@ describe('CLI', () => {
       const { stdout } = await run(process.execPath, [cli, 'compile', '--model', modelJson, '--calibration', calibration, '--artifacts', dir, '-q', ...flags]);
       return Number(/circuit\s+(\d+) constraints/.exec(stdout)![1]);
     };
+    // The CLI compiles tfjs models on the graph pipeline: the same circuit as the library's, never larger
+    // than the layer pipeline's for the same model.
+    const graph = await loadGraph(modelJson);
+    const samples = (JSON.parse(await readFile(calibration, 'utf8')) as number[][]).map((x) => new Map([[graph.inputs[0].name, Float64Array.from(x)]]));
+    const program = lowerGraph(graph, samples);
     const expected = async (visibility?: { input: 'public' | 'private'; output: 'logits' | 'class' }) =>
+      (await compileGraphProgram(program, { artifactsDir: dir, graph, ...(visibility ? { visibility } : {}) })).circuit.constraints;
+    const layer = async (visibility?: { input: 'public' | 'private'; output: 'logits' | 'class' }) =>
       (await compileModel(privateModel.qmodel, { artifactsDir: dir, ...(visibility ? { visibility } : {}) })).circuit.constraints;
     expect(await constraints()).toBe(await expected());
     expect(await constraints('--private-input')).toBe(await expected({ input: 'private', output: 'logits' }));
     expect(await constraints('--private-input')).toBeGreaterThan(await constraints());
+    expect(await constraints()).toBeLessThanOrEqual(await layer());
+    expect(await constraints('--private-input')).toBeLessThanOrEqual(await layer({ input: 'private', output: 'logits' }));
   });
 });

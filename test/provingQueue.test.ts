@@ -109,9 +109,9 @@ describe('failures (in-process worker)', () => {
 
   it('an invalid job fails at once with its reason and is not retried (UnrecoverableError)', async () => {
     const cases: Array<[string, unknown, RegExp]> = [
-      [fx.model.modelId, [1, 2, 3], /input has 3 values, the model expects 8/],
-      [fx.model.modelId, [0, 0, 0, 0, 0, 0, 0, 256], /input\[7\] = 256 is out of range \[0, 255\]/],
-      [fx.model.modelId, 'pixels', /input must be an array of integers/],
+      [fx.model.modelId, [1, 2, 3], /input: the array has 3 values, expected 8/],
+      [fx.model.modelId, [0, 0, 0, 0, 0, 0, 0, 256], /input 'dense0_input'\[7\] = 256 is outside the range \[0, 255\]/],
+      [fx.model.modelId, 'pixels', /input: the file holds "pixels", expected an array of values/],
       ['ab'.repeat(32), [1, 2, 3, 4, 5, 6, 7, 8], /unknown model id abab/],
       ['not-a-model-id', [1], /model id must be 64 lowercase hex digits/],
     ];

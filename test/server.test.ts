@@ -69,7 +69,8 @@ describe('routes', () => {
   it('POST /v1/verify: 200 valid with the proved prediction', async () => {
     const res = await post(fx.bundle);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ valid: true, modelId: fx.model.modelId, keyId: fx.model.modelId, prediction: fx.bundle.prediction, insecureSetup: true });
+    expect(fx.bundle.outputs).toHaveLength(1);
+    expect(res.json()).toEqual({ valid: true, modelId: fx.model.modelId, keyId: fx.model.modelId, prediction: fx.bundle.prediction, outputs: fx.bundle.outputs, insecureSetup: true });
   });
 
   it('POST /v1/verify: 200 valid:false with a reason for a tampered proof or signal', async () => {

@@ -1,14 +1,20 @@
 /**
- * CLI commands for graph models (ONNX files): compile, setup, prove, evaluate. Inputs and calibration are
- * floats in the model's own units (a flat array, {name: array}, or EZKL's input.json).
+ * CLI commands on the op-graph pipeline (src/graph), for every model kind: the bundled models, tfjs
+ * model.json files and ONNX files: compile, setup, prove, evaluate, demo. Inputs and calibration are in
+ * the model's own units (a flat array, {name: array}, or EZKL's input.json): floats, or the integers an
+ * input's declared encoding says (the bundled models' 8-bit pixels, src/graph/metadata.ts).
  */
 import path from 'node:path';
 import type { Visibility } from '../circuit/emit.js';
+import { verify } from '../verify/index.js';
 import { keyRegistryDir } from '../setup/index.js';
 import { fail } from '../util/errors.js';
-import { readJsonFile, writeFileAtomic } from '../util/fs.js';
+import { defaultArtifactsDir, PACKAGE_ROOT, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { graphCosts } from '../graph/cost.js';
-import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraphBatch, readSample, readSamples, type Graph, type LowerOptions } from '../graph/index.js';
+import { size } from '../graph/ir.js';
+import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraphBatch, readSample, readSamples, type Graph, type LowerOptions, type Sample } from '../graph/index.js';
+import { BUNDLED_MODELS, MNIST_CALIBRATION_SAMPLES } from '../model/index.js';
+import { asciiDigit, loadMnistSplit, MNIST_PIXELS, type DigitSample } from '../model/mnist.js';
 import { createProgress } from './progress.js';
 
 export interface GraphFlags {
@@ -64,11 +70,32 @@ function visibilityOf(flags: GraphFlags): Visibility {
   return { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' };
 }
 
+/** The model file of --model: a bundled model's name, or a path (.onnx or a tfjs model.json). */
+function modelFile(model: string): string {
+  const bundled = BUNDLED_MODELS[model];
+  if (bundled) return path.join(PACKAGE_ROOT, bundled.modelJson);
+  if (!model.endsWith('.json') && !model.endsWith('.onnx')) fail('NOT_FOUND', `unknown model '${model}': use one of ${Object.keys(BUNDLED_MODELS).join(', ')}, a tfjs model.json or an .onnx file`);
+  return path.resolve(model);
+}
+
+export const loadModelGraph = (model: string): Promise<Graph> => loadGraph(modelFile(model));
+
+/** MNIST digits as samples of a graph whose one input holds 784 pixels (the bundled models). */
+function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
+  const input = graph.inputs[0];
+  const n = graph.inputs.length === 1 ? size(input.shape) : 0;
+  if (n !== MNIST_PIXELS) fail('BAD_INPUT', `MNIST digits are ${MNIST_PIXELS} pixels; this model's inputs are ${graph.inputs.map((i) => `'${i.name}' [${i.shape}]`).join(', ')}`);
+  if (input.dtype !== 'int') fail('BAD_INPUT', `MNIST digits are integer pixels; input '${input.name}' of this model is ${input.dtype} (declare its encoding, src/graph/metadata.ts)`);
+  return digits.map((d) => new Map([[input.name, Float64Array.from(d.pixels)]]));
+}
+
 async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
-  if (flags.weights === 'private') fail('BAD_INPUT', '--weights private is available for layer models (tfjs and the bundled models); graph (ONNX) models bake their weights in');
-  const graph = loaded ?? (await loadGraph(path.resolve(flags.model)));
-  if (!flags.calibration) fail('BAD_INPUT', `${flags.model} needs --calibration FILE: inputs in the model's own units (a JSON array of samples, or one sample: a flat array, {name: array}, or EZKL's input.json)`);
-  const calibration = await readSamples(graph, flags.calibration);
+  if (flags.weights === 'private') fail('BAD_INPUT', '--weights private is available for the bundled models and tfjs model.json files (layer pipeline); ONNX models bake their weights in');
+  const graph = loaded ?? (await loadModelGraph(flags.model));
+  let calibration: Sample[];
+  if (flags.calibration) calibration = await readSamples(graph, flags.calibration);
+  else if (flags.model in BUNDLED_MODELS) calibration = digitSamples(graph, loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES));
+  else fail('BAD_INPUT', `${flags.model} needs --calibration FILE: inputs in the model's own units (a JSON array of samples, or one sample: a flat array, {name: array}, or EZKL's input.json)`);
   return { graph, calibration, options: lowerOptions(graph, flags) };
 }
 
@@ -91,12 +118,17 @@ export async function graphCompileCommand(flags: GraphFlags): Promise<void> {
   out(`model      ${graph.name}: ${graph.nodes.length} nodes (${[...new Set(graph.nodes.map((n) => n.op))].join(', ')})`);
   for (const line of graphCosts(program)) out(`cost       ${line}`);
   printAgreement(evaluateAgreement(graph, program, calibration), 'calibration samples');
+  if (flags.model in BUNDLED_MODELS) {
+    const test = loadMnistSplit().test;
+    const acc = evaluateAgreement(graph, program, digitSamples(graph, test), test.map((d) => d.label)).accuracy!;
+    out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${test.length} held-out digits`);
+  }
   out(`circuit    ${compiled.circuit.constraints} constraints, ${compiled.circuit.wires} wires, ${compiled.layout.total} public signals`);
   out(`artifacts  ${compiled.circuit.dir}`);
   for (const note of graph.notes) out(`note       ${note}`);
 }
 
-async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
+export async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
   const progress = createProgress(flags.quiet);
   try {
     progress.stage('import + calibrate');
@@ -117,19 +149,61 @@ async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
   }
 }
 
+const INSECURE_WARNING =
+  'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
+
+function describeModel(model: Awaited<ReturnType<typeof buildFromFlags>>['model']): void {
+  out(`circuit    ${model.circuit.constraints} constraints, ${model.layout.total} public signals`);
+  out(`setup      ptau 2^${model.key.setup.ptau.power} (${model.key.setup.ptau.kind})`);
+  out(`model id   ${model.modelId}`);
+  if (model.key.setup.ptau.insecure) process.stderr.write(`${INSECURE_WARNING}\n`);
+}
+
 export async function graphSetupCommand(flags: GraphFlags): Promise<void> {
   const { model } = await buildFromFlags(flags);
-  out(`circuit    ${model.circuit.constraints} constraints, ${model.layout.total} public signals`);
-  out(`model id   ${model.modelId}`);
+  describeModel(model);
   out(`key        ${path.join(keyRegistryDir(flags.artifacts), `${model.modelId}.json`)}`);
 }
 
+/** Held-out MNIST digit --mnist-index. */
+function heldOutDigit(index: string): DigitSample {
+  const test = loadMnistSplit().test;
+  const i = Number(index);
+  if (!/^\d+$/.test(index) || i >= test.length) fail('BAD_INPUT', `--mnist-index must be an integer from 0 to ${test.length - 1}`);
+  return test[i];
+}
+
+/** `zkinfer demo`: the whole path on one held-out digit, bundle in artifacts/demo/proof.json. */
+export async function graphDemoCommand(flags: GraphFlags & { mnistIndex?: string }): Promise<number> {
+  const index = flags.mnistIndex ?? '0';
+  const digit = heldOutDigit(index);
+  const graph = await loadModelGraph(flags.model);
+  const [sample] = digitSamples(graph, [digit]);
+  out(asciiDigit(digit.pixels));
+  out(`held-out digit #${index}, true label ${digit.label}`);
+  const { model } = await buildFromFlags(flags, graph);
+  describeModel(model);
+  let t = Date.now();
+  const { bundle } = await proveGraphBatch(model, [sample]);
+  const proveSeconds = (Date.now() - t) / 1000;
+  const dir = path.join(flags.artifacts ?? defaultArtifactsDir(), 'demo');
+  await writeFileAtomic(path.join(dir, 'proof.json'), JSON.stringify(bundle, null, 2));
+  await writeFileAtomic(path.join(dir, 'verification_key.json'), JSON.stringify(model.key, null, 2));
+  t = Date.now();
+  const result = await verify(bundle, model.key);
+  const verifyMs = Date.now() - t;
+  out(`proved     class ${bundle.prediction.class} in ${proveSeconds.toFixed(2)} s -> ${path.join(dir, 'proof.json')}`);
+  out(`verified   ${result.valid ? 'VALID' : `INVALID: ${result.reason}`} in ${verifyMs} ms (key: ${path.join(dir, 'verification_key.json')})`);
+  return result.valid ? 0 : 1;
+}
+
 export async function graphProveCommand(flags: GraphFlags & { input?: string; batch?: string; mnistIndex?: string; out: string }): Promise<void> {
-  if (flags.mnistIndex !== undefined) fail('BAD_INPUT', '--mnist-index is for the bundled models; prove an ONNX model with --input FILE');
-  if (!flags.input === !flags.batch) fail('BAD_INPUT', 'prove an ONNX model with --input FILE (one sample) or --batch FILE (a JSON array of samples: one proof for all)');
+  if ([flags.input, flags.batch, flags.mnistIndex].filter((f) => f !== undefined).length !== 1) {
+    fail('BAD_INPUT', 'prove with one of --input FILE (one sample), --batch FILE (a JSON array of samples: one proof for all) or --mnist-index N (a held-out digit)');
+  }
   // Read the samples before the (slow) setup, so a bad file fails at once.
-  const graph = await loadGraph(path.resolve(flags.model));
-  const samples = flags.input ? [await readSample(graph, flags.input)] : await readSamples(graph, flags.batch!, 'batch input');
+  const graph = await loadModelGraph(flags.model);
+  const samples = flags.mnistIndex !== undefined ? digitSamples(graph, [heldOutDigit(flags.mnistIndex)]) : flags.input ? [await readSample(graph, flags.input)] : await readSamples(graph, flags.batch!, 'batch input');
   if (flags.batch && samples.length < 2) fail('BAD_INPUT', `batch file ${flags.batch} must hold at least 2 samples`);
   const { model } = await buildFromFlags({ ...flags, batchSize: samples.length }, graph);
   const { bundle, openings } = await proveGraphBatch(model, samples);

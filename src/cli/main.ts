@@ -5,10 +5,13 @@ import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptau
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
 import { commitWeightsCommand } from './weightsCommands.js';
-import { graphCompileCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
+import { graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
 
-/** ONNX files go through the op-graph pipeline (src/graph); bundled and tfjs models through the layer pipeline. */
-const isGraphModel = (flags: { model: string }) => flags.model.endsWith('.onnx');
+/**
+ * Every model goes through the op-graph pipeline (src/graph), except --weights private, which the layer
+ * pipeline (src/weights) still serves until the graph lowerings have their private-weights variant.
+ */
+const isGraphModel = (flags: { model: string; weights?: string }) => flags.weights !== 'private' || flags.model.endsWith('.onnx');
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -16,13 +19,13 @@ const modelOption = () =>
 const common = (cmd: Command) =>
   cmd
     .addOption(modelOption())
-    .option('--calibration <file>', "calibration inputs: for ONNX models floats in the model's own units (array of samples, {name: array}, or EZKL input.json); for tfjs models integer arrays")
-    .option('--input-scale <x>', 'ONNX float inputs: real value of one input integer (default: calibrated range / 2^(bits-1))')
-    .option('--input-bits <n>', 'ONNX inputs: width of the input integers (float default 12, signed; int default from calibration)')
-    .option('--bits <n>', 'ONNX models: width of requantized activations (default 8)')
-    .option('--lookup-bits <n>', 'ONNX models: input width of nonlinear-function tables (default 8)')
-    .option('--tensor-bits <list>', 'ONNX models: per-tensor widths, NAME=BITS[:LOOKUP_BITS],... (NAME: a node or the tensor it makes)')
-    .option('--class', 'ONNX models: also prove the argmax of the first output as the class (default: when the graph ends in Softmax)')
+    .option('--calibration <file>', "calibration inputs in the model's own units (array of samples, {name: array}, or EZKL input.json): floats, or integers for an input with a declared integer encoding (the bundled models' pixels; default for them: 1,000 training digits)")
+    .option('--input-scale <x>', 'float inputs: real value of one input integer (default: calibrated range / 2^(bits-1))')
+    .option('--input-bits <n>', 'width of the input integers (float default 12, signed; int default: the declared width, else from calibration)')
+    .option('--bits <n>', 'width of requantized activations (default 8)')
+    .option('--lookup-bits <n>', 'input width of nonlinear-function tables (default 8)')
+    .option('--tensor-bits <list>', 'per-tensor widths, NAME=BITS[:LOOKUP_BITS],... (NAME: a node or the tensor it makes)')
+    .option('--class', 'also prove the argmax of the first output as the class (default: when the graph ends in Softmax or the model declares class labels)')
     .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')
@@ -35,7 +38,7 @@ const program = new Command('zkinfer')
 
 common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action((flags) => (isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags)));
 
-common(program.command('evaluate').description('float vs quantized agreement of an ONNX model on a data set, without proving'))
+common(program.command('evaluate').description('float vs quantized agreement of a model on a data set, without proving'))
   .requiredOption('--inputs <file>', 'samples to evaluate on (same formats as --calibration)')
   .option('--labels <file>', 'JSON array of class indices: also print float and quantized accuracy')
   .action(graphEvaluateCommand);
@@ -45,7 +48,7 @@ common(program.command('setup').description('Groth16 setup for the model (cached
   .action((flags) => (isGraphModel(flags) ? graphSetupCommand(flags) : setupCommand(flags)));
 
 common(program.command('prove').description('prove one inference and write a proof bundle'))
-  .option('--input <file>', 'tfjs/bundled models: JSON array of input integers; ONNX models: floats in the model\'s units (flat array, {name: array}, or EZKL input.json)')
+  .option('--input <file>', 'one sample in the model\'s units (flat array, {name: array}, or EZKL input.json; the bundled models: 784 integer pixels 0..255)')
   .option('--mnist-index <n>', 'use held-out MNIST digit n as the input')
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
@@ -97,7 +100,7 @@ common(program.command('demo').description('compile, set up, prove and verify on
   .option('--mnist-index <n>', 'which held-out digit', '0')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .action(async (flags) => {
-    process.exitCode = await demoCommand(flags);
+    process.exitCode = await (isGraphModel(flags) ? graphDemoCommand(flags) : demoCommand(flags));
   });
 
 program

@@ -1,4 +1,3 @@
-import { buildModel } from '../index.js';
 import { storeModel } from '../prove/modelStore.js';
 import { BullProveQueue, DEFAULT_QUEUE, startProveWorker } from '../queue/bullmq.js';
 import { LocalProveBackend } from '../queue/localBackend.js';
@@ -8,6 +7,7 @@ import { DEFAULT_BODY_LIMIT } from '../server/app.js';
 import { keyRegistryDir } from '../setup/index.js';
 import { ZkinferError } from '../util/errors.js';
 import type { ModelFlags } from './commands.js';
+import { buildFromFlags, type GraphFlags } from './graphCommands.js';
 
 /** CLI commands of scale-out proving: `store-model`, `worker`, `serve-prover`. */
 
@@ -19,15 +19,9 @@ function positiveInt(value: string, flag: string): number {
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 /** `zkinfer store-model`: build (cached) and file the model so workers sharing the artifacts dir can prove it. */
-export async function storeModelCommand(flags: ModelFlags & { batch?: string }): Promise<void> {
+export async function storeModelCommand(flags: GraphFlags & ModelFlags & { batch?: string }): Promise<void> {
   if (flags.weights === 'private') throw new ZkinferError('BAD_INPUT', 'store-model and queued proving do not support --weights private (prove it with zkinfer prove)');
-  const model = await buildModel(flags.model, {
-    calibrationFile: flags.calibration,
-    ptauPath: flags.ptau,
-    artifactsDir: flags.artifacts,
-    batch: flags.batch === undefined ? undefined : positiveInt(flags.batch, '--batch'),
-    visibility: { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' },
-  });
+  const { model } = await buildFromFlags({ ...flags, batchSize: flags.batch === undefined ? undefined : positiveInt(flags.batch, '--batch') });
   const file = await storeModel(model, flags.artifacts);
   out(`model id   ${model.modelId}`);
   out(`manifest   ${file}`);

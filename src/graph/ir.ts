@@ -30,6 +30,9 @@ export interface ValueInfo {
    * users do not see: input files and printed shapes use `userShape` (set by passes/dropBatch.ts).
    */
   batch?: boolean;
+  /** An int input whose width the model declares (metadata.ts): integers of `bits` bits, signed or not. */
+  bits?: number;
+  signed?: boolean;
 }
 
 export type AttrValue = number | string | number[] | string[] | Tensor | Graph;
@@ -63,6 +66,8 @@ export interface Graph {
   values?: Map<string, ValueInfo>;
   /** Output shapes as the file declares them (-1 for symbolic dims), checked by shape inference; undefined if not declared. */
   declaredOutputShapes?: Array<number[] | undefined>;
+  /** Class labels the model declares (metadata.ts): its one output is a classifier's logits, proved with their argmax. */
+  labels?: string[];
 }
 
 /** The shape a user sees for an input or output: without the IR's leading batch dimension of 1. */

@@ -41,7 +41,7 @@ export interface GraphModel extends GraphCircuit {
 }
 
 function wantsClass(graph: Graph | undefined, program: QProgram, classify: GraphCompileOptions['classify'], visibility?: Visibility): boolean {
-  if (visibility?.output === 'class' || classify === true) return true;
+  if (visibility?.output === 'class' || classify === true || (classify !== false && program.labels !== undefined)) return true;
   if (classify === false || program.outputs.length !== 1 || program.outputs[0].elems.length < 2) return false;
   const last = graph?.nodes.find((n) => n.outputs.includes(program.outputs[0].name));
   return last !== undefined && (last.op === 'Softmax' || last.op === 'LogSoftmax');
@@ -80,6 +80,7 @@ export function graphKeyParts(c: GraphCircuit): { layout: ZkinferKey['publicSign
       circuitHash: circuit.hash,
       constraints: circuit.constraints,
       notes: program.notes,
+      ...(program.labels ? { labels: program.labels } : {}),
       inputs: program.inputs.map(({ name, dtype, shape, scale, lo, hi }) => ({ name, dtype, shape, scale, lo, hi })),
       outputs: program.outputs.map(({ name, dtype, shape, scale }) => ({ name, dtype, shape, scale })),
     },

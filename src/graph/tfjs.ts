@@ -20,7 +20,8 @@
 import { fail } from '../util/errors.js';
 import { layerGraph, SEQUENTIAL_INPUT, type GraphLayer, type LayerGraph } from '../model/tfjsGraph.js';
 import { decodeWeightData, findWeight, readTfjsModelFiles, tfjsModelName } from '../model/tfjsWeights.js';
-import { NodeAttrs, tensor, type AttrValue, type Graph, type Node, type Tensor } from './ir.js';
+import { NodeAttrs, tensor, type AttrValue, type Graph, type Node, type Tensor, type ValueInfo } from './ir.js';
+import { parseModelMetadata, type ModelMetadata } from './metadata.js';
 import { OPS } from './ops/index.js';
 import type { OpInput, TypeShape } from './ops/types.js';
 import { recurrentLayer } from './tfjsRecurrent.js';
@@ -47,7 +48,9 @@ export function importTfjsGraph(modelJson: unknown, weights: TfjsWeights, name?:
   const lg = layerGraph(topology);
   const byName = weights instanceof Map ? weights : decodeWeightData(weightSpecs(json), weights instanceof Uint8Array ? weights : new Uint8Array(weights));
   const keras = String((topology as { keras_version?: unknown }).keras_version ?? json.keras_version ?? '');
-  return new TfjsTranslator(lg, byName, /^3\./.test(keras)).run(name ?? tfjsModelName(json, 'tfjs'));
+  const graphName = name ?? tfjsModelName(json, 'tfjs');
+  const metadata = parseModelMetadata((json.userDefinedMetadata as { zkinfer?: unknown } | undefined)?.zkinfer, graphName);
+  return new TfjsTranslator(lg, byName, /^3\./.test(keras)).run(graphName, metadata);
 }
 
 function weightSpecs(json: Record<string, unknown>): unknown {
@@ -109,15 +112,17 @@ class TfjsTranslator {
     private readonly keras3: boolean,
   ) {}
 
-  run(name: string): Graph {
+  run(name: string, metadata: ModelMetadata = {}): Graph {
     const first = this.lg.layers[0];
     // A Sequential model's input is named as Keras names it (after its first layer), or by its InputLayer.
     const inputName =
       this.lg.input !== SEQUENTIAL_INPUT ? this.lg.input : first?.className === 'InputLayer' ? first.name : `${first?.name ?? 'model'}_input`;
-    const input = { name: inputName, dtype: 'float' as const, shape: [1, ...this.lg.inputShape], batch: true };
+    const encoding = metadata.inputEncoding?.[0];
+    if (metadata.inputEncoding && metadata.inputEncoding.length !== 1) fail('BAD_MODEL', `${name}: zkinfer.inputEncoding has ${metadata.inputEncoding.length} entries, the model has 1 input`);
+    const input: ValueInfo = { name: inputName, dtype: encoding ? 'int' : 'float', shape: [1, ...this.lg.inputShape], batch: true, ...(encoding ? { bits: encoding.bits, signed: encoding.signed } : {}) };
     this.used.add(inputName);
-    this.shapes.set(inputName, { dtype: 'float', shape: input.shape });
-    this.valueOf.set(this.lg.input, inputName);
+    this.shapes.set(inputName, { dtype: input.dtype, shape: input.shape });
+    this.valueOf.set(this.lg.input, encoding ? this.decodeInput(inputName, encoding.scale) : inputName);
     for (const l of this.lg.layers) {
       this.layer = l;
       const start = this.nodes.length;
@@ -134,7 +139,15 @@ class TfjsTranslator {
       constants: this.constants,
       notes: [],
       opset: OPSET,
+      ...(metadata.classLabels ? { labels: metadata.classLabels } : {}),
     };
+  }
+
+  /** An integer-encoded input's real value: Cast to float, then Mul by its scale (both exact and free). */
+  private decodeInput(input: string, scale: number): string {
+    this.layer = { name: input, className: 'InputLayer', config: {}, inputs: [] };
+    const real = this.op('Cast', [input], { to: 1 });
+    return this.op('Mul', [real, this.floats('scale', [], [scale])]);
   }
 
   /** The value of a layer made by this layer's last node is renamed to the layer's name (nothing reads it yet). */

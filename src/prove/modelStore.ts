@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { modelIdOf, parseKey } from '../format/key.js';
+import type { GraphModel } from '../graph/pipeline.js';
 import type { CompiledModel } from '../setup/index.js';
 import { ZkinferError } from '../util/errors.js';
 import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
@@ -8,7 +9,8 @@ import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../u
  * The model store: where a prover finds everything it needs to prove for a model id. setupModel files the
  * verification key under artifacts/keys/by-id/<id>.json; `storeModel` adds artifacts/models/by-id/<id>.json (not
  * beside the keys: the verification server loads every *.json there as a key),
- * a manifest holding the quantized model, the public layout and the circuit/zkey paths RELATIVE to the
+ * a manifest holding the integer program (graph models) or the quantized model (layer models with private
+ * weights), the public layout and the circuit/zkey paths RELATIVE to the
  * artifacts directory, so one artifacts directory can be shared (NFS, a copied tree) and mounted at another
  * path on each machine. The zkey is the proving key: the same model set up twice gets a different zkey
  * (the phase-2 contribution is random) and so a different model id; provers must share the setup's files.
@@ -17,19 +19,22 @@ export const MANIFEST_FORMAT = 'zkinfer-model-manifest';
 export const MANIFEST_VERSION = 1;
 const MODEL_ID = /^[0-9a-f]{64}$/;
 
+/** A set-up model a prover can prove with: a graph model (`program`) or a layer model (`qmodel`). */
+export type StoredModel = GraphModel | CompiledModel;
+
 interface Manifest {
   format: typeof MANIFEST_FORMAT;
   version: typeof MANIFEST_VERSION;
   modelId: string;
-  /** The CompiledModel with every path relative to the artifacts directory. */
-  model: CompiledModel;
+  /** The model with every path relative to the artifacts directory. */
+  model: StoredModel;
 }
 
 export function manifestPath(modelId: string, artifactsDir?: string): string {
   return path.join(artifactsDir ?? defaultArtifactsDir(), 'models', 'by-id', `${modelId}.json`);
 }
 
-function mapPaths(model: CompiledModel, f: (p: string) => string): CompiledModel {
+function mapPaths<M extends StoredModel>(model: M, f: (p: string) => string): M {
   const c = model.circuit;
   return {
     ...model,
@@ -39,7 +44,7 @@ function mapPaths(model: CompiledModel, f: (p: string) => string): CompiledModel
 }
 
 /** File a set-up model so that provers sharing `artifactsDir` can load it by id. Returns the manifest path. */
-export async function storeModel(model: CompiledModel, artifactsDir?: string): Promise<string> {
+export async function storeModel(model: StoredModel, artifactsDir?: string): Promise<string> {
   const root = path.resolve(artifactsDir ?? defaultArtifactsDir());
   const relative = (p: string) => {
     const rel = path.relative(root, path.resolve(p));
@@ -58,7 +63,7 @@ export async function storeModel(model: CompiledModel, artifactsDir?: string): P
  * Load a stored model by id. An unknown id is a NOT_FOUND ZkinferError (the caller's mistake); a manifest
  * whose key does not hash to its id or whose files are missing is a BAD_MODEL error (a broken store).
  */
-export async function loadStoredModel(modelId: string, artifactsDir?: string): Promise<CompiledModel> {
+export async function loadStoredModel(modelId: string, artifactsDir?: string): Promise<StoredModel> {
   if (!MODEL_ID.test(modelId)) throw new ZkinferError('BAD_INPUT', `model id must be 64 lowercase hex digits, got ${JSON.stringify(String(modelId).slice(0, 80))}`);
   const root = path.resolve(artifactsDir ?? defaultArtifactsDir());
   const file = manifestPath(modelId, root);

@@ -8,9 +8,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildBn128 } from 'ffjavascript';
 import type { ProofBundle } from '../format/bundle.js';
-import { proveWithOpenings } from '../prove/index.js';
-import { loadStoredModel } from '../prove/modelStore.js';
-import type { CompiledModel } from '../setup/index.js';
+import { loadStoredModel, type StoredModel } from '../prove/modelStore.js';
+import { proveStored } from '../prove/stored.js';
 import { ZkinferError } from '../util/errors.js';
 
 export type ThreadRequest = { type: 'prove'; id: number; modelId: string; input: unknown };
@@ -31,7 +30,7 @@ export function failureKind(err: unknown): FailureKind {
 async function main(): Promise<void> {
   const { artifactsDir } = workerData as { artifactsDir?: string };
   (globalThis as { curve_bn128?: unknown }).curve_bn128 = await buildBn128(true);
-  const models = new Map<string, Promise<CompiledModel>>();
+  const models = new Map<string, Promise<StoredModel>>();
   const load = (id: string) => {
     let m = models.get(id);
     if (!m) {
@@ -45,13 +44,7 @@ async function main(): Promise<void> {
   parentPort!.on('message', (msg: ThreadRequest) => {
     chain = chain.then(async () => {
       try {
-        const model = await load(msg.modelId);
-        const k = model.layout.batch;
-        const inputs = k === 1 ? [msg.input] : msg.input;
-        if (!Array.isArray(inputs) || !inputs.every((x) => Array.isArray(x))) {
-          throw new ZkinferError('BAD_INPUT', k === 1 ? 'input must be an array of integers' : `model ${msg.modelId} proves batches of ${k}: the input must be an array of ${k} arrays of integers`);
-        }
-        const { bundle } = await proveWithOpenings(model, inputs as number[][]);
+        const bundle = await proveStored(await load(msg.modelId), msg.input);
         post({ type: 'proved', id: msg.id, bundle });
       } catch (err) {
         const kind = failureKind(err);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZkinferKey } from '../format/key.js';
+import { graphInputProblem } from '../prove/stored.js';
 import { JOB_ID, type ProveBackend } from '../queue/backend.js';
 import { ZkinferError } from '../util/errors.js';
 import type { KeyRegistry } from '../verify/registry.js';
@@ -15,6 +16,7 @@ const MODEL_ID = /^[0-9a-f]{64}$/;
 
 /** Why `input` cannot be proved with `key`'s model, or null if it can. */
 export function inputProblem(key: ZkinferKey, input: unknown): string | null {
+  if (key.model.inputs) return graphInputProblem(key, input);
   const size = key.model.inputShape.reduce((a, b) => a * b, 1);
   const max = 2 ** key.model.inputBits - 1;
   const k = key.publicSignals.batch;

@@ -37,7 +37,15 @@ export function randomInputs(n: number, size: number, bits: number, seed: number
 }
 
 /** Write a FloatModel of Dense layers as a tfjs Layers model (model.json + weights.bin), as tfjs saves one. */
-export async function writeTfjsModel(dir: string, model: DenseModel): Promise<string> {
+/**
+ * The zkinfer metadata of an 8-bit-pixel classifier (src/graph/metadata.ts): what the layer pipeline
+ * assumes of every tfjs model, declared so that the graph pipeline reads the same model the same way.
+ */
+export function pixelClassifierMetadata(classes: number): Record<string, unknown> {
+  return { zkinfer: { inputEncoding: [{ bits: 8, signed: false, scale: 1 / 255 }], classLabels: Array.from({ length: classes }, (_, i) => String(i)) } };
+}
+
+export async function writeTfjsModel(dir: string, model: DenseModel, metadata: Record<string, unknown> | null = pixelClassifierMetadata(model.layers[model.layers.length - 1].outputSize)): Promise<string> {
   const { mkdir, writeFile } = await import('node:fs/promises');
   const path = await import('node:path');
   await mkdir(dir, { recursive: true });
@@ -59,6 +67,7 @@ export async function writeTfjsModel(dir: string, model: DenseModel): Promise<st
   const json = {
     format: 'layers-model',
     modelTopology: { class_name: 'Sequential', config: { name: model.name, layers } },
+    ...(metadata ? { userDefinedMetadata: metadata } : {}),
     weightsManifest: [{ paths: ['weights.bin'], weights }],
   };
   await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));

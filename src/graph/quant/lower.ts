@@ -43,6 +43,8 @@ export interface QProgram {
   prims: Prim[];
   options: QuantOptions;
   notes: string[];
+  /** Class labels the model declares (Graph.labels). */
+  labels?: string[];
 }
 
 /** Bounds of a form over a program's signal bounds. */
@@ -126,8 +128,9 @@ function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec,
   let bits: number;
   if (info.dtype === 'bool') [lo, bits] = [0, 1];
   else if (info.dtype === 'int') {
-    const signed = stats.min < 0;
-    bits = spec.bits ?? (signed ? signedBits(Math.floor(stats.min), Math.ceil(stats.max)) : unsignedBits(Math.ceil(stats.max)));
+    // A width the model declares (metadata.ts) is the input's domain, whatever the calibration shows.
+    const signed = info.bits !== undefined ? info.signed === true : stats.min < 0;
+    bits = spec.bits ?? info.bits ?? (signed ? signedBits(Math.floor(stats.min), Math.ceil(stats.max)) : unsignedBits(Math.ceil(stats.max)));
     lo = signed ? -(2 ** (bits - 1)) : 0;
   } else {
     // Float inputs: signed fixed point, or unsigned when no calibration value is negative (pixels).
@@ -206,5 +209,5 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
     const t = get(o.name)!;
     return { name: o.name, dtype: t.dtype, shape: t.shape, scale: t.scale, elems: t.elems };
   });
-  return { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes };
+  return { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes, ...(graph.labels ? { labels: graph.labels } : {}) };
 }

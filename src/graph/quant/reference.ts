@@ -7,8 +7,8 @@ import { size } from '../ir.js';
 import { evalForm, evalPrim } from './prims.js';
 import type { QProgram, Sample } from './lower.js';
 
-/** Graph inputs in their own units -> the circuit's input integers, concatenated in graph order. */
-export function quantizeInputs(program: QProgram, sample: Sample): number[] {
+/** Graph inputs in their own units -> the circuit's input integers, concatenated in graph order (a key's `model.inputs` will do for `program.inputs`). */
+export function quantizeInputs(program: { inputs: ReadonlyArray<Omit<QProgram['inputs'][number], 'first'>> }, sample: Sample): number[] {
   const out: number[] = [];
   for (const input of program.inputs) {
     const data = sample.get(input.name);
