@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { bundleClaims } from '../format/decode.js';
 import type { ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
-import { verifyBundle, type KeyRegistry } from '../verify/registry.js';
+import { verifyWithRegistry, type KeyRegistry } from '../verify/registry.js';
 import type { ProveBackend } from '../queue/backend.js';
 import { registerProveRoutes } from './proveRoutes.js';
 
@@ -129,7 +129,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.post('/v1/verify', async (request, reply) => {
-    const verdict = await verifyBundle(request.body, registry);
+    const verdict = await verifyWithRegistry(request.body, registry);
     if (verdict.failure === 'malformed') {
       return reply.code(400).send({ error: 'MALFORMED_BUNDLE', path: verdict.path, message: verdict.reason });
     }
