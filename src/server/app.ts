@@ -73,8 +73,8 @@ function clientError(code: string, message: string): FastifyError {
 
 /**
  * Our JSON parser instead of fastify's, whose error hides where the JSON broke. Plain JSON.parse is safe
- * here: it never sets prototypes (a "__proto__" key becomes an ordinary own property), the bundle schema
- * copies only the fields it knows, and nothing merges the body into other objects.
+ * here: it never sets prototypes (a "__proto__" key becomes an ordinary own property, which the strict
+ * bundle schema refuses as an unknown field), and nothing merges the body into other objects.
  */
 function parseJsonBody(text: string): unknown {
   if (text.length === 0) throw clientError('EMPTY_BODY', 'request body is empty: send a zkinfer proof bundle as JSON');
