@@ -14,10 +14,13 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const WEB_VENDOR = path.join(ROOT, 'web', 'vendor');
 export const WEB_CORE = path.join(WEB_VENDOR, 'zkinfer-verify.js');
 
-/** Build web/vendor/zkinfer-verify.js from the sources and copy snarkjs's browser build next to it. */
+/**
+ * Build web/vendor/zkinfer-verify.js from the sources and copy snarkjs's browser build next to it.
+ * Returns the file and the source files bundled into it (relative to the repository).
+ */
 export async function buildWebVerifier({ outfile = WEB_CORE } = {}) {
   await mkdir(path.dirname(outfile), { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: [path.join(ROOT, 'src', 'verify', 'core.ts')],
     outfile,
     bundle: true,
@@ -28,14 +31,15 @@ export async function buildWebVerifier({ outfile = WEB_CORE } = {}) {
     minify: true,
     legalComments: 'none',
     logLevel: 'warning',
+    metafile: true,
   });
   // snarkjs's exports map hides its folder: resolve the CommonJS entry (build/main.cjs) and look beside it.
   const snarkjsBuild = path.join(path.dirname(createRequire(import.meta.url).resolve('snarkjs')), 'snarkjs.min.js');
   await copyFile(snarkjsBuild, path.join(path.dirname(outfile), 'snarkjs.min.js'));
-  return outfile;
+  return { file: outfile, inputs: Object.keys(result.metafile.inputs) };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const file = await buildWebVerifier();
+  const { file } = await buildWebVerifier();
   console.log(`wrote ${path.relative(process.cwd(), file)}`);
 }

@@ -61,6 +61,14 @@ describe('the shared verifier cases', () => {
     expect(cases.filter((c) => c.expect === 'valid').length).toBeGreaterThanOrEqual(2);
   });
 
+  it('the core is light: its bundle holds no Node built-ins, no circom or Poseidon code, only zod and noble-hashes', () => {
+    const packages = new Set(web.inputs.filter((f) => f.includes('node_modules/')).map((f) => /node_modules\/((@[^/]+\/)?[^/]+)/.exec(f)![1]));
+    expect([...packages].sort()).toEqual(['@noble/hashes', 'zod']);
+    expect(web.inputs.filter((f) => f.startsWith('node:') || /circomlibjs|circom_runtime|ffjavascript/.test(f))).toEqual([]);
+    const sources = web.inputs.filter((f) => f.startsWith('src/'));
+    expect(sources.every((f) => /^src\/(format|verify|util\/errors)/.test(f)), sources.join(' ')).toBe(true);
+  });
+
   it('the non-canonical proofs are real attacks: snarkjs alone accepts a coordinate + q and a Jacobian pi_a', async () => {
     const { vkey } = fx.model.key;
     const plusQ = clone(fx.bundle.proof);

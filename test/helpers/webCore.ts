@@ -13,11 +13,14 @@ import type { VerifyResult } from '../../src/verify/core.js';
  */
 export interface WebCore {
   verifyBundle(key: unknown, bundle: unknown): Promise<VerifyResult>;
+  /** The source files esbuild bundled (repository-relative paths, node_modules/... for dependencies). */
+  inputs: string[];
 }
 
 export async function loadWebCore(): Promise<WebCore> {
   (globalThis as { snarkjs?: unknown }).snarkjs ??= snarkjs;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-webcore-'));
-  const file = await buildWebVerifier({ outfile: path.join(dir, 'zkinfer-verify.js') });
-  return (await import(pathToFileURL(file).href)) as WebCore;
+  const { file, inputs } = await buildWebVerifier({ outfile: path.join(dir, 'zkinfer-verify.js') });
+  const mod = (await import(pathToFileURL(file).href)) as Pick<WebCore, 'verifyBundle'>;
+  return { verifyBundle: mod.verifyBundle, inputs };
 }
