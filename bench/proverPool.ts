@@ -1,14 +1,14 @@
 /**
  * A pool of prover worker threads (bench/proverWorker.ts) for the throughput benchmark, started from the
- * TypeScript source by src/util/tsWorker.ts like the library's own pools.
+ * TypeScript source by src/util/moduleWorker.ts like the library's own pools.
  */
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../src/util/tsWorker.js';
+import { startModuleWorker } from '../src/util/moduleWorker.js';
 import type { ProofBundle } from '../src/format/bundle.js';
 import type { ProverRequest, ProverResponse } from './proverWorker.js';
 
 function spawnProver(modelFile: string): Worker {
-  return startModuleWorker(new URL('./proverWorker.ts', import.meta.url), { modelFile });
+  return startModuleWorker(new URL('./proverWorker.js', import.meta.url), { modelFile });
 }
 
 interface Slot {

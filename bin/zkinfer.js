@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx's loader, so the package needs no build step before use.
+// Development launcher: runs the CLI from the TypeScript sources through tsx (a dev dependency), as the
+// tests and `npm run demo` do. The published package's `zkinfer` command is the built dist/cli/main.js.
 import { register } from 'tsx/esm/api';
 register();
 await import('../src/cli/main.ts');

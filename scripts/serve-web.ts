@@ -1,15 +1,16 @@
-// A tiny static server for web/ (the in-browser verifier), with vendor/snarkjs.min.js served straight from
-// node_modules/snarkjs/build so no copy of it is committed. `npm run serve:web [-- --port 8081]`.
+// A tiny static server for web/ (the in-browser verifier). web/vendor/ (the browser build of the verifier
+// core and snarkjs's browser build) is written by scripts/build-web.mjs, which `npm run serve:web` runs
+// first so the page always runs the current sources. `npm run serve:web [-- --port 8081]`.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWebVerifier } from './build-web.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const WEB_DIR = path.join(ROOT, 'web');
-export const SNARKJS_BUILD = path.join(ROOT, 'node_modules/snarkjs/build/snarkjs.min.js');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -18,7 +19,7 @@ const TYPES: Record<string, string> = {
   '.css': 'text/css; charset=utf-8',
 };
 
-/** The file a URL path names: web/ only (no traversal), and the snarkjs browser build from node_modules. */
+/** The file a URL path names: web/ only (no traversal). */
 export function resolveWebPath(urlPath: string): string | undefined {
   let rel: string;
   try {
@@ -27,7 +28,6 @@ export function resolveWebPath(urlPath: string): string | undefined {
     return undefined;
   }
   if (rel === '/' || rel === '') rel = '/verify.html';
-  if (rel === '/vendor/snarkjs.min.js') return SNARKJS_BUILD;
   const file = path.resolve(WEB_DIR, '.' + rel);
   return file.startsWith(WEB_DIR + path.sep) ? file : undefined;
 }
@@ -63,6 +63,7 @@ export async function startWebServer(opts: { host?: string; port?: number } = {}
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const i = process.argv.indexOf('--port');
   const port = i >= 0 ? Number(process.argv[i + 1]) : 8081;
+  await buildWebVerifier();
   const { url } = await startWebServer({ port });
   console.log(`zkinfer in-browser verifier: ${url}verify.html (Ctrl-C to stop)`);
 }

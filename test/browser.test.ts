@@ -5,17 +5,19 @@ import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { modelIdOf, verify } from '../src/index.js';
-import { FIELD_P } from '../src/circuit/witness.js';
+import { modelIdOf, verify, ZkinferError } from '../src/index.js';
+import { BASE_Q, type VerifyResult } from '../src/verify/core.js';
+import { buildWebVerifier } from '../scripts/build-web.mjs';
 import { startWebServer, type WebServer } from '../scripts/serve-web.js';
-// @ts-expect-error plain JS module shared with the page (web/verifyCore.js), no type declarations
-import { verifyBundle } from '../web/verifyCore.js';
 import { buildVerifierFixture, type VerifierFixture } from './helpers/verifierFixture.js';
+import { jacobianRescale, verifierCases, type Expectation, type VerifierCase } from './helpers/verifierCases.js';
+import { loadWebCore, type WebCore } from './helpers/webCore.js';
 
 /**
- * web/verify.html verifies a bundle in the browser. The page's checks live in web/verifyCore.js, so they are
- * compared with src/verify in Node first (no browser needed), then the page itself is driven in headless
- * Debian Chromium (playwright-core) and its verdict read from #verdict.
+ * web/verify.html verifies a bundle in the browser with the browser build of the verifier core
+ * (src/verify/core.ts, built by scripts/build-web.mjs). On the shared set of good and bad bundles
+ * (test/helpers/verifierCases.ts), the library, that build loaded in Node, and the page in headless Debian
+ * Chromium (playwright-core, verdict read from #verdict) must all give the expected verdict and reason.
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -23,51 +25,73 @@ const SKIP_REASON = `SKIPPED: no Chromium at ${CHROMIUM}; install it with \`apt-
 if (!HAVE_CHROMIUM) console.warn(`test/browser.test.ts: the in-browser verifier tests are ${SKIP_REASON}`);
 
 let fx: VerifierFixture;
-type Bundle = VerifierFixture['bundle'];
+let cases: VerifierCase[];
+let web: WebCore;
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
-
-/** The bundle with one public signal replaced. */
-function withSignal(bundle: Bundle, i: number, value: bigint): Bundle {
-  const b = clone(bundle);
-  b.publicSignals[i] = value.toString();
-  return b;
-}
 
 beforeAll(async () => {
   fx = await buildVerifierFixture();
+  cases = verifierCases(fx.model.key, fx.bundle, fx.other.key);
+  web = await loadWebCore();
 });
 afterAll(async () => {
   if (fx) await rm(fx.artifactsDir, { recursive: true, force: true });
 });
 
-describe('web/verifyCore.js (the page\'s checks) agrees with src/verify', () => {
-  const cases: Array<[string, () => [unknown, unknown], RegExp | null]> = [
-    ['the real bundle', () => [fx.bundle, fx.model.key], null],
-    ['a tampered public signal', () => [withSignal(fx.bundle, 0, (BigInt(fx.bundle.publicSignals[0]) + 1n) % FIELD_P), fx.model.key], /does not verify/],
-    ['a non-canonical public signal (x + p)', () => [withSignal(fx.bundle, 0, BigInt(fx.bundle.publicSignals[0]) + FIELD_P), fx.model.key], /not a canonical field element/],
-    ['another model\'s key', () => [fx.bundle, fx.other.key], /bundle is for model/],
-    ['a wrong prediction field', () => { const b = clone(fx.bundle); b.prediction.class = (b.prediction.class! + 1) % 3; return [b, fx.model.key]; }, /differs from the proved output/],
-    ['a tampered proof', () => { const b = clone(fx.bundle); [b.proof.pi_a, b.proof.pi_c] = [b.proof.pi_c, b.proof.pi_a]; return [b, fx.model.key]; }, /does not verify|malformed proof/],
-    ['a malformed bundle', () => { const b = clone(fx.bundle) as unknown as { proof: { pi_a: unknown[] } }; b.proof.pi_a[1] = 7; return [b, fx.model.key]; }, /proof\.pi_a\[1\]/],
-  ];
-  for (const [name, make, reason] of cases) {
-    it(name, async () => {
-      const [bundle, key] = make();
-      const node = await verify(bundle, key);
-      const web = await verifyBundle(key, bundle, { groth16Verify: snarkjs.groth16.verify });
-      expect(web.valid).toBe(reason === null);
-      expect(web.valid).toBe(node.valid);
-      if (reason) {
-        expect(web.reason).toMatch(reason);
-        expect(node.reason).toMatch(reason);
-      } else {
-        expect(web.modelId).toBe(modelIdOf(fx.model.key));
-        expect(web.output.prediction.class).toBe(node.output!.prediction.class);
-        expect(web.output.prediction.logits).toEqual(node.output!.prediction.logits);
-        expect(web.output.prediction.scores).toEqual(node.output!.prediction.scores);
-      }
-    });
+/** A verdict in one comparable form: 'valid', 'invalid: <reason>' or 'key error: <message>'. */
+async function verdictOf(run: () => Promise<VerifyResult>): Promise<string> {
+  try {
+    const r = await run();
+    return r.valid ? 'valid' : `invalid: ${r.reason}`;
+  } catch (err) {
+    if (err instanceof Error && (err as ZkinferError).code === 'BAD_KEY') return `key error: ${err.message}`;
+    throw err;
   }
+}
+
+function expectVerdict(verdict: string, expected: Expectation, name: string): void {
+  if (expected === 'valid') expect(verdict, name).toBe('valid');
+  else if ('reason' in expected) expect(verdict, name).toMatch(new RegExp(`^invalid: .*${expected.reason.source}`));
+  else expect(verdict, name).toMatch(new RegExp(`^key error: .*${expected.keyError.source}`));
+}
+
+describe('the shared verifier cases', () => {
+  it('has at least 20 cases, good and bad', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+    expect(cases.filter((c) => c.expect === 'valid').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the core is light: its bundle holds no Node built-ins, no circom or Poseidon code, only zod and noble-hashes', () => {
+    const packages = new Set(web.inputs.filter((f) => f.includes('node_modules/')).map((f) => /node_modules\/((@[^/]+\/)?[^/]+)/.exec(f)![1]));
+    expect([...packages].sort()).toEqual(['@noble/hashes', 'zod']);
+    expect(web.inputs.filter((f) => f.startsWith('node:') || /circomlibjs|circom_runtime|ffjavascript/.test(f))).toEqual([]);
+    const sources = web.inputs.filter((f) => f.startsWith('src/'));
+    expect(sources.every((f) => /^src\/(format|verify|util\/errors)/.test(f)), sources.join(' ')).toBe(true);
+  });
+
+  it('the non-canonical proofs are real attacks: snarkjs alone accepts a coordinate + q and a Jacobian pi_a', async () => {
+    const { vkey } = fx.model.key;
+    const plusQ = clone(fx.bundle.proof);
+    plusQ.pi_a[0] = String(BigInt(plusQ.pi_a[0]) + BASE_Q);
+    expect(await snarkjs.groth16.verify(vkey, fx.bundle.publicSignals, plusQ)).toBe(true);
+    expect(await snarkjs.groth16.verify(vkey, fx.bundle.publicSignals, jacobianRescale(fx.bundle.proof))).toBe(true);
+  });
+
+  it('the library and the browser build of the core (in Node) give the expected verdict on every case', async () => {
+    for (const c of cases) {
+      const lib = await verdictOf(() => verify(c.bundle, c.key));
+      const page = await verdictOf(() => web.verifyBundle(c.key, c.bundle));
+      expectVerdict(lib, c.expect, c.name);
+      expect(page, c.name).toBe(lib);
+    }
+  });
+
+  it('a valid verdict names the model and the decoded output identically in both', async () => {
+    const lib = await verify(fx.bundle, fx.model.key);
+    const page = await web.verifyBundle(fx.model.key, fx.bundle);
+    expect(page).toEqual(lib);
+    expect(page.modelId).toBe(modelIdOf(fx.model.key));
+  });
 });
 
 describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHROMIUM ? '' : ` (${SKIP_REASON})`}`, () => {
@@ -76,6 +100,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
   let profile: string;
 
   beforeAll(async () => {
+    await buildWebVerifier(); // web/vendor/: the page runs the current sources
     server = await startWebServer();
     profile = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-chromium-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -90,8 +115,8 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
     if (profile) await rm(profile, { recursive: true, force: true });
   });
 
-  /** Load the page, give it the key and the bundle as picked files, press Verify, read #verdict. */
-  async function verdictFor(key: unknown, bundle: unknown): Promise<{ page: Page; valid: string | null; text: string; reason: string | null }> {
+  /** Load the page and wait until it is ready, failing on page errors or requests leaving the local server. */
+  async function openPage(): Promise<{ page: Page; done: () => void }> {
     const page = await context.newPage();
     const offsite: string[] = [];
     // snarkjs's field arithmetic runs in web workers made from blob: URLs of this origin: local too.
@@ -100,6 +125,12 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}verify.html`);
     await page.waitForSelector('#verdict[data-state="ready"]', { timeout: 30_000 });
+    return { page, done: () => { expect(errors).toEqual([]); expect(offsite).toEqual([]); } };
+  }
+
+  /** Load the page, give it the key and the bundle as picked files, press Verify, read #verdict. */
+  async function verdictFor(key: unknown, bundle: unknown): Promise<{ page: Page; valid: string | null; text: string; reason: string | null }> {
+    const { page, done } = await openPage();
     for (const [which, value] of [['key', key], ['bundle', bundle]] as const) {
       const text = JSON.stringify(value);
       await page.setInputFiles(`#${which}-file`, { name: `${which}.json`, mimeType: 'application/json', buffer: Buffer.from(text) });
@@ -109,8 +140,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
     await page.waitForSelector('#verdict[data-state="done"]', { timeout: 60_000 });
     const v = page.locator('#verdict');
     const out = { page, valid: await v.getAttribute('data-valid'), text: (await v.textContent()) ?? '', reason: await v.getAttribute('data-reason') };
-    expect(errors).toEqual([]);
-    expect(offsite).toEqual([]); // works offline: nothing but the local server
+    done(); // no page errors, and offline: nothing but the local server
     return out;
   }
 
@@ -120,41 +150,30 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
     expect(text).toBe(`VALID: class ${fx.bundle.prediction.class}`);
     expect(await page.locator('#verdict').getAttribute('data-class')).toBe(String(fx.bundle.prediction.class));
     const details = (await page.locator('#details').textContent()) ?? '';
-    expect(details).toContain(modelIdOf(fx.model.key)); // WebCrypto SHA-256 of the canonical key = Node's model id
+    expect(details).toContain(modelIdOf(fx.model.key)); // the core's SHA-256 of the canonical key, in the page = Node's model id
     expect(details).toContain(fx.bundle.prediction.logits.join(', '));
     expect(details).toContain('INSECURE');
     await page.close();
   });
 
-  it('shows INVALID for a tampered public signal', async () => {
-    const tampered = withSignal(fx.bundle, 0, (BigInt(fx.bundle.publicSignals[0]) + 1n) % FIELD_P);
-    const { page, valid, text, reason } = await verdictFor(fx.model.key, tampered);
-    expect(valid).toBe('false');
-    expect(text).toMatch(/^INVALID: /);
-    expect(reason).toMatch(/Groth16 proof does not verify/);
-    await page.close();
-  });
-
-  it('shows INVALID for a non-canonical public signal (x + p), which would verify as its residue', async () => {
-    const { page, valid, reason } = await verdictFor(fx.model.key, withSignal(fx.bundle, 0, BigInt(fx.bundle.publicSignals[0]) + FIELD_P));
-    expect(valid).toBe('false');
-    expect(reason).toMatch(/publicSignals\[0\] is not a canonical field element/);
-    await page.close();
-  });
-
-  it("shows INVALID for another model's key", async () => {
-    const { page, valid, reason } = await verdictFor(fx.other.key, fx.bundle);
-    expect(valid).toBe('false');
-    expect(reason).toMatch(/bundle is for model .*the key is for model/);
-    await page.close();
-  });
-
-  it('shows a key error (never VALID) for a malformed key', async () => {
-    const key = clone(fx.model.key) as unknown as { publicSignals: { total: number } };
-    key.publicSignals.total += 1;
-    const { page, valid, text } = await verdictFor(key, fx.bundle);
-    expect(valid).toBe('false');
-    expect(text).toMatch(/^KEY ERROR: .*vkey\.nPublic/);
+  it('gives the expected verdict, with the library\'s reason, on every shared case', async () => {
+    const { page, done } = await openPage();
+    for (const c of cases) {
+      await page.evaluate(([key, bundle]) => {
+        (document.getElementById('key-json') as HTMLTextAreaElement).value = key;
+        (document.getElementById('bundle-json') as HTMLTextAreaElement).value = bundle;
+        document.getElementById('verdict')!.dataset.state = 'ready';
+      }, [JSON.stringify(c.key), JSON.stringify(c.bundle)] as const);
+      await page.click('#verify');
+      await page.waitForSelector('#verdict[data-state="done"]', { timeout: 60_000 });
+      const v = page.locator('#verdict');
+      const [valid, text, reason] = [await v.getAttribute('data-valid'), (await v.textContent()) ?? '', (await v.getAttribute('data-reason')) ?? ''];
+      const pageVerdict = valid === 'true' ? 'valid' : text.startsWith('KEY ERROR: ') ? `key error: ${reason}` : text.startsWith('INVALID: ') ? `invalid: ${reason}` : `page error: ${text}`;
+      const lib = await verdictOf(() => verify(c.bundle, c.key));
+      expectVerdict(pageVerdict, c.expect, c.name);
+      expect(pageVerdict, c.name).toBe(lib);
+    }
+    done();
     await page.close();
   });
 });

@@ -120,6 +120,39 @@ describe('CLI', () => {
     expect(bad.stdout).toMatch(/^MISMATCH/);
   });
 
+  it('check-commitment rejects openings that hash to the proved commitment but are not the proved input', async () => {
+    const cli = path.join(root, 'bin', 'zkinfer.js');
+    const { bundle, openings } = await proveWithOpenings(privateModel, [inputs[0]]);
+    const proof = path.join(dir, 'attack-proof.json');
+    await writeFile(proof, JSON.stringify(bundle));
+    const honest = openings[0];
+    const bits = privateModel.key.model.inputBits;
+    const P = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
+    // Each attack opens the same commitment (so hashing alone printed MATCH): out-of-range values that pack
+    // to the same field element, a value as the decimal string of p + x, a trailing padding value, salt + p,
+    // a salt with a leading zero.
+    const attacks: Array<[string, { input: unknown[]; salt: string }, RegExp, boolean]> = [
+      ['256 and -1 packing like x0 and x1', { input: [honest.input[0] + 256, honest.input[1] - 1, ...honest.input.slice(2)], salt: honest.salt }, /opening\[0\]\.input\[0\]: \d+ is out of the input range \[0, 255\]/, true],
+      ['a value given as "<p + x>"', { input: [String(P + BigInt(honest.input[0])), ...honest.input.slice(1)], salt: honest.salt }, /opening\[0\]\.input\[0\]: expected an integer/, true],
+      ['one value too many', { input: [...honest.input, 0], salt: honest.salt }, /opening\[0\]\.input: has 41 values, the key's input has 40/, true],
+      ['salt + p', { input: honest.input, salt: String(BigInt(honest.salt) + P) }, /opening\[0\]\.salt: not a canonical field element/, true],
+      ['a salt with a leading zero', { input: honest.input, salt: `0${honest.salt}` }, /opening\[0\]\.salt: expected a canonical decimal/, true],
+    ];
+    for (const [what, opening, message, sameHash] of attacks) {
+      if (sameHash) expect(await inputCommitment(opening.input as number[], bits, BigInt(opening.salt)), what).toBe(BigInt(honest.commitment));
+      const file = path.join(dir, 'attack.opening.json');
+      await writeFile(file, JSON.stringify([opening]));
+      const result = await run(process.execPath, [cli, 'check-commitment', proof, '--opening', file, '--artifacts', dir]).catch((e) => e);
+      expect(result.code, what).toBe(2);
+      expect(result.stdout, what).not.toMatch(/MATCH/);
+      expect(result.stderr.trim().split('\n'), what).toHaveLength(1);
+      expect(result.stderr, what).toMatch(message);
+    }
+    const file = path.join(dir, 'honest.opening.json');
+    await writeFile(file, JSON.stringify(openings));
+    expect((await run(process.execPath, [cli, 'check-commitment', proof, '--opening', file, '--artifacts', dir])).stdout).toMatch(/^MATCH/);
+  });
+
   it('compile counts the circuit of the visibility it is given', async () => {
     const cli = path.join(root, 'bin', 'zkinfer.js');
     const constraints = async (...flags: string[]) => {

@@ -3,10 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import * as snarkjs from 'snarkjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain JS module shared with the browser page, no type declarations
-import { verifyBundle as webVerify } from '../web/verifyCore.js';
 import { compileModel, type ModelCircuit } from '../src/circuit/index.js';
 import { auditModel } from '../src/circuit/auditTargets.js';
 import { checkWitness, loadR1cs, loadSymbols, withSignals, type R1csSystem } from '../src/circuit/r1cs.js';
@@ -19,7 +16,7 @@ import { setupModel, type CompiledModel } from '../src/setup/index.js';
 import { ZkinferError } from '../src/util/errors.js';
 import { verify } from '../src/verify/index.js';
 import { buildApp } from '../src/server/app.js';
-import { createKeyRegistry, verifyBundle } from '../src/verify/registry.js';
+import { createKeyRegistry, verifyWithRegistry as verifyBundle } from '../src/verify/registry.js';
 import { inputCommitment, poseidonHash } from '../src/format/commitment.js';
 import { deriveArchitecture, fitToArchitecture, type WeightsArchitecture } from '../src/weights/architecture.js';
 import { architectureTag, modelIdOfCommitment, parameterGroups, weightsCommitment, weightsWitness } from '../src/weights/commitment.js';
@@ -27,6 +24,7 @@ import { emitPrivateWeightsCircuit } from '../src/weights/emit.js';
 import { privateWeightsInputs } from '../src/weights/prove.js';
 import { parseQuantizedModel } from '../src/weights/qmodelFile.js';
 import { randomFloatModel, randomInputs, writeTfjsModel } from './helpers/models.js';
+import { loadWebCore } from './helpers/webCore.js';
 
 /**
  * Private weights: one circuit and one Groth16 key for every quantized model of an architecture; the model
@@ -168,13 +166,14 @@ describe('one circuit, one key, any weights of the architecture', () => {
       await app.close();
     }
 
-    // The browser page's checks (web/verifyCore.js) give the same verdicts on private-weights bundles.
+    // The browser page's verifier (the browser build of src/verify/core.ts) gives the same verdicts.
+    const web = await loadWebCore();
     for (const [what, bundle] of Object.entries({ real: a.bundle, other: b.bundle, otherId, swapped, cls, noKeyId, field, relabelled, unknownKey: { ...a.bundle, keyId: 'f'.repeat(64) } })) {
       const node = await verify(bundle, model.key);
-      const web = await webVerify(model.key, bundle, { groth16Verify: snarkjs.groth16.verify });
-      expect(web.valid, what).toBe(node.valid);
-      if (node.valid) expect(web.modelId, what).toBe(node.modelId);
-      else expect(web.reason, what).toBe(node.reason);
+      const page = await web.verifyBundle(model.key, bundle);
+      expect(page.valid, what).toBe(node.valid);
+      if (node.valid) expect(page.modelId, what).toBe(node.modelId);
+      else expect(page.reason, what).toBe(node.reason);
     }
   });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { buildBn128 } from 'ffjavascript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ZkinferError, type ProofBundle } from '../src/index.js';
-import { createKeyRegistry, loadKeyRegistry, verifyBundle, type KeyRegistry } from '../src/verify/registry.js';
+import { createKeyRegistry, loadKeyRegistry, verifyWithRegistry as verifyBundle, type KeyRegistry } from '../src/verify/registry.js';
 import { buildVerifierFixture, type VerifierFixture } from './helpers/verifierFixture.js';
 
 /** The key registry: loads a directory once, indexes by real model id, refuses broken files loudly. */
@@ -61,7 +61,7 @@ describe('loadKeyRegistry', () => {
     expect(err.message).toMatch(/3 malformed key file/);
     expect(err.message).toMatch(/truncated\.json: .*not valid JSON/);
     expect(err.message).toMatch(/wrong\.json: malformed verification key: curve/);
-    expect(err.message).toMatch(/inconsistent\.json: .*vkey\.nPublic/);
+    expect(err.message).toMatch(/inconsistent\.json: .*vkey\.IC has 12 points, 12 public signals need 13/);
     expect(err.message).not.toMatch(/good\.json/);
   });
 

@@ -1,5 +1,6 @@
-// Page glue for verify.html: read the key and bundle, run verifyCore.verifyBundle, show the verdict.
-import { verifyBundle, KeyError } from './verifyCore.js';
+// Page glue for verify.html: read the key and bundle, run the verifier core's verifyBundle (the browser
+// build of src/verify/core.ts that `npm run build` writes to vendor/), show the verdict.
+import { verifyBundle } from './vendor/zkinfer-verify.js';
 
 const $ = (id) => document.getElementById(id);
 const verdict = $('verdict');
@@ -41,7 +42,7 @@ async function run() {
   try {
     const key = parse('key');
     const bundle = parse('bundle');
-    const result = await verifyBundle(key, bundle, { groth16Verify: window.snarkjs.groth16.verify });
+    const result = await verifyBundle(key, bundle);
     verdict.dataset.reason = result.reason ?? '';
     if (result.modelId) row('model id', result.modelId);
     if (!result.valid) return show('done', `INVALID: ${result.reason}`, false);
@@ -49,18 +50,21 @@ async function run() {
     items.forEach((item, i) => {
       const p = item.prediction;
       const prefix = items.length > 1 ? `item ${i} ` : '';
-      row(`${prefix}class`, p.label !== undefined ? `${p.class} (${p.label})` : String(p.class));
+      if (p.class !== undefined) row(`${prefix}class`, p.label !== undefined ? `${p.class} (${p.label})` : String(p.class));
       row(`${prefix}logits`, p.logits.join(', '));
       row(`${prefix}scores`, p.scores.map((s) => s.toFixed(4)).join(', '));
+      for (const o of item.outputs ?? []) row(`${prefix}output ${o.name} [${o.shape.join('x')}]`, o.values.map((v) => v.toFixed(4)).join(', '));
       if (item.inputCommitment) row(`${prefix}input commitment`, item.inputCommitment);
     });
     if (result.insecureSetup) row('setup', 'local development setup (INSECURE: whoever ran it can forge proofs)');
-    verdict.dataset.class = String(result.output.prediction.class);
-    show('done', `VALID: class ${result.output.prediction.class}`, true);
+    if (result.output.weightsCommitment) row('weights commitment', result.output.weightsCommitment);
+    const cls = result.output.prediction.class;
+    if (cls !== undefined) verdict.dataset.class = String(cls);
+    show('done', cls !== undefined ? `VALID: class ${cls}` : 'VALID', true);
   } catch (err) {
     // A key or input that cannot be read: no verdict on the bundle, but never VALID.
     verdict.dataset.reason = err.message;
-    show('done', `${err instanceof KeyError ? 'KEY ERROR' : 'ERROR'}: ${err.message}`, false);
+    show('done', `${err?.code === 'BAD_KEY' ? 'KEY ERROR' : 'ERROR'}: ${err.message}`, false);
   }
 }
 
@@ -69,5 +73,5 @@ if (window.snarkjs?.groth16?.verify) {
   $('verify').disabled = false;
   show('ready', 'pick or paste a key and a bundle, then Verify');
 } else {
-  show('error', 'snarkjs did not load (vendor/snarkjs.min.js): serve the page with `npm run serve:web`, or run `npm run build:web` first', false);
+  show('error', 'snarkjs did not load (vendor/snarkjs.min.js): run `npm run build` first, which writes web/vendor/', false);
 }

@@ -1,10 +1,9 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { QuantizedModel } from '../quantize/types.js';
-import { PACKAGE_ROOT } from '../util/fs.js';
 import { auditCircuit, type AllowRule, type AuditOptions, type AuditReport } from './audit.js';
 import { readCircomProgram, type TemplateInfo } from './circomSource.js';
-import { CIRCUITS_DIR, compileCircom } from './compile.js';
+import { CIRCOMLIB_PARENT, CIRCUITS_DIR, compileCircom } from './compile.js';
 import { compileModel } from './index.js';
 import { loadR1cs, loadSymbolTable } from './r1cs.js';
 
@@ -18,7 +17,7 @@ import { loadR1cs, loadSymbolTable } from './r1cs.js';
 /** Whatever compileModel accepts (batch, visibility, artifactsDir): the audit compiles what the pipeline would. */
 type ModelCompileOptions = NonNullable<Parameters<typeof compileModel>[1]>;
 
-const NODE_MODULES = path.join(PACKAGE_ROOT, 'node_modules');
+const NODE_MODULES = CIRCOMLIB_PARENT;
 export const INCLUDE_DIRS = [CIRCUITS_DIR, NODE_MODULES];
 
 export const ALLOWED_FINDINGS: AllowRule[] = [

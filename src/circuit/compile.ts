@@ -12,6 +12,8 @@ import { PACKAGE_ROOT, defaultArtifactsDir, exists, produceDirAtomic, sha256Hex,
  */
 const require = createRequire(import.meta.url);
 export const CIRCUITS_DIR = path.join(PACKAGE_ROOT, 'circuits');
+/** The node_modules folder holding circomlib (templates include "circomlib/circuits/..."): the package's own, or the app's when installed. */
+export const CIRCOMLIB_PARENT = path.dirname(path.dirname(require.resolve('circomlib/package.json')));
 
 export interface CompiledCircuit {
   /** Content hash of everything that produced the artifacts. */
@@ -67,7 +69,7 @@ const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 export async function compileCircom(source: string, options: { name?: string; artifactsDir?: string; includeDirs?: string[] } = {}): Promise<CompiledCircuit> {
   const name = options.name ?? 'model';
-  const includeDirs = [CIRCUITS_DIR, path.join(PACKAGE_ROOT, 'node_modules'), ...(options.includeDirs ?? [])];
+  const includeDirs = [CIRCUITS_DIR, CIRCOMLIB_PARENT, ...(options.includeDirs ?? [])];
   const hash = sha256Hex([await libraryFingerprint(), name, source].join('\0'));
   const dir = path.join(options.artifactsDir ?? defaultArtifactsDir(), 'circuits', hash.slice(0, 16));
   const files = (d: string) => ({

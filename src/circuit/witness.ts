@@ -2,19 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { WitnessCalculatorBuilder, type WitnessCalculator } from 'circom_runtime';
 import { ZkinferError } from '../util/errors.js';
 
-/** BN254 scalar field modulus: every signal is an element of this field. */
-export const FIELD_P = 21888242871839275222246405745257275088548364400416034343698204186575808495617n;
-
-/** Decode a field element as a signed integer (values above p/2 stand for negatives). */
-export function fieldToSigned(v: bigint | string): bigint {
-  const x = typeof v === 'string' ? BigInt(v) : v;
-  return x > FIELD_P / 2n ? x - FIELD_P : x;
-}
-
-export function signedToField(v: bigint | number): bigint {
-  const x = BigInt(v);
-  return ((x % FIELD_P) + FIELD_P) % FIELD_P;
-}
+export { FIELD_P, fieldToSigned, signedToField } from '../format/field.js';
 
 const calculators = new Map<string, Promise<WitnessCalculator>>();
 

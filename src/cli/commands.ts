@@ -19,6 +19,7 @@ import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../u
 import { createProgress } from './progress.js';
 import { weightsProveOptions, weightsVisibility, type WeightsFlags } from './weightsCommands.js';
 import { modelIdOfCommitment } from '../weights/commitment.js';
+import { openingCommitmentValues } from '../format/opening.js';
 
 /** Shared options of the commands that build a model. */
 export interface ModelFlags extends WeightsFlags {
@@ -183,13 +184,10 @@ export async function checkCommitmentCommand(file: string, flags: { opening: str
   if (!Array.isArray(openings) || openings.length !== commitments.length) {
     throw new ZkinferError('BAD_INPUT', `opening file ${flags.opening} must hold ${commitments.length} openings as written by zkinfer prove`);
   }
+  // Every opening is validated (length, range, canonical salt) before hashing: packing is injective only there.
+  const checked = (openings as unknown[]).map((o, i) => openingCommitmentValues(key, o, i));
   let ok = true;
-  for (const [i, o] of (openings as Array<{ input?: unknown; salt?: unknown }>).entries()) {
-    if (!Array.isArray(o?.input) || typeof o?.salt !== 'string' || !/^\d+$/.test(o.salt)) {
-      throw new ZkinferError('BAD_INPUT', `opening[${i}] needs "input" (array) and "salt" (decimal string)`);
-    }
-    if (String(await inputCommitment(o.input as number[], key.model.inputBits, BigInt(o.salt))) !== commitments[i]) ok = false;
-  }
+  for (const [i, o] of checked.entries()) if (String(await inputCommitment(o.values, o.bits, o.salt)) !== commitments[i]) ok = false;
   out(ok ? 'MATCH: the proof is valid and its input commitments open to these inputs' : 'MISMATCH: the inputs/salts do not open the proved commitments');
   return ok ? 0 : 1;
 }

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 import { Command, Option } from 'commander';
 import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
@@ -26,7 +27,7 @@ const common = (cmd: Command) =>
     .option('--lookup-bits <n>', 'input width of nonlinear-function tables (default 8)')
     .option('--tensor-bits <list>', 'per-tensor widths, NAME=BITS[:LOOKUP_BITS],... (NAME: a node or the tensor it makes)')
     .option('--class', 'also prove the argmax of the first output as the class (default: when the graph ends in Softmax or the model declares class labels)')
-    .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
+    .option('--artifacts <dir>', 'artifacts/cache directory (default: $ZKINFER_ARTIFACTS, else ./artifacts in the working directory)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')
     .addOption(new Option('--weights <mode>', 'constant: weights baked into the circuit; private: one circuit for any weights of the architecture, model id = their commitment').choices(['constant', 'private']).default('constant'))

@@ -1,4 +1,5 @@
-import { fieldToSigned } from '../circuit/witness.js';
+import { canonicalJson } from './canonical.js';
+import { fieldToSigned } from './field.js';
 import type { Prediction } from './bundle.js';
 import type { ZkinferKey } from './key.js';
 
@@ -81,20 +82,33 @@ export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; 
   };
 }
 
-/** True when a bundle states exactly what the proved output says (classes, logits, commitments). */
-export function claimsMatch(
-  decoded: DecodedOutput,
-  bundle: { prediction: Prediction; outputs?: GraphOutputValues[]; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string },
-): boolean {
-  const expected = bundleClaims(decoded);
-  const same = (a: Prediction, b: Prediction) => a.class === b.class && a.logits.join() === b.logits.join();
-  const sameList = <T>(a: T[] | undefined, b: T[] | undefined, eq: (x: T, y: T) => boolean) =>
-    a === undefined || b === undefined ? a === b : a.length === b.length && a.every((x, i) => eq(x, b[i]));
-  return (
-    same(expected.prediction, bundle.prediction) &&
-    JSON.stringify(expected.outputs) === JSON.stringify(bundle.outputs) &&
-    sameList(expected.items, bundle.items, same) &&
-    sameList(expected.inputCommitments, bundle.inputCommitments, (x, y) => x === y) &&
-    expected.weightsCommitment === bundle.weightsCommitment
-  );
+type Claims = ReturnType<typeof bundleClaims>;
+const CLAIM_FIELDS = ['prediction', 'outputs', 'items', 'inputCommitments', 'weightsCommitment'] as const;
+const PREDICTION_FIELDS = ['class', 'label', 'logits', 'scores', 'note'] as const;
+
+/**
+ * The first field where a bundle's convenience copy differs from what the proved signals decode to (e.g.
+ * `prediction.label`, `items[1].scores`), or null when every field (class, label, logits, scores, note,
+ * outputs, items, commitments) is exactly what the proof says. Nothing a bundle states goes unchecked.
+ */
+export function claimsMismatch(decoded: DecodedOutput, bundle: Partial<Claims>): string | null {
+  const expected: Partial<Claims> = bundleClaims(decoded);
+  const same = (a: unknown, b: unknown) => canonicalJson(a) === canonicalJson(b);
+  const predictionField = (where: string, a: Prediction | undefined, b: Prediction | undefined) => {
+    if (!a || !b) return same(a, b) ? null : where;
+    const f = PREDICTION_FIELDS.find((k) => !same(a[k], b[k]));
+    return f ? `${where}.${f}` : null;
+  };
+  for (const field of CLAIM_FIELDS) {
+    if (same(expected[field], bundle[field])) continue;
+    if (field === 'prediction') return predictionField('prediction', expected.prediction, bundle.prediction) ?? field;
+    if (field === 'items' && expected.items && bundle.items && expected.items.length === bundle.items.length) {
+      for (let i = 0; i < expected.items.length; i++) {
+        const where = predictionField(`items[${i}]`, expected.items[i], bundle.items[i]);
+        if (where) return where;
+      }
+    }
+    return field;
+  }
+  return null;
 }

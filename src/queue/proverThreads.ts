@@ -1,11 +1,11 @@
 /**
  * A pool of prover threads (src/queue/proverThread.ts) so one process runs N proofs at once. Threads are
- * started from the TypeScript source through tsx's tsImport (Node 20 workers do not inherit the parent's TS
- * loader), as src/setup/devPtauPool.ts does. A thread that dies fails its job as `internal` (retryable) and
+ * started by src/util/moduleWorker.ts (the built .js in the package, the TypeScript source under tsx in
+ * development), as src/setup/devPtauPool.ts does. A thread that dies fails its job as `internal` (retryable) and
  * is replaced.
  */
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../util/tsWorker.js';
+import { startModuleWorker } from '../util/moduleWorker.js';
 import type { ProofBundle } from '../format/bundle.js';
 import type { FailureKind, ThreadRequest, ThreadResponse } from './proverThread.js';
 
@@ -21,7 +21,7 @@ export class ProveFailure extends Error {
 }
 
 function spawnThread(artifactsDir: string | undefined): Worker {
-  return startModuleWorker(new URL('./proverThread.ts', import.meta.url), { artifactsDir });
+  return startModuleWorker(new URL('./proverThread.js', import.meta.url), { artifactsDir });
 }
 
 interface Task {

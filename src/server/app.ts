@@ -2,7 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { bundleClaims } from '../format/decode.js';
 import type { ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
-import { verifyBundle, type KeyRegistry } from '../verify/registry.js';
+import { verifyWithRegistry, type KeyRegistry } from '../verify/registry.js';
 import type { ProveBackend } from '../queue/backend.js';
 import { registerProveRoutes } from './proveRoutes.js';
 
@@ -73,8 +73,8 @@ function clientError(code: string, message: string): FastifyError {
 
 /**
  * Our JSON parser instead of fastify's, whose error hides where the JSON broke. Plain JSON.parse is safe
- * here: it never sets prototypes (a "__proto__" key becomes an ordinary own property), the bundle schema
- * copies only the fields it knows, and nothing merges the body into other objects.
+ * here: it never sets prototypes (a "__proto__" key becomes an ordinary own property, which the strict
+ * bundle schema refuses as an unknown field), and nothing merges the body into other objects.
  */
 function parseJsonBody(text: string): unknown {
   if (text.length === 0) throw clientError('EMPTY_BODY', 'request body is empty: send a zkinfer proof bundle as JSON');
@@ -129,7 +129,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
 
   app.post('/v1/verify', async (request, reply) => {
-    const verdict = await verifyBundle(request.body, registry);
+    const verdict = await verifyWithRegistry(request.body, registry);
     if (verdict.failure === 'malformed') {
       return reply.code(400).send({ error: 'MALFORMED_BUNDLE', path: verdict.path, message: verdict.reason });
     }

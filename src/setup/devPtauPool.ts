@@ -3,14 +3,14 @@
 // fixed-base method needs a JS loop per point next to the wasm memory.)
 
 import type { Worker } from "node:worker_threads";
-import { startModuleWorker } from "../util/tsWorker.js";
+import { startModuleWorker } from "../util/moduleWorker.js";
 import type { DevPtauJob, WorkerInit, WorkerRequest, WorkerResponse } from "./devPtauWorker.js";
 
 const IN_FLIGHT_PER_WORKER = 2; // keeps a worker busy while the main thread writes
 
-/** The pool's worker thread (src/util/tsWorker.ts starts it from the TypeScript source under tsx). */
+/** The pool's worker thread (src/util/moduleWorker.ts: the built .js, or the TypeScript source under tsx). */
 function spawnWorker(): Worker {
-  return startModuleWorker(new URL("./devPtauWorker.ts", import.meta.url));
+  return startModuleWorker(new URL("./devPtauWorker.js", import.meta.url));
 }
 
 interface PoolWorker {

@@ -5,12 +5,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError, type ZkinferErrorCode } from './errors.js';
 
-/** Root of the zkinfer package (where circuits/ and node_modules/ live), whatever the caller's cwd. */
+/**
+ * Root of the installed zkinfer package (src/util or dist/util, two levels down), where the read-only
+ * assets it ships live: circuits/*.circom, models/, web/. Never written to: caches go to the artifacts dir.
+ */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-/** Default artifacts directory; overridable so tests and users can keep caches elsewhere. */
+/**
+ * The artifacts (cache) directory when no `--artifacts`/`artifactsDir` is given: `$ZKINFER_ARTIFACTS`,
+ * else `artifacts/` in the working directory. It belongs to the user, not to the installed package
+ * (which may be read-only and is replaced on every upgrade).
+ */
 export function defaultArtifactsDir(): string {
-  return process.env.ZKINFER_ARTIFACTS ?? path.join(PACKAGE_ROOT, 'artifacts');
+  return path.resolve(process.env.ZKINFER_ARTIFACTS || 'artifacts');
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
@@ -23,17 +30,7 @@ export async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** JSON with object keys sorted, so equal values always hash the same. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      const sorted: Record<string, unknown> = {};
-      for (const k of Object.keys(v as object).sort()) sorted[k] = (v as Record<string, unknown>)[k];
-      return sorted;
-    }
-    return v;
-  });
-}
+export { canonicalJson } from '../format/canonical.js';
 
 export async function exists(p: string): Promise<boolean> {
   try {

@@ -5,7 +5,7 @@ import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { readJsonFile } from '../util/fs.js';
 import { verify, type VerifyResult } from './index.js';
-import { keyIdOfBundle } from '../weights/modelId.js';
+import { keyIdOfBundle } from '../format/modelId.js';
 
 /**
  * A set of zkinfer verification keys indexed by model id, loaded once, so a verifier (the HTTP server, a
@@ -104,7 +104,7 @@ function bundleIssue(value: unknown): { path: string; reason: string } | null {
  * Verify a bundle against the registry: schema first (400 material), then the model id (404 material),
  * then the proof with `verify` (a verdict either way).
  */
-export async function verifyBundle(value: unknown, registry: KeyRegistry): Promise<RegistryVerdict> {
+export async function verifyWithRegistry(value: unknown, registry: KeyRegistry): Promise<RegistryVerdict> {
   const issue = bundleIssue(value);
   if (issue) return { valid: false, failure: 'malformed', reason: issue.reason, path: issue.path };
   const bundle = value as ProofBundle;

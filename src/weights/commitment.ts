@@ -63,10 +63,7 @@ export async function weightsCommitment(model: QuantizedModel, arch: WeightsArch
   return state;
 }
 
-/** The model id of a private-weights proof: its weights commitment as 64 hex digits (it is below 2^254). */
-export function modelIdOfCommitment(commitment: bigint | string): string {
-  return BigInt(commitment).toString(16).padStart(64, '0');
-}
+export { modelIdOfCommitment } from '../format/modelId.js';
 
 /** Witness signals for the parameters of a fitted model: w<l>[out][in], b<l>[out], m<l>[out], weightsSalt. */
 export function weightsWitness(fitted: QuantizedModel, arch: WeightsArchitecture, salt: bigint): Record<string, unknown> {
