@@ -137,7 +137,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}; see GET /v1/models and POST /v1/verify` }),
   );
 
-  app.get('/healthz', async () => ({ status: 'ok', models: registry.keys.size }));
+  // With a proving back end, /healthz says whether it can be reached: 503 while Redis is down.
+  app.get('/healthz', async (_request, reply) => {
+    if (!options.prover) return { status: 'ok', models: registry.keys.size };
+    const prover = await options.prover.health();
+    return reply.code(prover.ok ? 200 : 503).send({ status: prover.ok ? 'ok' : 'unavailable', models: registry.keys.size, prover: prover.detail });
+  });
 
   app.get('/v1/models', async () => ({
     models: [...registry.keys.values()].map((e) => summarize(e.modelId, e.key)),
