@@ -12,7 +12,7 @@ import { inputCommitment } from '../format/commitment.js';
 import { verify } from '../verify/index.js';
 import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
 import { generateDevPtau } from '../setup/devPtau.js';
-import type { ProofBundle } from '../format/bundle.js';
+import { parseBundle, type ProofBundle } from '../format/bundle.js';
 import { parseKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
@@ -158,6 +158,9 @@ async function resolveKey(bundle: unknown, flags: { key?: string; artifacts?: st
 /** `zkinfer verify`: exit code 0 only for a valid proof; otherwise one line saying why. */
 export async function verifyCommand(file: string, flags: { key?: string; artifacts?: string; json?: boolean }): Promise<number> {
   const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
+  // A bundle that is not a zkinfer bundle at all (bad field, unsupported version) is bad input (exit 2),
+  // not a proof that failed to verify (exit 1).
+  parseBundle(bundle);
   const result = await verify(bundle, await resolveKey(bundle, flags));
   if (flags.json) out(JSON.stringify(result));
   else if (result.valid) {

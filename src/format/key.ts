@@ -91,8 +91,13 @@ export type ZkinferKey = z.infer<typeof keySchema>;
 
 export function parseKey(value: unknown): ZkinferKey {
   const key = parseWith(keySchema, value, 'verification key', 'BAD_KEY');
-  if (key.vkey.nPublic !== key.publicSignals.total || key.vkey.IC.length !== key.publicSignals.total + 1) {
-    throw new ZkinferError('BAD_KEY', `malformed verification key: vkey.nPublic (${key.vkey.nPublic}) does not match publicSignals.total (${key.publicSignals.total})`);
+  const total = key.publicSignals.total;
+  if (key.vkey.nPublic !== total) {
+    throw new ZkinferError('BAD_KEY', `malformed verification key: vkey.nPublic (${key.vkey.nPublic}) does not match publicSignals.total (${total})`);
+  }
+  // One IC point per public signal plus the constant term.
+  if (key.vkey.IC.length !== total + 1) {
+    throw new ZkinferError('BAD_KEY', `malformed verification key: vkey.IC has ${key.vkey.IC.length} points, ${total} public signals need ${total + 1}`);
   }
   return key;
 }

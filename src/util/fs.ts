@@ -44,13 +44,41 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
+/**
+ * mkdir -p, with the usual user mistakes (a path component that is a regular file, no permission, a
+ * read-only disk) as one-line errors naming the folder instead of a stack trace.
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw new ZkinferError('BAD_INPUT', `cannot create folder ${dir}: a part of that path is a regular file, not a folder`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC') throw new ZkinferError('BAD_INPUT', `cannot create folder ${dir}: ${code}`);
+    throw err;
+  }
+}
+
+/** An artifacts folder given by the user (--artifacts, $ZKINFER_ARTIFACTS) must be a folder if it exists. */
+export async function checkArtifactsDir(dir: string, source: string): Promise<void> {
+  try {
+    if ((await stat(dir)).isDirectory()) return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // created on first use
+    if (code !== 'ENOTDIR') throw err;
+    throw new ZkinferError('BAD_INPUT', `${source} ${dir} is not a folder: a part of that path is a regular file`);
+  }
+  throw new ZkinferError('BAD_INPUT', `${source} ${dir} is not a folder: it is a regular file`);
+}
+
 function tempSibling(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
 /** Write a file so that readers see either the old content or the whole new content, never a prefix. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await ensureDir(path.dirname(file));
   const tmp = tempSibling(file);
   try {
     await writeFile(tmp, data);
@@ -66,7 +94,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
  * always complete, so a killed run never leaves a half-built entry that a later run would trust.
  */
 export async function produceDirAtomic(dir: string, produce: (tmpDir: string) => Promise<void>): Promise<void> {
-  await mkdir(path.dirname(dir), { recursive: true });
+  await ensureDir(path.dirname(dir));
   const tmp = tempSibling(dir);
   await mkdir(tmp, { recursive: true });
   try {
