@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadGraph, lowerGraph } from '../src/graph/index.js';
-import { writeFileAtomic } from '../src/util/fs.js';
+import { exists, writeFileAtomic } from '../src/util/fs.js';
 import { OnnxGraphBuilder } from './helpers/onnxGraph.js';
 import { buildVerifierFixture, type VerifierFixture } from './helpers/verifierFixture.js';
 import { loadModelSource } from '../src/model/index.js';
@@ -182,6 +182,18 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
     // The library says the same instead of throwing ENOTDIR.
     await expectRejects(writeFileAtomic(path.join(file, 'circuits', 'x.json'), '{}'), 'BAD_INPUT', /cannot create folder .*plain\.txt\/circuits: a part of that path is a regular file/);
   }, 60_000);
+
+  it('prove --batch with a wrong-length item fails before any compile or setup (was: after the 83 s setup)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-batch-'));
+    const items = [new Array(784).fill(0), new Array(783).fill(0)];
+    await writeFile(path.join(dir, 'batch.json'), JSON.stringify(items));
+    const artifacts = path.join(dir, 'artifacts');
+    const run = await cli('prove', '--batch', path.join(dir, 'batch.json'), '--artifacts', artifacts, '-q');
+    expect(run.code, run.stderr).toBe(2);
+    oneLine(run.stderr);
+    expect(run.stderr).toMatch(/batch item 1: input has 783 values, the model expects 784/);
+    expect(await exists(path.join(artifacts, 'circuits'))).toBe(false); // nothing was compiled
+  }, 120_000);
 
   describe('keys and bundles', () => {
     let fx: VerifierFixture;

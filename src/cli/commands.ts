@@ -25,6 +25,8 @@ export interface ModelFlags extends WeightsFlags {
   model: string;
   /** Inferences per proof (set by prove --batch). */
   batchSize?: number;
+  /** prove: the inputs, checked before compile and setup. */
+  inputs?: unknown[];
   privateInput?: boolean;
   classOnly?: boolean;
   calibration?: string;
@@ -50,6 +52,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
     ptauPath: flags.ptau,
     artifactsDir: flags.artifacts,
     batch: flags.batchSize,
+    inputs: flags.inputs,
     visibility: visibilityOf(flags),
     onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
     onProgress: (stage, done, total) => progress.update(stage, done, total),
@@ -122,7 +125,7 @@ async function readBatch(file: string): Promise<number[][]> {
 export async function proveCommand(flags: ModelFlags & { input?: string; mnistIndex?: string; batch?: string; out: string }): Promise<void> {
   if (flags.batch && (flags.input || flags.mnistIndex !== undefined)) throw new ZkinferError('BAD_INPUT', 'give --batch alone, without --input or --mnist-index');
   const inputs = flags.batch ? await readBatch(flags.batch) : [(await readInput(flags)).pixels];
-  const model = await build({ ...flags, batchSize: inputs.length });
+  const model = await build({ ...flags, batchSize: inputs.length, inputs });
   const { bundle, openings } = await proveWithOpenings(model, inputs, await weightsProveOptions(flags));
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
   if (bundle.weightsCommitment) out(`model id ${modelIdOfCommitment(bundle.weightsCommitment)} (weights commitment ${bundle.weightsCommitment})`);
