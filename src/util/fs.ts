@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError, type ZkinferErrorCode } from './errors.js';
@@ -72,13 +73,49 @@ export async function checkArtifactsDir(dir: string, source: string): Promise<vo
   throw new ZkinferError('BAD_INPUT', `${source} ${dir} is not a folder: it is a regular file`);
 }
 
-function tempSibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+// Temp siblings are named .<target>.tmp-<host>-<pid>-<random>: the host and pid say whose they are, so a
+// later run can tell a killed run's leftovers (same host, process gone) from another live writer's, also
+// on another machine sharing the artifacts folder.
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+
+/** A fresh temporary path next to `target` (same folder, so rename is atomic). */
+export function tempSibling(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/**
+ * Remove the temp siblings of `target` left by runs on this host that were killed (their process is
+ * gone): a killed compile or setup otherwise leaves its half-built folder or 67 MB ptau forever.
+ */
+export async function removeStaleTemps(target: string): Promise<void> {
+  const prefix = `.${path.basename(target)}.tmp-${HOST}-`;
+  let names: string[];
+  try {
+    names = await readdir(path.dirname(target));
+  } catch {
+    return; // no folder yet: nothing left behind
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    await rm(path.join(path.dirname(target), name), { recursive: true, force: true });
+  }
 }
 
 /** Write a file so that readers see either the old content or the whole new content, never a prefix. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   await ensureDir(path.dirname(file));
+  await removeStaleTemps(file);
   const tmp = tempSibling(file);
   try {
     await writeFile(tmp, data);
@@ -95,6 +132,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
  */
 export async function produceDirAtomic(dir: string, produce: (tmpDir: string) => Promise<void>): Promise<void> {
   await ensureDir(path.dirname(dir));
+  await removeStaleTemps(dir);
   const tmp = tempSibling(dir);
   await mkdir(tmp, { recursive: true });
   try {
