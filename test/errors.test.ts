@@ -155,7 +155,7 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
     const samples = [[1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]].map((x) => new Map([['x', Float64Array.from(x)]]));
     const calFile = path.join(dir, 'cal.json');
     await writeFile(calFile, JSON.stringify([[1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]]));
-    expectError(() => lowerGraph(graph, samples), 'BAD_MODEL', /node 'gemm_0': .*beyond exact arithmetic .*its largest constant input is w1\[5\] = -4\.60e\+29/);
+    expectError(() => lowerGraph(graph, samples), 'BAD_MODEL', /node 'gemm_0': requantization multiplier .* is beyond exact arithmetic .*its largest constant input is w1\[5\] = -4\.60e\+29/);
     const run = await cli('compile', '-m', file, '--calibration', calFile, '-q', '--artifacts', dir);
     expect(run.code).toBe(2);
     oneLine(run.stderr);
