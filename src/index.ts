@@ -66,13 +66,13 @@ export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';
 export { ZkinferError } from './util/errors.js';
 export { loadKeyRegistry, createKeyRegistry, verifyBundle, type KeyRegistry, type KeyEntry, type RegistryVerdict, type VerifyFailure } from './verify/registry.js';
 export { solidityVerifier, solidityCallData, encodeVerifyProofCall, verifierCallArgs, verifyProofSignature, estimateVerifierRuntimeBytes, type VerifierCallArgs, type VerifierOptions } from './verify/solidity.js';
-export { buildApp, DEFAULT_BODY_LIMIT, type AppOptions, type ModelSummary } from './server/app.js';
+export { buildApp, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS, type AppOptions, type ModelSummary } from './server/app.js';
 export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
 export { storeModel, loadStoredModel, manifestPath } from './prove/modelStore.js';
 export { BullProveQueue, startProveWorker, DEFAULT_QUEUE, type ProveJobData, type ProveWorker, type WorkerOptions as ProveWorkerOptions } from './queue/bullmq.js';
 export { LocalProveBackend, type LocalBackendOptions } from './queue/localBackend.js';
 export { ProverThreads, ProveFailure } from './queue/proverThreads.js';
-export type { ProveBackend, JobStatus, JobState, SubmitOptions } from './queue/backend.js';
+export { BackendUnavailableError, idempotencyKey, type ProveBackend, type BackendHealth, type JobStatus, type JobState, type SubmitOptions } from './queue/backend.js';
 
 // The op-graph pipeline (ONNX models of any shape): src/graph/.
 export {
