@@ -6,6 +6,8 @@ import { compileModel, type Visibility } from './circuit/index.js';
 import { loadModelSource, type LoadOptions } from './model/index.js';
 import { quantizeModel, type QuantizeOptions } from './quantize/quantize.js';
 import { setupModel, type CompiledModel, type SetupOptions } from './setup/index.js';
+import { validateInput } from './quantize/reference.js';
+import { ZkinferError } from './util/errors.js';
 
 export interface BuildOptions extends LoadOptions, SetupOptions {
   quantize?: Partial<QuantizeOptions>;
@@ -14,6 +16,11 @@ export interface BuildOptions extends LoadOptions, SetupOptions {
   /** What proofs reveal (default: public input and logits). */
   visibility?: Visibility;
   onStage?: (stage: 'load' | 'quantize' | 'compile' | 'setup') => void;
+  /**
+   * The inputs about to be proved, checked against the quantized model before anything is compiled or
+   * set up, so a bad batch item fails in seconds, not after the setup.
+   */
+  inputs?: unknown[];
 }
 
 /** Load, quantize, compile and set up a model (every step cached by content hash under artifacts/). */
@@ -26,6 +33,14 @@ export async function buildModel(spec?: string, options: BuildOptions = {}): Pro
     inputScale: source.inputScale,
     labels: source.labels,
     ...options.quantize,
+  });
+  options.inputs?.forEach((input, i) => {
+    try {
+      validateInput(qmodel, input);
+    } catch (err) {
+      if (err instanceof ZkinferError && options.inputs!.length > 1) throw new ZkinferError(err.code, `batch item ${i}: ${err.message}`);
+      throw err;
+    }
   });
   options.onStage?.('compile');
   const circuit = await compileModel(qmodel, { artifactsDir: options.artifactsDir, batch: options.batch, visibility: options.visibility });
@@ -51,13 +66,13 @@ export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';
 export { ZkinferError } from './util/errors.js';
 export { loadKeyRegistry, createKeyRegistry, verifyWithRegistry, type KeyRegistry, type KeyEntry, type RegistryVerdict, type VerifyFailure } from './verify/registry.js';
 export { solidityVerifier, solidityCallData, encodeVerifyProofCall, verifierCallArgs, verifyProofSignature, estimateVerifierRuntimeBytes, type VerifierCallArgs, type VerifierOptions } from './verify/solidity.js';
-export { buildApp, DEFAULT_BODY_LIMIT, type AppOptions, type ModelSummary } from './server/app.js';
+export { buildApp, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS, type AppOptions, type ModelSummary } from './server/app.js';
 export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
 export { storeModel, loadStoredModel, manifestPath } from './prove/modelStore.js';
 export { BullProveQueue, startProveWorker, DEFAULT_QUEUE, type ProveJobData, type ProveWorker, type WorkerOptions as ProveWorkerOptions } from './queue/bullmq.js';
 export { LocalProveBackend, type LocalBackendOptions } from './queue/localBackend.js';
 export { ProverThreads, ProveFailure } from './queue/proverThreads.js';
-export type { ProveBackend, JobStatus, JobState, SubmitOptions } from './queue/backend.js';
+export { BackendUnavailableError, idempotencyKey, type ProveBackend, type BackendHealth, type JobStatus, type JobState, type SubmitOptions } from './queue/backend.js';
 
 // The op-graph pipeline (ONNX models of any shape): src/graph/.
 export {

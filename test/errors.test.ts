@@ -1,7 +1,12 @@
-import { mkdtemp, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile, copyFile, mkdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadGraph, lowerGraph } from '../src/graph/index.js';
+import { exists, writeFileAtomic } from '../src/util/fs.js';
+import { OnnxGraphBuilder } from './helpers/onnxGraph.js';
+import { buildVerifierFixture, type VerifierFixture } from './helpers/verifierFixture.js';
 import { loadModelSource } from '../src/model/index.js';
 import { loadTfjsLayersModel } from '../src/model/tfjsLayers.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
@@ -114,5 +119,108 @@ describe('verify inputs', () => {
   it('returns an invalid verdict for a malformed bundle and throws a clear error for a malformed key', async () => {
     await expectRejects(verify({}, { format: 'zkinfer-key' }), 'BAD_KEY', /malformed verification key: version/);
     expectError(() => parseKey('x'), 'BAD_KEY', /malformed verification key/);
+  });
+});
+
+describe('hardening (issue 14): one line and the documented exit code', () => {
+  const bin = path.join(root, 'bin', 'zkinfer.js');
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [bin, ...args], { cwd: root }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }));
+    });
+  const oneLine = (stderr: string) => expect(stderr.trim().split('\n'), stderr).toHaveLength(1);
+
+  it('a weights manifest shape of [-1, 32] is named (was: RangeError "Invalid typed array length")', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-model-'));
+    const json = JSON.parse(await readFile(modelJson, 'utf8'));
+    json.weightsManifest[0].weights[0].shape = [-1, 32];
+    await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+    await copyFile(path.join(path.dirname(modelJson), 'weights.bin'), path.join(dir, 'weights.bin'));
+    await expectRejects(loadTfjsLayersModel(path.join(dir, 'model.json')), 'BAD_MODEL', /weight hidden\/kernel: shape \[-1,32\] in the weights manifest must be a list of non-negative integers/);
+  });
+
+  it('an ONNX weight of -4.6e29 is named with its node/layer in both pipelines (was: a stack trace or a circom syntax error)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-onnx-'));
+    const g = new OnnxGraphBuilder('huge', { opset: 17 });
+    g.input('x', 'float', [1, 4]);
+    const w1 = Array.from({ length: 12 }, (_, i) => (i - 5) / 7);
+    w1[5] = -4.6e29;
+    const [h] = g.node('Gemm', ['x', g.initializer('w1', 'float', [3, 4], w1), g.initializer('b1', 'float', [3], [0.1, 0.2, 0.3])], undefined, { transB: 1 });
+    const [r] = g.node('Relu', [h]);
+    g.output(g.node('Gemm', [r, g.initializer('w2', 'float', [4, 3], Array.from({ length: 12 }, (_, i) => (i - 6) / 10)), g.initializer('b2', 'float', [4], [0, 0, 0, 0])], ['y'], { transB: 1 })[0], 'float');
+    const file = path.join(dir, 'huge.onnx');
+    await writeFile(file, g.encode());
+    // Graph pipeline (what the CLI routes .onnx files to).
+    const graph = await loadGraph(file);
+    const samples = [[1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]].map((x) => new Map([['x', Float64Array.from(x)]]));
+    const calFile = path.join(dir, 'cal.json');
+    await writeFile(calFile, JSON.stringify([[1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]]));
+    expectError(() => lowerGraph(graph, samples), 'BAD_MODEL', /node 'gemm_0': requantization multiplier .* is beyond exact arithmetic .*its largest constant input is w1\[5\] = -4\.60e\+29/);
+    const run = await cli('compile', '-m', file, '--calibration', calFile, '-q', '--artifacts', dir);
+    expect(run.code).toBe(2);
+    oneLine(run.stderr);
+    expect(run.stderr).toMatch(/w1\[5\] = -4\.60e\+29/);
+    // Layer pipeline (buildModel / loadModelSource of an .onnx file).
+    await writeFile(calFile, JSON.stringify([[1, 2, 3, 4], [10, 20, 30, 40], [255, 0, 255, 0]]));
+    const source = await loadModelSource(file, { calibrationFile: calFile });
+    expectError(() => quantizeModel(source.float, source.calibration, { inputBits: 8, inputScale: 1 / 255 }), 'BAD_MODEL', /layer gemm_0: scaled accumulators reach .*its largest weight is kernel\[\d+\] = -4\.60e\+29/);
+  }, 60_000);
+
+  it('--artifacts naming a regular file is one line, exit 2, before any work (was: ENOTDIR stack trace)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-art-'));
+    const file = path.join(dir, 'plain.txt');
+    await writeFile(file, 'not a folder');
+    for (const args of [['compile', '-q'], ['setup', '-q'], ['verify', 'proof.json']]) {
+      const run = await cli(...args, '--artifacts', file);
+      expect(run.code, run.stderr).toBe(2);
+      oneLine(run.stderr);
+      expect(run.stderr).toMatch(/--artifacts .*plain\.txt is not a folder: it is a regular file/);
+      expect(run.stdout).toBe(''); // nothing ran (compile used to print its accuracy first)
+    }
+    const nested = await cli('compile', '-q', '--artifacts', path.join(file, 'sub'));
+    expect([nested.code, nested.stderr]).toEqual([2, expect.stringMatching(/a part of that path is a regular file/)]);
+    // The library says the same instead of throwing ENOTDIR.
+    await expectRejects(writeFileAtomic(path.join(file, 'circuits', 'x.json'), '{}'), 'BAD_INPUT', /cannot create folder .*plain\.txt\/circuits: a part of that path is a regular file/);
+  }, 60_000);
+
+  it('prove --batch with a wrong-length item fails before any compile or setup (was: after the 83 s setup)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-batch-'));
+    const items = [new Array(784).fill(0), new Array(783).fill(0)];
+    await writeFile(path.join(dir, 'batch.json'), JSON.stringify(items));
+    const artifacts = path.join(dir, 'artifacts');
+    const run = await cli('prove', '--batch', path.join(dir, 'batch.json'), '--artifacts', artifacts, '-q');
+    expect(run.code, run.stderr).toBe(2);
+    oneLine(run.stderr);
+    expect(run.stderr).toMatch(/batch item 1: input has 783 values, the model expects 784/);
+    expect(await exists(path.join(artifacts, 'circuits'))).toBe(false); // nothing was compiled
+  }, 120_000);
+
+  describe('keys and bundles', () => {
+    let fx: VerifierFixture;
+    beforeAll(async () => {
+      fx = await buildVerifierFixture();
+    }, 120_000);
+
+    it('a key whose vkey.IC is one short says so (was: "nPublic (n) does not match publicSignals.total (n)")', () => {
+      const key = structuredClone(fx.model.key);
+      key.vkey.IC.pop();
+      const n = key.publicSignals.total;
+      expectError(() => parseKey(key), 'BAD_KEY', new RegExp(`vkey\\.IC has ${n} points, ${n} public signals need ${n + 1}`));
+    });
+
+    it('a bundle with version 2 exits 2 like any malformed bundle, not 1 (invalid proof)', async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-v2-'));
+      const keyFile = path.join(dir, 'key.json');
+      await writeFile(keyFile, JSON.stringify(fx.model.key));
+      const v2 = path.join(dir, 'v2.json');
+      await writeFile(v2, JSON.stringify({ ...fx.bundle, version: 2 }));
+      const run = await cli('verify', v2, '--key', keyFile);
+      expect(run.code, run.stdout + run.stderr).toBe(2);
+      oneLine(run.stderr);
+      expect(run.stderr).toMatch(/unsupported version 2/);
+      const good = path.join(dir, 'good.json');
+      await writeFile(good, JSON.stringify(fx.bundle));
+      expect((await cli('verify', good, '--key', keyFile)).code).toBe(0);
+    }, 60_000);
   });
 });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { buildBn128 } from 'ffjavascript';
 import type { FastifyInstance } from 'fastify';
@@ -87,6 +88,25 @@ describe.each(backends)('proving routes with %s', (_name, make) => {
     expect((await verify(s.bundle!, fx.model.key)).output!.input).toEqual(input);
   }, 60_000);
 
+  it('without a jobId, the same request twice is one job proved once; resubmitting it later reports its real state', async () => {
+    expect((await app.inject('/healthz')).json()).toEqual({ status: 'ok', models: 2, prover: 'ok' });
+    const payload = { modelId: fx.model.modelId, input: randomInputs(1, 8, 8, 456)[0] };
+    const first = await app.inject({ method: 'POST', url: '/v1/prove', payload });
+    const again = await app.inject({ method: 'POST', url: '/v1/prove', payload }); // a client retrying after a timeout
+    expect(first.statusCode).toBe(202);
+    const { jobId } = first.json() as { jobId: string };
+    expect((again.json() as { jobId: string }).jobId).toBe(jobId);
+    const s = await waitDone(app, jobId);
+    expect([s.state, s.attemptsMade], s.failedReason).toEqual(['completed', 1]);
+    const late = await app.inject({ method: 'POST', url: '/v1/prove', payload });
+    expect([late.statusCode, late.json()]).toEqual([200, { jobId, state: 'completed', statusUrl: `/v1/jobs/${jobId}` }]);
+    expect(((await app.inject(`/v1/jobs/${jobId}`)).json() as JobStatus).attemptsMade).toBe(1);
+    // Another input, or the same input for another model, is another job.
+    const other = await app.inject({ method: 'POST', url: '/v1/prove', payload: { ...payload, input: randomInputs(1, 8, 8, 457)[0] } });
+    expect((other.json() as { jobId: string }).jobId).not.toBe(jobId);
+    await waitDone(app, (other.json() as { jobId: string }).jobId);
+  }, 60_000);
+
   it('rejects bad requests before queueing anything: 400 with the reason, 404 for unknown ids', async () => {
     const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/prove', payload: payload as object });
     const short = await post({ modelId: fx.model.modelId, input: [1, 2] });
@@ -113,6 +133,42 @@ describe.each(backends)('proving routes with %s', (_name, make) => {
     expect(s.failedReason).toMatch(/unknown model id .* no model manifest/);
     expect(s.attemptsMade).toBe(1);
   }, 60_000);
+});
+
+/** A TCP port on which nothing listens (bound, then released). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('proving routes with Redis unreachable', () => {
+  let app: FastifyInstance;
+  let prover: BullProveQueue;
+  beforeAll(async () => {
+    prover = new BullProveQueue({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, queueName: `down-${randomUUID()}` });
+    app = buildApp({ registry: await loadKeyRegistry(fx.keysDir), prover });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await prover?.close();
+  });
+
+  it('POST /v1/prove and GET /v1/jobs/:id answer 503 (not a hang) and /healthz reports it', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/prove', payload: { modelId: fx.model.modelId, input: randomInputs(1, 8, 8, 9)[0] } });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json()).toMatchObject({ error: 'QUEUE_UNAVAILABLE', message: expect.stringMatching(/cannot queue the job: Redis 127\.0\.0\.1:\d+ is not connected \(ECONNREFUSED\)/) });
+    const job = await app.inject('/v1/jobs/abc');
+    expect([job.statusCode, job.json().error]).toEqual([503, 'QUEUE_UNAVAILABLE']);
+    const health = await app.inject('/healthz');
+    expect(health.statusCode).toBe(503);
+    expect(health.json()).toMatchObject({ status: 'unavailable', prover: expect.stringMatching(/not connected/) });
+    // Verification does not need Redis.
+    expect((await app.inject({ method: 'POST', url: '/v1/verify', payload: fx.bundle })).json().valid).toBe(true);
+  });
 });
 
 describe('zkinfer serve-prover (CLI, no Redis)', () => {

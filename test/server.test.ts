@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -9,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileModel, quantizeModel, setupModel } from '../src/index.js';
 import { proveBatch } from '../src/prove/index.js';
-import { buildApp } from '../src/server/app.js';
+import { buildApp, DEFAULT_REQUEST_TIMEOUT_MS } from '../src/server/app.js';
 import { startServer } from '../src/server/serve.js';
 import { createKeyRegistry, loadKeyRegistry, type KeyRegistry } from '../src/verify/registry.js';
 import { randomFloatModel, randomInputs } from './helpers/models.js';
@@ -133,6 +135,7 @@ describe('bad requests are 4xx naming the problem, never 500', () => {
     { name: 'missing field', send: () => post({ ...fx.bundle, prediction: undefined }), status: 400, error: 'MALFORMED_BUNDLE', path: 'prediction' },
     { name: 'hex where decimal', send: () => post({ ...fx.bundle, proof: { ...fx.bundle.proof, pi_a: ['0x1', '2', '1'] } }), status: 400, error: 'MALFORMED_BUNDLE', path: 'proof.pi_a[0]' },
     { name: 'unsupported version', send: () => post({ ...fx.bundle, version: 9 }), status: 400, error: 'MALFORMED_BUNDLE', path: 'version' },
+    { name: 'gzip body', send: () => app.inject({ method: 'POST', url: '/v1/verify', payload: gzipSync(JSON.stringify(fx.bundle)), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }), status: 415, error: 'UNSUPPORTED_CONTENT_ENCODING' },
     { name: 'unknown route', send: () => app.inject({ method: 'GET', url: '/v1/verify' }), status: 404, error: 'NOT_FOUND' },
     { name: 'bad URL encoding', send: () => app.inject('/v1/models/%E0%A4%A'), status: 400, error: 'FST_ERR_BAD_URL' },
     { name: 'over-long model id', send: () => app.inject(`/v1/models/${'a'.repeat(500)}`), status: 414, error: 'FST_ERR_MAX_PARAM_LENGTH' },
@@ -197,7 +200,48 @@ function slowPost(url: string, body: string, pause: Promise<void>): Promise<{ st
   });
 }
 
+/** Send raw bytes on a TCP socket and collect what comes back until the server closes it. */
+function rawRequest(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(bytes));
+    let text = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+    socket.on('error', reject).on('close', () => resolve(text));
+  });
+}
+
 describe('over a real socket', () => {
+  it('cuts off a client whose body never arrives: 408 and the connection closed', async () => {
+    const defaults = buildApp({ registry });
+    expect(defaults.server.requestTimeout).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
+    await defaults.close();
+    const server = await startServer({ keysDir: fx.keysDir, port: 0, signals: [], requestTimeoutMs: 500 });
+    try {
+      // Content-Length 1000, 5 bytes sent, then silence: before, nothing answered for Node's 5 minutes.
+      const reply = await rawRequest(server.url, 'POST /v1/verify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":');
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+      // A whole request on a fresh connection is still served.
+      const ok = await fetch(`${server.url}/healthz`);
+      expect(ok.status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  }, 10_000);
+
+  it('refuses a gzip-encoded body with 415 over the wire', async () => {
+    const server = await startServer({ keysDir: fx.keysDir, port: 0, signals: [] });
+    try {
+      const res = await fetch(`${server.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(fx.bundle)) });
+      expect(res.status).toBe(415);
+      expect(((await res.json()) as { error: string }).error).toBe('UNSUPPORTED_CONTENT_ENCODING');
+      const identity = await fetch(`${server.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, body: JSON.stringify(fx.bundle) });
+      expect(((await identity.json()) as { valid: boolean }).valid).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('listens on 127.0.0.1:0, verifies, and answers 413 to a chunked body over the limit', async () => {
     const server = await startServer({ keysDir: fx.keysDir, port: 0, bodyLimit: 32 * 1024, signals: [] });
     try {

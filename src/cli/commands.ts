@@ -12,7 +12,7 @@ import { inputCommitment } from '../format/commitment.js';
 import { verify } from '../verify/index.js';
 import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
 import { generateDevPtau } from '../setup/devPtau.js';
-import type { ProofBundle } from '../format/bundle.js';
+import { parseBundle, type ProofBundle } from '../format/bundle.js';
 import { parseKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
@@ -26,6 +26,8 @@ export interface ModelFlags extends WeightsFlags {
   model: string;
   /** Inferences per proof (set by prove --batch). */
   batchSize?: number;
+  /** prove: the inputs, checked before compile and setup. */
+  inputs?: unknown[];
   privateInput?: boolean;
   classOnly?: boolean;
   calibration?: string;
@@ -51,6 +53,7 @@ async function build(flags: ModelFlags): Promise<CompiledModel> {
     ptauPath: flags.ptau,
     artifactsDir: flags.artifacts,
     batch: flags.batchSize,
+    inputs: flags.inputs,
     visibility: visibilityOf(flags),
     onStage: (s) => progress.stage(s === 'setup' ? 'setup (cached after the first run)' : s),
     onProgress: (stage, done, total) => progress.update(stage, done, total),
@@ -123,7 +126,7 @@ async function readBatch(file: string): Promise<number[][]> {
 export async function proveCommand(flags: ModelFlags & { input?: string; mnistIndex?: string; batch?: string; out: string }): Promise<void> {
   if (flags.batch && (flags.input || flags.mnistIndex !== undefined)) throw new ZkinferError('BAD_INPUT', 'give --batch alone, without --input or --mnist-index');
   const inputs = flags.batch ? await readBatch(flags.batch) : [(await readInput(flags)).pixels];
-  const model = await build({ ...flags, batchSize: inputs.length });
+  const model = await build({ ...flags, batchSize: inputs.length, inputs });
   const { bundle, openings } = await proveWithOpenings(model, inputs, await weightsProveOptions(flags));
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
   if (bundle.weightsCommitment) out(`model id ${modelIdOfCommitment(bundle.weightsCommitment)} (weights commitment ${bundle.weightsCommitment})`);
@@ -159,6 +162,9 @@ async function resolveKey(bundle: unknown, flags: { key?: string; artifacts?: st
 /** `zkinfer verify`: exit code 0 only for a valid proof; otherwise one line saying why. */
 export async function verifyCommand(file: string, flags: { key?: string; artifacts?: string; json?: boolean }): Promise<number> {
   const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
+  // A bundle that is not a zkinfer bundle at all (bad field, unsupported version) is bad input (exit 2),
+  // not a proof that failed to verify (exit 1).
+  parseBundle(bundle);
   const result = await verify(bundle, await resolveKey(bundle, flags));
   if (flags.json) out(JSON.stringify(result));
   else if (result.valid) {

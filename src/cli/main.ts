@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
+import { checkArtifactsDir } from '../util/fs.js';
 import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
@@ -35,7 +36,13 @@ const common = (cmd: Command) =>
 
 const program = new Command('zkinfer')
   .description('Prove in zero knowledge that an output came from running a given quantized neural network on a given input (Groth16).')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Before any work: an artifacts path naming a regular file would otherwise fail at the first cache write.
+  .hook('preAction', async (_program, command) => {
+    const flag = (command.opts() as { artifacts?: string }).artifacts;
+    if (flag !== undefined) await checkArtifactsDir(flag, '--artifacts');
+    else if (process.env.ZKINFER_ARTIFACTS) await checkArtifactsDir(process.env.ZKINFER_ARTIFACTS, '$ZKINFER_ARTIFACTS');
+  });
 
 common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action((flags) => (isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags)));
 

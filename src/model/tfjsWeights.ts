@@ -51,6 +51,11 @@ export function decodeWeightData(specs: unknown, data: Uint8Array): Map<string, 
   let offset = 0;
   for (const w of specs as WeightSpec[]) {
     if (w?.dtype !== 'float32') fail('BAD_MODEL', `weight ${w?.name}: dtype ${w?.dtype} is not supported (float32 only)`);
+    // A stored weight has a concrete shape: -1 (tfjs's "any size") or a fraction would give a negative or
+    // fractional element count.
+    if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      fail('BAD_MODEL', `weight ${w.name}: shape ${JSON.stringify(w.shape)} in the weights manifest must be a list of non-negative integers`);
+    }
     const n = product(w.shape);
     if (offset + n * 4 > bytes.length) fail('BAD_MODEL', `weight shards are shorter than the manifest says (at ${w.name})`);
     const copy = new Float32Array(n);

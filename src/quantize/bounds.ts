@@ -1,4 +1,5 @@
 import { layerSources } from '../model/types.js';
+import { ZkinferError } from '../util/errors.js';
 import { inputCount, linearForms, outputCount, poolWindow } from './linear.js';
 import { requantRange } from './reference.js';
 import type { QLayer, QuantizedModel } from './types.js';
@@ -90,7 +91,7 @@ function layerBounds(layer: QLayer, inputs: Interval[]): LayerBounds {
   const offset = layer.requant.activation === 'linear' ? 2 ** (shift + outBits - 1) : 0;
   const scaled = span(acc.map((iv, o) => ({ min: iv.min * multipliers[forms[o].channel] + half + offset, max: iv.max * multipliers[forms[o].channel] + half + offset })));
   if (Math.max(Math.abs(scaled.min), Math.abs(scaled.max)) >= EXACT_LIMIT) {
-    throw new Error(`layer ${layer.name}: scaled accumulators reach 2^${Math.log2(Math.max(-scaled.min, scaled.max)).toFixed(1)}, beyond exact arithmetic`);
+    throw new ZkinferError('BAD_MODEL', `layer ${layer.name}: scaled accumulators reach 2^${Math.log2(Math.max(-scaled.min, scaled.max)).toFixed(1)}, beyond exact arithmetic`);
   }
   const quotient: Interval = { min: Math.floor(scaled.min / 2 ** shift), max: Math.floor(scaled.max / 2 ** shift) };
   const out = acc.map(() => range);

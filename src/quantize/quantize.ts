@@ -1,4 +1,4 @@
-import { fail } from '../util/errors.js';
+import { fail, ZkinferError } from '../util/errors.js';
 import { gatherSources, layerGraphError, layerSources, outputLength, runFloatLayer, type FloatLayer, type FloatModel } from '../model/types.js';
 import { EXACT_LIMIT, modelBounds } from './bounds.js';
 import { QMODEL_FORMAT, QMODEL_VERSION, type QLayer, type QRequant, type QuantizedModel } from './types.js';
@@ -184,6 +184,25 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     output: { size: outputLength(model.layers[model.layers.length - 1]), logitScale: tensors[tensors.length - 1].scale, labels: options.labels },
     notes: [...model.notes],
   };
-  modelBounds(qmodel); // throws if any intermediate could leave exact integer arithmetic
+  try {
+    modelBounds(qmodel); // throws if any intermediate could leave exact integer arithmetic
+  } catch (err) {
+    throw withLargestWeight(err, model);
+  }
   return qmodel;
+}
+
+/** Name the extreme float weight (at least 1e6) behind an overflow, usually a corrupt or unscaled value. */
+function withLargestWeight(err: unknown, model: FloatModel): unknown {
+  const m = err instanceof ZkinferError ? /^layer (.+?): .*beyond exact arithmetic/.exec(err.message) : null;
+  const layer = m ? model.layers.find((l) => l.name === m[1]) : undefined;
+  if (!layer) return err;
+  let best: { what: string; index: number; value: number } | undefined;
+  for (const what of ['kernel', 'bias'] as const) {
+    const data = (layer as { kernel?: Float32Array; bias?: Float32Array })[what];
+    if (!data) continue;
+    for (let i = 0; i < data.length; i++) if (Math.abs(data[i]) > Math.abs(best?.value ?? 0)) best = { what, index: i, value: data[i] };
+  }
+  if (!best || Math.abs(best.value) < 1e6) return err;
+  return new ZkinferError((err as ZkinferError).code, `${(err as Error).message} (its largest weight is ${best.what}[${best.index}] = ${best.value.toPrecision(3)})`);
 }

@@ -1,5 +1,6 @@
 import type { ProofBundle } from '../format/bundle.js';
 import { ZkinferError } from '../util/errors.js';
+import { canonicalJson, sha256Hex } from '../util/fs.js';
 
 /**
  * What the HTTP server (and a library caller) needs from a proving back end: submit a prove job, read its
@@ -31,12 +32,40 @@ export interface SubmitOptions {
   jobId?: string;
 }
 
+export interface BackendHealth {
+  ok: boolean;
+  /** What is wrong (e.g. "Redis 127.0.0.1:6379 is not connected: ECONNREFUSED"), or "ok". */
+  detail: string;
+}
+
 export interface ProveBackend {
   /** Enqueue a prove job and return its id at once. */
   submit(modelId: string, input: unknown, options?: SubmitOptions): Promise<string>;
   /** The job's status, or null for an unknown (or expired) id. */
   status(id: string): Promise<JobStatus | null>;
+  /** Whether jobs can be submitted and read now (the HTTP server's /healthz reports it). */
+  health(): Promise<BackendHealth>;
   close(): Promise<void>;
+}
+
+/**
+ * The back end cannot be reached right now (Redis down or not answering): the request may be retried.
+ * The HTTP server answers 503 with it, so a client learns in a second instead of hanging on a reconnect.
+ */
+export class BackendUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+/**
+ * The job id of a submission that names none: a hash of (model id, input), so a client that timed out
+ * and sends the same request again gets the same job instead of a second proof. 'i' + 63 hex digits
+ * (252 bits of SHA-256) fits JOB_ID.
+ */
+export function idempotencyKey(modelId: string, input: unknown): string {
+  return `i${sha256Hex(canonicalJson({ modelId, input })).slice(0, 63)}`;
 }
 
 /** Internal failures are retried this many times in all before a job fails. */

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Job, Queue, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { ProofBundle } from '../format/bundle.js';
-import { checkJobId, DEFAULT_ATTEMPTS, type JobState, type JobStatus, type ProveBackend, type SubmitOptions } from './backend.js';
+import { BackendUnavailableError, checkJobId, DEFAULT_ATTEMPTS, type BackendHealth, type JobState, type JobStatus, type ProveBackend, type SubmitOptions } from './backend.js';
 import { ProveFailure, ProverThreads } from './proverThreads.js';
 
 /**
@@ -15,6 +15,12 @@ import { ProveFailure, ProverThreads } from './proverThreads.js';
  * only under a valid lock, so a late finisher cannot overwrite the result: one bundle per job.
  */
 export const DEFAULT_QUEUE = 'zkinfer-prove';
+/**
+ * How long a submit or status read may wait for Redis before failing with BackendUnavailableError. ioredis
+ * queues commands while it reconnects (forever, as BullMQ needs), so without a deadline a request made
+ * while Redis is down would hang until Redis came back.
+ */
+export const DEFAULT_REDIS_TIMEOUT_MS = 750;
 
 export interface ProveJobData {
   modelId: string;
@@ -55,11 +61,19 @@ function mapState(state: string): JobState | null {
 export class BullProveQueue implements ProveBackend {
   readonly queue: Queue<ProveJobData, ProofBundle>;
   private readonly connection: Redis;
+  private readonly timeoutMs: number;
+  private readonly where: string;
+  /** The last connection error (ECONNREFUSED, ...), for /healthz and 503 messages. */
+  private lastError: string | undefined;
 
   constructor(
-    options: QueueConnectionOptions & { attempts?: number; backoffMs?: number },
+    options: QueueConnectionOptions & { attempts?: number; backoffMs?: number; timeoutMs?: number },
   ) {
     this.connection = connect(options.redisUrl);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
+    this.where = `Redis ${this.connection.options.host}:${this.connection.options.port}`;
+    this.connection.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err.code ?? err.message));
+    this.connection.on('ready', () => (this.lastError = undefined));
     const defaultJobOptions: JobsOptions = {
       attempts: options.attempts ?? DEFAULT_ATTEMPTS,
       backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },
@@ -68,15 +82,58 @@ export class BullProveQueue implements ProveBackend {
       removeOnFail: { age: 7 * 24 * 3600 },
     };
     this.queue = new Queue<ProveJobData, ProofBundle>(options.queueName ?? DEFAULT_QUEUE, { connection: this.connection, prefix: options.prefix, defaultJobOptions });
+    // Without a listener an 'error' event (Redis refusing connections) would crash the process.
+    this.queue.on('error', (err: NodeJS.ErrnoException) => (this.lastError = err.code ?? err.message));
+  }
+
+  private unavailable(what: string): BackendUnavailableError {
+    const why = this.connection.status === 'ready' ? `no answer within ${this.timeoutMs} ms` : `not connected (${this.lastError ?? this.connection.status})`;
+    return new BackendUnavailableError(`cannot ${what}: ${this.where} is ${why}; retry later`);
+  }
+
+  /**
+   * Run `op` against Redis within the deadline. The connection must be ready (or become ready within the
+   * deadline, as at start-up): a command issued while ioredis reconnects would wait in its offline queue.
+   * An operation that times out may still happen later; job ids are idempotency keys, so a retry of a
+   * submit finds the same job.
+   */
+  private async withRedis<T>(what: string, op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.unavailable(what)), this.timeoutMs);
+    });
+    try {
+      if (this.connection.status !== 'ready') {
+        if (this.connection.status !== 'connecting' && this.connection.status !== 'wait') throw this.unavailable(what);
+        await Promise.race([new Promise((resolve) => this.connection.once('ready', resolve)), deadline]);
+      }
+      return await Promise.race([op(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async submit(modelId: string, input: unknown, options: SubmitOptions = {}): Promise<string> {
     checkJobId(options.jobId);
-    const job = await this.queue.add('prove', { modelId, input }, options.jobId ? { jobId: options.jobId } : {});
+    const job = await this.withRedis('queue the job', () => this.queue.add('prove', { modelId, input }, options.jobId ? { jobId: options.jobId } : {}));
     return job.id!;
   }
 
-  async status(id: string): Promise<JobStatus | null> {
+  async health(): Promise<BackendHealth> {
+    try {
+      await this.withRedis('reach the queue', () => this.connection.ping());
+      return { ok: true, detail: 'ok' };
+    } catch (err) {
+      if (err instanceof BackendUnavailableError) return { ok: false, detail: err.message };
+      return { ok: false, detail: `${this.where}: ${(err as Error).message}` };
+    }
+  }
+
+  status(id: string): Promise<JobStatus | null> {
+    return this.withRedis('read the job', () => this.readStatus(id));
+  }
+
+  private async readStatus(id: string): Promise<JobStatus | null> {
     // State first, then the job: a job read first could finish in between and show `failed` or
     // `completed` without its reason or bundle. Read in this order, a later state only adds fields.
     const state = mapState(await this.queue.getJobState(id));
@@ -100,7 +157,9 @@ export class BullProveQueue implements ProveBackend {
 
   async close(): Promise<void> {
     await this.queue.close();
-    await this.connection.quit();
+    // quit() is a command: with Redis unreachable it would wait in the offline queue forever.
+    if (this.connection.status === 'ready') await this.connection.quit();
+    else this.connection.disconnect();
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { checkJobId, DEFAULT_ATTEMPTS, type JobStatus, type ProveBackend, type SubmitOptions } from './backend.js';
+import { checkJobId, DEFAULT_ATTEMPTS, type BackendHealth, type JobStatus, type ProveBackend, type SubmitOptions } from './backend.js';
 import { ProveFailure, ProverThreads } from './proverThreads.js';
 
 /**
@@ -72,6 +72,11 @@ export class LocalProveBackend implements ProveBackend {
   async status(id: string): Promise<JobStatus | null> {
     const job = this.jobs.get(id);
     return job ? structuredClone(job) : null;
+  }
+
+  /** In-process: nothing to reach, always available. */
+  async health(): Promise<BackendHealth> {
+    return { ok: true, detail: 'ok' };
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,12 @@ import { registerProveRoutes } from './proveRoutes.js';
  * problem, and a 500 means a zkinfer bug (logged with its stack, never echoed to the client).
  */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/**
+ * A request (headers and body) must arrive within this many milliseconds, or the server answers 408 and
+ * closes the connection: a client that announces 1000 bytes and sends 5 cannot hold a socket for
+ * Node's default of 5 minutes. Only receiving counts; a slow verification is not cut off.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface AppOptions {
   registry: KeyRegistry;
@@ -21,6 +27,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** A proving back end: adds POST /v1/prove and GET /v1/jobs/:id (src/server/proveRoutes.ts). */
   prover?: ProveBackend;
+  /** Time allowed to receive a whole request, in ms (default DEFAULT_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
 
 export interface ModelSummary {
@@ -89,9 +97,16 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const { registry } = options;
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) throw new ZkinferError('BAD_INPUT', `body limit must be a positive integer number of bytes, got ${JSON.stringify(bodyLimit)}`);
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isInteger(requestTimeout) || requestTimeout <= 0) throw new ZkinferError('BAD_INPUT', `request timeout must be a positive integer number of ms, got ${JSON.stringify(requestTimeout)}`);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    // Node enforces requestTimeout only when it is given to the http.Server constructor (setting it later,
+    // as fastify's own option does, is ignored), and checks it every connectionsCheckingInterval (30 s by
+    // default): check often enough that the cut comes within about a second of the limit.
+    requestTimeout,
+    http: { requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.min(1000, requestTimeout) },
     // Routing-level client errors (bad URL encoding, over-long ids) in the same JSON shape as the rest.
     frameworkErrors: (err, _request, reply) => {
       void (reply as FastifyReply).code(err.statusCode ?? 400).send({ error: err.code, message: err.message });
@@ -100,6 +115,14 @@ export function buildApp(options: AppOptions): FastifyInstance {
   // JSON only: a text/plain body would reach the handler as a string and be reported as a bad bundle.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, async (_request: unknown, body: string | Buffer) => parseJsonBody(body.toString()));
+
+  // fastify never decompresses: a gzip body would reach the JSON parser as binary and be reported as bad JSON.
+  app.addHook('onRequest', async (request, reply) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      return reply.code(415).send({ error: 'UNSUPPORTED_CONTENT_ENCODING', message: `unsupported Content-Encoding ${JSON.stringify(encoding)}: send the body uncompressed` });
+    }
+  });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode ?? 500;
@@ -114,7 +137,12 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.code(404).send({ error: 'NOT_FOUND', message: `no route ${request.method} ${request.url}; see GET /v1/models and POST /v1/verify` }),
   );
 
-  app.get('/healthz', async () => ({ status: 'ok', models: registry.keys.size }));
+  // With a proving back end, /healthz says whether it can be reached: 503 while Redis is down.
+  app.get('/healthz', async (_request, reply) => {
+    if (!options.prover) return { status: 'ok', models: registry.keys.size };
+    const prover = await options.prover.health();
+    return reply.code(prover.ok ? 200 : 503).send({ status: prover.ok ? 'ok' : 'unavailable', models: registry.keys.size, prover: prover.detail });
+  });
 
   app.get('/v1/models', async () => ({
     models: [...registry.keys.values()].map((e) => summarize(e.modelId, e.key)),

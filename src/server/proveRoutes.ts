@@ -1,16 +1,18 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZkinferKey } from '../format/key.js';
 import { graphInputProblem } from '../prove/stored.js';
-import { JOB_ID, type ProveBackend } from '../queue/backend.js';
+import { BackendUnavailableError, idempotencyKey, JOB_ID, type ProveBackend } from '../queue/backend.js';
 import { ZkinferError } from '../util/errors.js';
 import type { KeyRegistry } from '../verify/registry.js';
 
 /**
  * Proving routes, registered when the server has a prove back end:
- *   POST /v1/prove {modelId, input, jobId?} -> 202 {jobId, state, statusUrl}
+ *   POST /v1/prove {modelId, input, jobId?} -> 202 {jobId, state, statusUrl} (200 if that job already finished)
  *   GET  /v1/jobs/:id -> {id, state, modelId, progress, attemptsMade, bundle?, failedReason?}
  * The input is checked against the model's key (shape, bit width, batch) before anything is queued, so a
- * bad input is a 400 naming the bad value, never a job that fails later.
+ * bad input is a 400 naming the bad value, never a job that fails later. Without a jobId the job id is
+ * derived from (model id, input), so a client retrying after a timeout never gets a second proof. Both
+ * routes answer 503 at once when the back end cannot be reached (Redis down).
  */
 const MODEL_ID = /^[0-9a-f]{64}$/;
 
@@ -38,6 +40,12 @@ export function inputProblem(key: ZkinferKey, input: unknown): string | null {
   return null;
 }
 
+/** 503 for an unreachable back end (the client may retry), anything else to the error handler. */
+function unavailable(reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof BackendUnavailableError)) throw err;
+  return reply.code(503).header('retry-after', '5').send({ error: 'QUEUE_UNAVAILABLE', message: err.message });
+}
+
 export function registerProveRoutes(app: FastifyInstance, prover: ProveBackend, registry: KeyRegistry): void {
   app.post('/v1/prove', async (request, reply) => {
     const body = request.body as { modelId?: unknown; input?: unknown; jobId?: unknown } | null;
@@ -56,18 +64,26 @@ export function registerProveRoutes(app: FastifyInstance, prover: ProveBackend, 
     const problem = inputProblem(entry.key, input);
     if (problem) return reply.code(400).send({ error: 'BAD_INPUT', message: problem });
     try {
-      const id = await prover.submit(modelId, input, jobId === undefined ? {} : { jobId: jobId as string });
-      return reply.code(202).send({ jobId: id, state: 'queued', statusUrl: `/v1/jobs/${encodeURIComponent(id)}` });
+      const id = await prover.submit(modelId, input, { jobId: (jobId as string | undefined) ?? idempotencyKey(modelId, input) });
+      // The job may be one submitted before (same id): report its real state, not "queued".
+      const state = (await prover.status(id))?.state ?? 'queued';
+      const finished = state === 'completed' || state === 'failed';
+      return reply.code(finished ? 200 : 202).send({ jobId: id, state, statusUrl: `/v1/jobs/${encodeURIComponent(id)}` });
     } catch (err) {
       if (err instanceof ZkinferError) return reply.code(400).send({ error: err.code, message: err.message });
-      throw err;
+      return unavailable(reply, err);
     }
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', async (request, reply) => {
     const { id } = request.params;
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) return reply.code(400).send({ error: 'BAD_JOB_ID', message: `malformed job id ${JSON.stringify(id.slice(0, 80))}` });
-    const status = await prover.status(id);
+    let status;
+    try {
+      status = await prover.status(id);
+    } catch (err) {
+      return unavailable(reply, err);
+    }
     if (!status) return reply.code(404).send({ error: 'UNKNOWN_JOB', jobId: id, message: `no job ${id} (unknown, or its result has expired)` });
     return status;
   });

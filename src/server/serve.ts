@@ -16,6 +16,8 @@ export interface ServeOptions {
   port: number | string;
   host?: string;
   bodyLimit?: number;
+  /** Time allowed to receive a whole request (see DEFAULT_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
   logger?: AppOptions['logger'];
   /** Signals that trigger a graceful shutdown; [] installs no handlers (the caller closes). */
   signals?: NodeJS.Signals[];
@@ -42,7 +44,7 @@ export function parsePort(value: string | number): number {
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const port = parsePort(options.port);
   const registry = await loadKeyRegistry(options.keysDir);
-  const app = buildApp({ registry, bodyLimit: options.bodyLimit, logger: options.logger, prover: options.prover });
+  const app = buildApp({ registry, bodyLimit: options.bodyLimit, requestTimeoutMs: options.requestTimeoutMs, logger: options.logger, prover: options.prover });
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let shuttingDown = false;

@@ -16,7 +16,7 @@ import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
 import { availableParallelism } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { blake2b } from "@noble/hashes/blake2b";
 import { buildBn128, ChaCha } from "ffjavascript";
 import type { FfCurve } from "ffjavascript";
@@ -35,6 +35,7 @@ import {
 } from "./devPtauFormat.js";
 import type { PokKey, PtauLayout, PtauPubKey } from "./devPtauFormat.js";
 import { DevPtauPool } from "./devPtauPool.js";
+import { removeStaleTemps, tempSibling } from "../util/fs.js";
 import type { DevPtauJob, GroupName } from "./devPtauWorker.js";
 
 export const DEV_PTAU_CONTRIBUTION_NAME = "zkinfer local development setup - INSECURE, not for production";
@@ -172,7 +173,8 @@ function makePubKey(curve: FfCurve, challenge: Uint8Array, secrets: Uint8Array):
  * Writes a prepared (phase-2 ready) bn128 powers-of-tau file of size 2^power to
  * outFile, with one contribution named DEV_PTAU_CONTRIBUTION_NAME. The file is
  * written to a temporary file next to outFile and renamed into place; on any
- * failure the temporary file is removed and outFile is left untouched.
+ * failure the temporary file is removed and outFile is left untouched, and the
+ * temporary file of an earlier run that was killed is removed on the next run.
  */
 export async function generateDevPtau(
   power: number,
@@ -185,7 +187,9 @@ export async function generateDevPtau(
   }
   const t0 = performance.now();
   const target = resolve(outFile);
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  // A killed earlier run left its temp ptau (tens of MB) behind: remove it before writing another.
+  await removeStaleTemps(target);
+  const tmp = tempSibling(target);
   const progress = opts.onProgress ?? (() => {});
 
   // Single-threaded ffjavascript curve: small main-thread work only (keys,

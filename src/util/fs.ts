@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ZkinferError, type ZkinferErrorCode } from './errors.js';
@@ -41,13 +42,77 @@ export async function exists(p: string): Promise<boolean> {
   }
 }
 
-function tempSibling(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+/**
+ * mkdir -p, with the usual user mistakes (a path component that is a regular file, no permission, a
+ * read-only disk) as one-line errors naming the folder instead of a stack trace.
+ */
+export async function ensureDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw new ZkinferError('BAD_INPUT', `cannot create folder ${dir}: a part of that path is a regular file, not a folder`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOSPC') throw new ZkinferError('BAD_INPUT', `cannot create folder ${dir}: ${code}`);
+    throw err;
+  }
+}
+
+/** An artifacts folder given by the user (--artifacts, $ZKINFER_ARTIFACTS) must be a folder if it exists. */
+export async function checkArtifactsDir(dir: string, source: string): Promise<void> {
+  try {
+    if ((await stat(dir)).isDirectory()) return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return; // created on first use
+    if (code !== 'ENOTDIR') throw err;
+    throw new ZkinferError('BAD_INPUT', `${source} ${dir} is not a folder: a part of that path is a regular file`);
+  }
+  throw new ZkinferError('BAD_INPUT', `${source} ${dir} is not a folder: it is a regular file`);
+}
+
+// Temp siblings are named .<target>.tmp-<host>-<pid>-<random>: the host and pid say whose they are, so a
+// later run can tell a killed run's leftovers (same host, process gone) from another live writer's, also
+// on another machine sharing the artifacts folder.
+const HOST = hostname().replace(/[^A-Za-z0-9.]/g, '_');
+
+/** A fresh temporary path next to `target` (same folder, so rename is atomic). */
+export function tempSibling(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${HOST}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/**
+ * Remove the temp siblings of `target` left by runs on this host that were killed (their process is
+ * gone): a killed compile or setup otherwise leaves its half-built folder or 67 MB ptau forever.
+ */
+export async function removeStaleTemps(target: string): Promise<void> {
+  const prefix = `.${path.basename(target)}.tmp-${HOST}-`;
+  let names: string[];
+  try {
+    names = await readdir(path.dirname(target));
+  } catch {
+    return; // no folder yet: nothing left behind
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    await rm(path.join(path.dirname(target), name), { recursive: true, force: true });
+  }
 }
 
 /** Write a file so that readers see either the old content or the whole new content, never a prefix. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  await ensureDir(path.dirname(file));
+  await removeStaleTemps(file);
   const tmp = tempSibling(file);
   try {
     await writeFile(tmp, data);
@@ -63,7 +128,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
  * always complete, so a killed run never leaves a half-built entry that a later run would trust.
  */
 export async function produceDirAtomic(dir: string, produce: (tmpDir: string) => Promise<void>): Promise<void> {
-  await mkdir(path.dirname(dir), { recursive: true });
+  await ensureDir(path.dirname(dir));
+  await removeStaleTemps(dir);
   const tmp = tempSibling(dir);
   await mkdir(tmp, { recursive: true });
   try {

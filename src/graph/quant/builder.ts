@@ -180,6 +180,11 @@ export class QBuilder {
         return { bias: Math.min(Math.max(requantQuotient(f.bias, mult, shift), range.lo), hiClamp), terms: [] };
       }
       const b = this.bounds(f);
+      // M itself must be an exact integer: a huge scale ratio (an extreme weight makes the accumulator unit
+      // far coarser than the output's) would otherwise reach the circuit as a multiplier like 3e+26.
+      if (!Number.isSafeInteger(mult)) {
+        fail('BAD_MODEL', `node '${this.node}': requantization multiplier ${mult.toPrecision(3)} (scale ratio ${ratios[i].toPrecision(3)}) is beyond exact arithmetic (2^53)`);
+      }
       if (mult === 1 && shift === 0 && b.lo >= range.lo && b.hi <= hiClamp) return f;
       const qlo = requantQuotient(b.lo, mult, shift);
       const qhi = requantQuotient(b.hi, mult, shift);

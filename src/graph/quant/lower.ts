@@ -3,7 +3,7 @@
  * on every calibration sample first (each op's evalFloat), giving per-value statistics that choose the
  * scales; then each node's OpDef.lower builds its integer version in order.
  */
-import { fail } from '../../util/errors.js';
+import { fail, ZkinferError } from '../../util/errors.js';
 import { NodeAttrs, nodeLabel, size, type Graph, type Tensor, type ValueInfo } from '../ir.js';
 import { evalNode, OPS } from '../ops/index.js';
 import type { OpCtx } from '../ops/types.js';
@@ -201,7 +201,12 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
       constant: (i) => graph.constants.get(node.inputs[i]),
       graphOutputOnly: (k = 0) => outputNames.has(node.outputs[k]) && !readers.has(node.outputs[k]),
     };
-    const outs = def.lower(ctx, node.inputs.map(get));
+    let outs;
+    try {
+      outs = def.lower(ctx, node.inputs.map(get));
+    } catch (err) {
+      throw withLargestConstant(err, graph, node.inputs);
+    }
     node.outputs.forEach((name, k) => name !== '' && outs[k] && values.set(name, outs[k]));
   }
   b.options = quant;
@@ -210,4 +215,23 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
     return { name: o.name, dtype: t.dtype, shape: t.shape, scale: t.scale, elems: t.elems };
   });
   return { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes, ...(graph.labels ? { labels: graph.labels } : {}) };
+}
+
+/**
+ * A node whose integers outgrow exact arithmetic usually has an extreme initializer (a weight of 1e29):
+ * name the largest constant value it reads (when it is extreme, at least 1e6) so the user can find it.
+ */
+function withLargestConstant(err: unknown, graph: Graph, inputs: string[]): unknown {
+  if (!(err instanceof ZkinferError) || !/beyond exact arithmetic/.test(err.message)) return err;
+  let best: { name: string; index: number; value: number } | undefined;
+  for (const name of inputs) {
+    const data = graph.constants.get(name)?.data;
+    if (!data) continue;
+    for (let i = 0; i < data.length; i++) {
+      const v = Number(data[i]);
+      if (Number.isFinite(v) && Math.abs(v) > Math.abs(best?.value ?? 0)) best = { name, index: i, value: v };
+    }
+  }
+  if (!best || Math.abs(best.value) < 1e6) return err;
+  return new ZkinferError(err.code, `${err.message} (its largest constant input is ${best.name}[${best.index}] = ${best.value.toPrecision(3)})`);
 }
