@@ -1,0 +1,96 @@
+/**
+ * The linker's gadget library: each distinct gadget kind (template + params) of a graph circuit compiled
+ * once by circom as a tiny main (`component main = T(params);`) to r1cs + witness wasm + symbols, cached
+ * by content hash like every circom compile (compileCircom). The circom templates stay the only copy of
+ * each gadget's constraints; the linker only renumbers and substitutes.
+ */
+import { compileCircom, type CompiledCircuit } from '../../circuit/compile.js';
+import { loadR1cs, loadSymbolTable } from '../../circuit/r1cs.js';
+import { TEMPLATE_FILES, type GadgetInstance } from '../instances.js';
+
+/** Sparse linear combination over a gadget's local wires: parallel arrays of wire index and coefficient. */
+export interface LocalLc {
+  wires: number[];
+  coefs: bigint[];
+}
+
+export interface GadgetKind {
+  key: string;
+  circuit: CompiledCircuit;
+  nWires: number;
+  /** Local wire of each input port (`in`, `in[3]`, `salt`) and output port (`out`, `q`, `index`). */
+  inputs: Map<string, number>;
+  outputs: Map<string, number>;
+  /** Local wires 1..: outputs, then inputs (all private in a tiny main), then internals. */
+  firstInput: number;
+  nInputs: number;
+  /** The quadratic constraints, and the linear ones as rows (sum = 0). */
+  constraints: Array<[LocalLc, LocalLc, LocalLc]>;
+  linear: LocalLc[];
+  /** Local wire -> signal name below main (`div.qBits[2]`), for the linked circuit's .sym. */
+  names: string[];
+}
+
+export const kindKey = (g: Pick<GadgetInstance, 'template' | 'params'>) => `${g.template}(${g.params.map((p) => (Array.isArray(p) ? `[${p.join(',')}]` : String(p))).join(', ')})`;
+
+/** The tiny main of one gadget kind. */
+export function gadgetSource(g: Pick<GadgetInstance, 'template' | 'params'>): string {
+  const file = TEMPLATE_FILES[g.template];
+  if (!file) throw new Error(`internal error: no circuits/ file for template ${g.template}`);
+  return `pragma circom 2.1.6;\ninclude "${file}.circom";\ncomponent main = ${kindKey(g)};\n`;
+}
+
+const toLc = (m: Map<number, bigint>): LocalLc => {
+  const wires = [...m.keys()].sort((a, b) => a - b);
+  return { wires, coefs: wires.map((w) => m.get(w)!) };
+};
+
+async function loadKind(key: string, circuit: CompiledCircuit): Promise<GadgetKind> {
+  const [r1cs, symbols] = await Promise.all([loadR1cs(circuit.r1csPath), loadSymbolTable(circuit.symPath)]);
+  if (r1cs.nPubInputs !== 0) throw new Error(`internal error: gadget ${key} has public inputs`);
+  const names: string[] = new Array(r1cs.nVars).fill('');
+
+  for (const s of symbols) {
+    if (s.varIdx < 0 || names[s.varIdx]) continue;
+    names[s.varIdx] = s.name.replace(/^main\./, '');
+  }
+  const firstInput = 1 + r1cs.nOutputs;
+  const inputs = new Map<string, number>();
+  const outputs = new Map<string, number>();
+  for (let w = 1; w < firstInput + r1cs.nPrvInputs; w++) (w < firstInput ? outputs : inputs).set(names[w], w);
+  // Linear constraints (circom keeps them in a tiny main when they join inputs and outputs, e.g. q and
+  // its bits) are removed in the model by substituting one of the instance's wires (plan.ts), as --O2 does.
+  const constraints: GadgetKind['constraints'] = [];
+  const linear: LocalLc[] = [];
+  const constOnly = (m: Map<number, bigint>) => m.size === 0 || (m.size === 1 && m.has(0));
+  for (const [a, b, c] of r1cs.constraints) {
+    if (!constOnly(a) && !constOnly(b)) {
+      constraints.push([toLc(a), toLc(b), toLc(c)]);
+      continue;
+    }
+    // k * L = C with k constant (0 when A or B is empty): row k * L - C = 0.
+    const [k, l] = constOnly(a) ? [a.get(0) ?? 0n, b] : [b.get(0) ?? 0n, a];
+    const row = new Map<number, bigint>();
+    if (k) for (const [w, v] of l) row.set(w, k * v);
+    for (const [w, v] of c) row.set(w, (row.get(w) ?? 0n) - v);
+    linear.push(toLc(row));
+  }
+  return { key, circuit, nWires: r1cs.nVars, inputs, outputs, firstInput, nInputs: r1cs.nPrvInputs, constraints, linear, names };
+}
+
+/** Compile (or load from the cache) every distinct gadget kind of the instances, one circom run each. */
+export async function gadgetLibrary(instances: Iterable<GadgetInstance>, options: { artifactsDir?: string; onKind?: (key: string, done: number, total: number) => void } = {}): Promise<Map<string, GadgetKind>> {
+  const todo = new Map<string, GadgetInstance>();
+  for (const g of instances) {
+    const k = kindKey(g);
+    if (!todo.has(k)) todo.set(k, g);
+  }
+  const out = new Map<string, GadgetKind>();
+  let done = 0;
+  for (const [key, g] of todo) {
+    const circuit = await compileCircom(gadgetSource(g), { name: 'gadget', artifactsDir: options.artifactsDir });
+    out.set(key, await loadKind(key, circuit));
+    options.onKind?.(key, ++done, todo.size);
+  }
+  return out;
+}
