@@ -38,16 +38,16 @@ export interface LinkedCircuit {
 export interface LinkOptions {
   name?: string;
   artifactsDir?: string;
-  /** Progress lines (stage, counts, elapsed) for people. */
-  log?: (line: string) => void;
+  /** Progress for people: stage ('link gadgets', 'link r1cs'), done, total. */
+  onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 export async function linkGraphCircuit(source: string, inst: GraphInstances, options: LinkOptions = {}): Promise<LinkedCircuit> {
   const name = options.name ?? 'model';
   const t0 = performance.now();
-  const log = options.log;
+  const progress = options.onProgress;
   const all = [...inst.gadgets, ...(inst.classifier ? [inst.classifier] : [])];
-  const kinds = await gadgetLibrary(all, { artifactsDir: options.artifactsDir, onKind: log && ((key, done, total) => log(`link: gadget ${done}/${total} ${key.slice(0, 60)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)) });
+  const kinds = await gadgetLibrary(all, { artifactsDir: options.artifactsDir, onKind: progress && ((_key, done, total) => progress('link gadgets', done, total)) });
   const t1 = performance.now();
   const plan = planLink(inst, kinds);
   const t2 = performance.now();
@@ -58,7 +58,7 @@ export async function linkGraphCircuit(source: string, inst: GraphInstances, opt
     await produceDirAtomic(dir, async (tmp) => {
       const f = files(tmp);
       await writeFile(f.circomPath, source);
-      const { constraints, terms } = writeR1cs(f.r1csPath, plan, log && ((done, total) => log(`link: r1cs ${Math.round((100 * done) / total)}% (${((performance.now() - t0) / 1000).toFixed(1)} s)`)));
+      const { constraints, terms } = writeR1cs(f.r1csPath, plan, progress && ((done, total) => progress('link r1cs', done, total)));
       writeSym(f.symPath, plan);
       const t3 = performance.now();
       const info: LinkInfo = {

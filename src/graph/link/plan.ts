@@ -149,28 +149,31 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   };
 
   // Linear constraints (the gadgets' own, then the output assignments): Gaussian elimination, each
-  // pivoting on one instance wire. A replacement may mention a wire eliminated later; expansion is
-  // recursive and acyclic (a row is reduced by every earlier pivot before choosing its own).
+  // pivoting on one instance wire. Replacements stay fully reduced (a new pivot is substituted into every
+  // replacement that mentions it, found through `occurs`), so reducing a row is one pass.
   const pivots = new Map<number, KeyForm>();
+  const occurs = new Map<number, Set<number>>();
   const linearRows: KeyForm[] = [];
-  const reduce = (row: KeyForm) => {
-    for (let again = true; again; ) {
-      again = false;
-      for (const kk of [...row.terms.keys()]) {
-        const c = row.terms.get(kk);
-        const rep = pivots.get(kk);
-        if (c === undefined || !rep) continue;
-        row.terms.delete(kk);
-        addTo(row, rep, c);
-        again = true;
-      }
-    }
+  const normalise = (row: KeyForm) => {
     row.bias = mod(row.bias);
     for (const [kk, v] of row.terms) {
       const r = mod(v);
       if (r === 0n) row.terms.delete(kk);
       else row.terms.set(kk, r);
     }
+  };
+  /** row[kk] -> row[kk] * replacement, in place (coefficient reduced first, so numbers stay small). */
+  const substitute = (row: KeyForm, kk: number, rep: KeyForm) => {
+    const c = mod(row.terms.get(kk)!);
+    row.terms.delete(kk);
+    addTo(row, rep, c);
+  };
+  const reduce = (row: KeyForm) => {
+    for (const kk of [...row.terms.keys()]) {
+      const rep = pivots.get(kk);
+      if (rep) substitute(row, kk, rep);
+    }
+    normalise(row);
   };
   /** Eliminate row = 0 by one of its instance wires: `prefer` if present, else the latest. */
   const eliminate = (row: KeyForm, prefer: number[] = []) => {
@@ -185,6 +188,15 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     const c = inv(row.terms.get(pivot)!);
     const rep: KeyForm = { bias: mod(-row.bias * c), terms: new Map() };
     for (const [kk, v] of row.terms) if (kk !== pivot) rep.terms.set(kk, mod(-v * c));
+    for (const r of occurs.get(pivot) ?? []) {
+      const other = pivots.get(r)!;
+      if (!other.terms.has(pivot)) continue;
+      substitute(other, pivot, rep);
+      normalise(other);
+      for (const kk of rep.terms.keys()) if (kk >= KEY_BASE) (occurs.get(kk) ?? occurs.set(kk, new Set()).get(kk)!).add(r);
+    }
+    occurs.delete(pivot);
+    for (const kk of rep.terms.keys()) if (kk >= KEY_BASE) (occurs.get(kk) ?? occurs.set(kk, new Set()).get(kk)!).add(pivot);
     pivots.set(pivot, rep);
   };
   /** mainWire - f = 0. */
@@ -351,10 +363,10 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     linear,
     pivots,
     xWire: (b, i) => xBase + b * nIn + i,
-    saltWire: (b) => saltBase + b,
+    saltWire: (b) => (priv ? saltBase + b : -1),
     outWire: (b, j) => (logits ? outBase + b * nOut + j : -1),
-    classWire: (b) => classBase + b,
-    commitmentWire: (b) => commitBase + b,
+    classWire: (b) => (hasClass ? classBase + b : -1),
+    commitmentWire: (b) => (priv ? commitBase + b : -1),
     wireOf,
     constraintsOf,
     mainNames,

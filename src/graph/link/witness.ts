@@ -60,7 +60,10 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
     const s = runSignals(program, item.x);
     const outs = inst.outputs.map((f) => evalForm(f, s));
     item.x.forEach((v, i) => set(plan.xWire(b, i), BigInt(v)));
-    if (item.salt !== undefined) set(plan.saltWire(b), item.salt);
+    if (plan.saltWire(b) >= 0) {
+      if (item.salt === undefined) throw new Error("internal error: a private-input witness needs a salt");
+      set(plan.saltWire(b), item.salt);
+    }
     outs.forEach((v, j) => plan.outWire(b, j) >= 0 && set(plan.outWire(b, j), BigInt(v)));
     const value = (src: PortSource): bigint => {
       if ('main' in src) return (src.main === 'salt' ? item.salt! : BigInt(outs[src.index!])) + (src.offset ?? 0n);
