@@ -29,6 +29,8 @@ export interface GadgetKind {
   linear: LocalLc[];
   /** Local wire -> signal name below main (`div.qBits[2]`), for the linked circuit's .sym. */
   names: string[];
+  /** Every name of each local wire (circom lists a signal's aliases, e.g. act.q and div.q, with one wire). */
+  aliases: string[][];
 }
 
 export const kindKey = (g: Pick<GadgetInstance, 'template' | 'params'>) => `${g.template}(${g.params.map((p) => (Array.isArray(p) ? `[${p.join(',')}]` : String(p))).join(', ')})`;
@@ -49,10 +51,12 @@ async function loadKind(key: string, circuit: CompiledCircuit): Promise<GadgetKi
   const [r1cs, symbols] = await Promise.all([loadR1cs(circuit.r1csPath), loadSymbolTable(circuit.symPath)]);
   if (r1cs.nPubInputs !== 0) throw new Error(`internal error: gadget ${key} has public inputs`);
   const names: string[] = new Array(r1cs.nVars).fill('');
-
+  const aliases: string[][] = Array.from({ length: r1cs.nVars }, () => []);
   for (const s of symbols) {
-    if (s.varIdx < 0 || names[s.varIdx]) continue;
-    names[s.varIdx] = s.name.replace(/^main\./, '');
+    if (s.varIdx < 0) continue;
+    const n = s.name.replace(/^main\./, '');
+    aliases[s.varIdx].push(n);
+    if (!names[s.varIdx]) names[s.varIdx] = n;
   }
   const firstInput = 1 + r1cs.nOutputs;
   const inputs = new Map<string, number>();
@@ -75,7 +79,7 @@ async function loadKind(key: string, circuit: CompiledCircuit): Promise<GadgetKi
     for (const [w, v] of c) row.set(w, (row.get(w) ?? 0n) - v);
     linear.push(toLc(row));
   }
-  return { key, circuit, nWires: r1cs.nVars, inputs, outputs, firstInput, nInputs: r1cs.nPrvInputs, constraints, linear, names };
+  return { key, circuit, nWires: r1cs.nVars, inputs, outputs, firstInput, nInputs: r1cs.nPrvInputs, constraints, linear, names, aliases };
 }
 
 /** Compile (or load from the cache) every distinct gadget kind of the instances, one circom run each. */

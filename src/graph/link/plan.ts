@@ -70,12 +70,14 @@ export interface LinkPlan {
   linear: WireLc[];
   /** Eliminated instance wires (key -> form over other keys and main wires). */
   pivots: Map<number, KeyForm>;
-  /** Model wire of each main signal of item b. */
+  /** Model wire of each main signal of item b (-1 for salt, class, commitment when the circuit has none). */
   xWire(b: number, i: number): number;
   saltWire(b: number): number;
   outWire(b: number, j: number): number;
   classWire(b: number): number;
   commitmentWire(b: number): number;
+  /** What the model wire of an instance's local wire holds beyond the local value (a primitive's offset). */
+  shiftOf(instance: number, local: number): bigint;
   /** Model wire of an instance's local wire, or -1 for an eliminated one (then see pivots). */
   wireOf(instance: number, local: number): number;
   /** The constraints of one instance over model wires. */
@@ -101,7 +103,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const hasClass = layout.classIndex >= 0;
   const priv = vis.input === 'private';
   let w = 1;
-  const outBase = w;
+  let outBase = w;
   if (logits) w += k * nOut;
   const classBase = w;
   if (hasClass) w += k;
@@ -112,6 +114,12 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   w += k * nIn;
   const saltBase = w;
   if (priv) w += k;
+  // With class-only visibility out[] is internal; circom keeps it as a wire too (and removes the
+  // latest signal of each assignment instead), so the plan does the same.
+  if (!logits) {
+    outBase = w;
+    w += k * nOut;
+  }
   const nPubInputs = priv ? 0 : k * nIn;
   const nPrvInputs = priv ? k * nIn + k : 0;
   const nMain = w;
@@ -120,6 +128,12 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const primAt = new Map<number, { g: number; port: string; offset: number }>();
   perItem.forEach((g, gi) => {
     for (const o of g.outputs) if ('signal' in o.target) primAt.set(o.target.signal, { g: gi, port: o.port, offset: o.offset ?? 0 });
+  });
+  // A primitive out = <component>.port + offset is kept as the wire of `out` (circom keeps v[], and
+  // removes the port signal): the gadget's port then reads wire - offset.
+  const shift = new Map<number, bigint>();
+  instances.forEach((g, i) => {
+    for (const o of g.outputs) if ('signal' in o.target && o.offset) shift.set(key(i, kindOf[i].outputs.get(o.port)!), BigInt(o.offset));
   });
   /** acc += c * (signal s of item b). */
   const addSignal = (acc: KeyForm, b: number, s: number, c: bigint) => {
@@ -130,7 +144,6 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
       if (!at) throw new Error(`internal error: signal ${s} has no defining instance`);
       const i = b * perItem.length + at.g;
       kk = key(i, kindOf[i].outputs.get(at.port)!);
-      if (at.offset) acc.bias += c * BigInt(at.offset);
     }
     acc.terms.set(kk, (acc.terms.get(kk) ?? 0n) + c);
   };
@@ -139,7 +152,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     for (const [s, wt] of f.terms) addSignal(acc, b, s, BigInt(wt) * scale);
     return acc;
   };
-  const outForm = (b: number, j: number): KeyForm => (logits ? { bias: 0n, terms: new Map([[outBase + b * nOut + j, 1n]]) } : formOf(b, inst.outputs[j]));
+  const outForm = (b: number, j: number): KeyForm => ({ bias: 0n, terms: new Map([[outBase + b * nOut + j, 1n]]) });
   const sourceForm = (b: number, s: PortSource): KeyForm => {
     if ('main' in s) {
       const f = s.main === 'salt' ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) } : outForm(b, s.index!);
@@ -175,11 +188,11 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     }
     normalise(row);
   };
-  /** Eliminate row = 0 by one of its instance wires: `prefer` if present, else the latest. */
-  const eliminate = (row: KeyForm, prefer: number[] = []) => {
+  /** Eliminate row = 0 by one of its instance wires, the latest (as circom --O2 does here). */
+  const eliminate = (row: KeyForm) => {
     reduce(row);
-    let pivot = prefer.find((kk) => row.terms.has(kk)) ?? -1;
-    if (pivot < 0) for (const kk of row.terms.keys()) if (kk >= KEY_BASE && kk > pivot) pivot = kk;
+    let pivot = -1;
+    for (const kk of row.terms.keys()) if (kk >= KEY_BASE && kk > pivot) pivot = kk;
     if (pivot < 0) {
       if (row.terms.size || row.bias) linearRows.push(row);
       return;
@@ -210,21 +223,23 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     if (!kd.linear.length) return;
     const b = itemOf(i);
     const ports = new Map(g.inputs.map(({ port, source }) => [kd.inputs.get(port)!, sourceForm(b, source)]));
-    // Prefer the used output ports: the primitive's value becomes a form over the gadget's other wires.
-    const prefer = g.outputs.map((o) => key(i, kd.outputs.get(o.port)!));
     for (const l of kd.linear) {
       const row: KeyForm = { bias: 0n, terms: new Map() };
       l.wires.forEach((local, t) => {
         const port = ports.get(local);
         if (port) addTo(row, port, l.coefs[t]);
         else if (local === 0) row.bias += l.coefs[t];
-        else row.terms.set(key(i, local), (row.terms.get(key(i, local)) ?? 0n) + l.coefs[t]);
+        else {
+          const kk = key(i, local);
+          row.terms.set(kk, (row.terms.get(kk) ?? 0n) + l.coefs[t]);
+          row.bias -= l.coefs[t] * (shift.get(kk) ?? 0n);
+        }
       });
-      eliminate(row, prefer);
+      eliminate(row);
     }
   });
   for (let b = 0; b < k; b++) {
-    if (logits) for (let j = 0; j < nOut; j++) assign(outBase + b * nOut + j, formOf(b, inst.outputs[j]));
+    for (let j = 0; j < nOut; j++) assign(outBase + b * nOut + j, formOf(b, inst.outputs[j]));
     perItem.forEach((g, gi) => {
       const i = b * perItem.length + gi;
       for (const o of g.outputs) {
@@ -320,9 +335,12 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
         if (port) for (const [wire, v] of port) acc.set(wire, (acc.get(wire) ?? 0n) + c * v);
         else if (local === 0) acc.set(0, (acc.get(0) ?? 0n) + c);
         else {
+          const kk = key(i, local);
+          const off = shift.get(kk);
+          if (off) acc.set(0, (acc.get(0) ?? 0n) - c * off);
           const wire = wireOf(i, local);
           if (wire >= 0) acc.set(wire, (acc.get(wire) ?? 0n) + c);
-          else toWires(pivots.get(key(i, local))!, c, acc);
+          else toWires(pivots.get(kk)!, c, acc);
         }
       });
       return finish(acc);
@@ -341,7 +359,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const mainNames = (): Array<[number, string]> => {
     const out: Array<[number, string]> = [];
     for (let b = 0; b < k; b++) {
-      if (logits) for (let j = 0; j < nOut; j++) out.push([outBase + b * nOut + j, `main.out${item(b)}[${j}]`]);
+      for (let j = 0; j < nOut; j++) out.push([outBase + b * nOut + j, `main.out${item(b)}[${j}]`]);
       if (hasClass) out.push([classBase + b, `main.class${item(b)}`]);
       if (priv) out.push([commitBase + b, `main.inputCommitment${item(b)}`]);
       for (let j = 0; j < nIn; j++) out.push([xBase + b * nIn + j, `main.x${item(b)}[${j}]`]);
@@ -364,10 +382,11 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     pivots,
     xWire: (b, i) => xBase + b * nIn + i,
     saltWire: (b) => (priv ? saltBase + b : -1),
-    outWire: (b, j) => (logits ? outBase + b * nOut + j : -1),
+    outWire: (b, j) => outBase + b * nOut + j,
     classWire: (b) => (hasClass ? classBase + b : -1),
     commitmentWire: (b) => (priv ? commitBase + b : -1),
     wireOf,
+    shiftOf: (i, l) => shift.get(key(i, l)) ?? 0n,
     constraintsOf,
     mainNames,
     prefixOf: (i) => `main.${k > 1 ? `item[${itemOf(i)}].` : ''}${instances[i].name}.`,

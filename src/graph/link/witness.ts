@@ -101,7 +101,9 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
       for (let l = 1; l < kd.nWires; l++) {
         const wire = plan.wireOf(i, l);
         if (wire < 0 || (l >= kd.firstInput && l < kd.firstInput + kd.nInputs)) continue;
-        out.set(w.subarray(WTNS_HEADER + l * N8, WTNS_HEADER + (l + 1) * N8), WTNS_HEADER + wire * N8);
+        const off = plan.shiftOf(i, l);
+        if (off) set(wire, getFe(w, WTNS_HEADER + l * N8) + off);
+        else out.set(w.subarray(WTNS_HEADER + l * N8, WTNS_HEADER + (l + 1) * N8), WTNS_HEADER + wire * N8);
       }
     }
   }

@@ -158,10 +158,18 @@ export function writeSym(path: string, plan: LinkPlan): void {
     for (let i = 0; i < plan.instances.length; i++) {
       const kd = plan.kindOf[i];
       const prefix = plan.prefixOf(i);
+      const g = plan.instances[i];
+      // A primitive's wire also carries circom's name for it, v[s - nIn] (the wire holds port + offset).
+      const itemPrefix = prefix.slice(0, prefix.length - g.name.length - 1);
+      const primNames = new Map<number, string>();
+      for (const o of g.outputs) if ('signal' in o.target) primNames.set(kd.outputs.get(o.port)!, `${itemPrefix}v[${o.target.signal - plan.inst.nIn}]`);
       for (let l = 1; l < kd.nWires; l++) {
         if (l >= kd.firstInput && l < kd.firstInput + kd.nInputs) continue;
         const w = plan.wireOf(i, l);
-        f.text(`${w >= 0 ? w : label++},${w},${i + 1},${prefix}${kd.names[l]}\n`);
+        for (const name of kd.aliases[l]) f.text(`${w >= 0 ? w : label},${w},${i + 1},${prefix}${name}\n`);
+        const v = primNames.get(l);
+        if (v) f.text(`${w >= 0 ? w : label},${w},0,${v}\n`);
+        if (w < 0) label++;
       }
     }
   } finally {
