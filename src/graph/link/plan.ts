@@ -359,7 +359,8 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const mainNames = (): Array<[number, string]> => {
     const out: Array<[number, string]> = [];
     for (let b = 0; b < k; b++) {
-      for (let j = 0; j < nOut; j++) out.push([outBase + b * nOut + j, `main.out${item(b)}[${j}]`]);
+      // Internal out[] of a batch lives in the item's template (the batch main declares none).
+      for (let j = 0; j < nOut; j++) out.push([outBase + b * nOut + j, !logits && k > 1 ? `main.item[${b}].out[${j}]` : `main.out${item(b)}[${j}]`]);
       if (hasClass) out.push([classBase + b, `main.class${item(b)}`]);
       if (priv) out.push([commitBase + b, `main.inputCommitment${item(b)}`]);
       for (let j = 0; j < nIn; j++) out.push([xBase + b * nIn + j, `main.x${item(b)}[${j}]`]);
