@@ -22,6 +22,7 @@ const common = (cmd: Command) =>
     .option('--bits <n>', 'ONNX models: width of requantized activations (default 8)')
     .option('--lookup-bits <n>', 'ONNX models: input width of nonlinear-function tables (default 8)')
     .option('--class', 'ONNX models: also prove the argmax of the first output as the class (default: when the graph ends in Softmax)')
+    .addOption(new Option('--emit <mode>', 'ONNX models: circom compiles the whole circuit; linked compiles each gadget once and links them in TypeScript (for big models); auto links above 100k linear-form terms').choices(['circom', 'linked', 'auto']).default('auto'))
     .option('--artifacts <dir>', 'artifacts/cache directory (default: artifacts/ in the package, or $ZKINFER_ARTIFACTS)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')

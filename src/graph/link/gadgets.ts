@@ -5,7 +5,8 @@
  * each gadget's constraints; the linker only renumbers and substitutes.
  */
 import { compileCircom, type CompiledCircuit } from '../../circuit/compile.js';
-import { loadR1cs, loadSymbolTable } from '../../circuit/r1cs.js';
+import { readFile } from 'node:fs/promises';
+import { loadSymbolTable } from '../../circuit/r1cs.js';
 import { TEMPLATE_FILES, type GadgetInstance } from '../instances.js';
 
 /** Sparse linear combination over a gadget's local wires: parallel arrays of wire index and coefficient. */
@@ -47,8 +48,50 @@ const toLc = (m: Map<number, bigint>): LocalLc => {
   return { wires, coefs: wires.map((w) => m.get(w)!) };
 };
 
+/**
+ * A small gadget r1cs read directly (iden3 format: header and constraint sections): r1csfile would build
+ * a curve (wasm, worker threads) per file, which costs more than the gadget itself.
+ */
+async function readGadgetR1cs(file: string) {
+  const buf = await readFile(file);
+  if (buf.toString('latin1', 0, 4) !== 'r1cs') throw new Error(`internal error: ${file} is not an r1cs file`);
+  let pos = 12;
+  let header: { n8: number; nVars: number; nOutputs: number; nPubInputs: number; nPrvInputs: number; nConstraints: number } | undefined;
+  let constraintsAt = -1;
+  for (let k = 0; k < buf.readUInt32LE(8); k++) {
+    const type = buf.readUInt32LE(pos);
+    const size = Number(buf.readBigUInt64LE(pos + 4));
+    const at = pos + 12;
+    if (type === 1) {
+      const n8 = buf.readUInt32LE(at);
+      const h = at + 4 + n8;
+      header = { n8, nVars: buf.readUInt32LE(h), nOutputs: buf.readUInt32LE(h + 4), nPubInputs: buf.readUInt32LE(h + 8), nPrvInputs: buf.readUInt32LE(h + 12), nConstraints: buf.readUInt32LE(h + 24) };
+    } else if (type === 2) constraintsAt = at;
+    pos = at + size;
+  }
+  if (!header || constraintsAt < 0) throw new Error(`internal error: ${file} has no header or constraints section`);
+  const { n8 } = header;
+  let p = constraintsAt;
+  const lc = () => {
+    const m = new Map<number, bigint>();
+    const n = buf.readUInt32LE(p);
+    p += 4;
+    for (let t = 0; t < n; t++) {
+      const w = buf.readUInt32LE(p);
+      let v = 0n;
+      for (let i = n8 - 1; i >= 0; i--) v = (v << 8n) | BigInt(buf[p + 4 + i]);
+      m.set(w, v);
+      p += 4 + n8;
+    }
+    return m;
+  };
+  const constraints: Array<[Map<number, bigint>, Map<number, bigint>, Map<number, bigint>]> = [];
+  for (let c = 0; c < header.nConstraints; c++) constraints.push([lc(), lc(), lc()]);
+  return { ...header, constraints };
+}
+
 async function loadKind(key: string, circuit: CompiledCircuit): Promise<GadgetKind> {
-  const [r1cs, symbols] = await Promise.all([loadR1cs(circuit.r1csPath), loadSymbolTable(circuit.symPath)]);
+  const [r1cs, symbols] = await Promise.all([readGadgetR1cs(circuit.r1csPath), loadSymbolTable(circuit.symPath)]);
   if (r1cs.nPubInputs !== 0) throw new Error(`internal error: gadget ${key} has public inputs`);
   const names: string[] = new Array(r1cs.nVars).fill('');
   const aliases: string[][] = Array.from({ length: r1cs.nVars }, () => []);
