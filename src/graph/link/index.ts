@@ -14,7 +14,7 @@ import { planLink, type LinkPlan } from './plan.js';
 import { writeR1cs, writeSym } from './write.js';
 
 /** Bump when the linker's output for the same source changes. */
-const LINKER_VERSION = 'link/5';
+const LINKER_VERSION = 'link/6';
 
 export interface LinkInfo {
   constraints: number;

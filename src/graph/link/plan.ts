@@ -319,21 +319,32 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     const kd = kindOf[i];
     const g = instances[i];
     const b = itemOf(i);
-    const ports = new Map<number, Map<number, bigint>>();
+    const ports = new Map<number, { wires: number[]; coefs: bigint[] }>();
     for (const { port, source } of g.inputs) {
       const local = kd.inputs.get(port);
       if (local === undefined) throw new Error(`internal error: gadget ${kd.key} has no input ${port}`);
       const acc = new Map<number, bigint>();
       toWires(sourceForm(b, source), 1n, acc);
-      ports.set(local, acc);
+      ports.set(local, finish(acc));
     }
+    // A port often appears with the same coefficient in A and B (the booleanity of a bit circom
+    // substituted): scale each (port, coefficient) once.
+    const scaled = new Map<string, bigint[]>();
+    const scaledPort = (local: number, c: bigint) => {
+      const id = `${local}:${c}`;
+      let v = scaled.get(id);
+      if (!v) scaled.set(id, (v = ports.get(local)!.coefs.map((x) => (x * c) % P)));
+      return v;
+    };
     const lc = (l: { wires: number[]; coefs: bigint[] }) => {
       const acc = new Map<number, bigint>();
       l.wires.forEach((local, t) => {
         const c = l.coefs[t];
         const port = ports.get(local);
-        if (port) for (const [wire, v] of port) acc.set(wire, (acc.get(wire) ?? 0n) + c * v);
-        else if (local === 0) acc.set(0, (acc.get(0) ?? 0n) + c);
+        if (port) {
+          const coefs = scaledPort(local, c);
+          port.wires.forEach((wire, u) => acc.set(wire, (acc.get(wire) ?? 0n) + coefs[u]));
+        } else if (local === 0) acc.set(0, (acc.get(0) ?? 0n) + c);
         else {
           const kk = key(i, local);
           const off = shift.get(kk);
