@@ -134,10 +134,16 @@ export async function gadgetLibrary(instances: Iterable<GadgetInstance>, options
   }
   const out = new Map<string, GadgetKind>();
   let done = 0;
-  for (const [key, g] of todo) {
-    const circuit = await compileCircom(gadgetSource(g), { name: 'gadget', artifactsDir: options.artifactsDir });
-    out.set(key, await loadKind(key, circuit));
-    options.onKind?.(key, ++done, todo.size);
-  }
+  // Two circom processes at a time: each spends most of its second compiling circom2's own wasm.
+  const queue = [...todo];
+  const worker = async () => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [key, g] = next;
+      const circuit = await compileCircom(gadgetSource(g), { name: 'gadget', artifactsDir: options.artifactsDir });
+      out.set(key, await loadKind(key, circuit));
+      options.onKind?.(key, ++done, todo.size);
+    }
+  };
+  await Promise.all([worker(), worker()]);
   return out;
 }
