@@ -405,4 +405,3 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   };
 }
 
-export { key as localKey, KEY_BASE, LOCAL_SPAN };

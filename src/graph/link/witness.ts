@@ -4,8 +4,7 @@
  * compiled witness calculator (one per gadget kind, reused across instances), copied byte for byte into
  * the model's wire vector. A gadget output that differs from the reference is a zkinfer bug.
  */
-import { witnessCalculator } from '../../circuit/witness.js';
-import { FIELD_P } from '../../circuit/witness.js';
+import { FIELD_P, witnessCalculator } from '../../circuit/witness.js';
 import { ZkinferError } from '../../util/errors.js';
 import type { QProgram } from '../quant/lower.js';
 import { evalForm } from '../quant/prims.js';
