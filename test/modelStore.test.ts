@@ -45,4 +45,9 @@ describe('model store', () => {
     await expect(loadStoredModel(fx.model.modelId, copy)).rejects.toThrow(/its key hashes to [0-9a-f]{64}, not/);
     await expect(storeModel(fx.model, copy)).rejects.toThrow(/outside the artifacts directory/);
   });
+
+  it('refuses a linked model (its witness needs the link plan, which a manifest does not carry)', async () => {
+    const linked = { ...fx.model, linked: {} } as unknown as typeof fx.model;
+    await expect(storeModel(linked, fx.artifactsDir)).rejects.toThrow(/was linked .* cannot be filed for the prove server or queue yet/);
+  });
 });

@@ -42,7 +42,7 @@ function circomCli(): string {
   return require.resolve('circom2/cli.js');
 }
 
-async function libraryFingerprint(): Promise<string> {
+export async function libraryFingerprint(): Promise<string> {
   // The hand-written templates are part of what produced a circuit: changing one invalidates the cache.
   const parts: string[] = [require('circom2/package.json').version as string, require('circomlib/package.json').version as string];
   // Subfolders too (circuits/baseline/ is included by the benchmark's circuits).

@@ -11,6 +11,7 @@ import { keyRegistryDir } from '../setup/index.js';
 import { fail } from '../util/errors.js';
 import { defaultArtifactsDir, PACKAGE_ROOT, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { graphCosts } from '../graph/cost.js';
+import type { EmitMode } from '../graph/pipeline.js';
 import { size } from '../graph/ir.js';
 import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraphBatch, readSample, readSamples, type Graph, type LowerOptions, type Sample } from '../graph/index.js';
 import { BUNDLED_MODELS, MNIST_CALIBRATION_SAMPLES } from '../model/index.js';
@@ -32,6 +33,7 @@ export interface GraphFlags {
   tensorBits?: string;
   weights?: string;
   batchSize?: number;
+  emit?: EmitMode;
   quiet?: boolean;
 }
 
@@ -112,8 +114,15 @@ export async function graphCompileCommand(flags: GraphFlags): Promise<void> {
   progress.stage('import + calibrate');
   const { graph, calibration, options } = await loadWithCalibration(flags);
   const program = lowerGraph(graph, calibration, options);
-  progress.stage('compile (circom2)');
-  const compiled = await compileGraphProgram(program, { artifactsDir: flags.artifacts, visibility: visibilityOf(flags), classify: flags.class ? true : 'auto', graph });
+  progress.stage('compile');
+  const compiled = await compileGraphProgram(program, {
+    artifactsDir: flags.artifacts,
+    visibility: visibilityOf(flags),
+    classify: flags.class ? true : 'auto',
+    graph,
+    emit: flags.emit,
+    onProgress: (stage, done, total) => progress.update(stage, done, total),
+  });
   progress.stop();
   out(`model      ${graph.name}: ${graph.nodes.length} nodes (${[...new Set(graph.nodes.map((n) => n.op))].join(', ')})`);
   for (const line of graphCosts(program)) out(`cost       ${line}`);
@@ -124,7 +133,7 @@ export async function graphCompileCommand(flags: GraphFlags): Promise<void> {
     out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${test.length} held-out digits`);
   }
   out(`circuit    ${compiled.circuit.constraints} constraints, ${compiled.circuit.wires} wires, ${compiled.layout.total} public signals`);
-  out(`artifacts  ${compiled.circuit.dir}`);
+  out(`artifacts  ${compiled.circuit.dir}${compiled.linked ? ' (linked)' : ''}`);
   for (const note of graph.notes) out(`note       ${note}`);
 }
 
@@ -141,6 +150,7 @@ export async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
       visibility: visibilityOf(flags),
       classify: flags.class ? true : 'auto',
       batch: flags.batchSize,
+      emit: flags.emit,
       onProgress: (stage, done, total) => progress.update(stage, done, total),
     });
     return { graph, model };

@@ -28,6 +28,7 @@ const common = (cmd: Command) =>
     .option('--lookup-bits <n>', 'input width of nonlinear-function tables (default 8)')
     .option('--tensor-bits <list>', 'per-tensor widths, NAME=BITS[:LOOKUP_BITS],... (NAME: a node or the tensor it makes)')
     .option('--class', 'also prove the argmax of the first output as the class (default: when the graph ends in Softmax or the model declares class labels)')
+    .addOption(new Option('--emit <mode>', 'graph models: circom compiles the whole circuit; linked compiles each gadget once and links them in TypeScript (for big models); auto links above 100k linear-form terms').choices(['circom', 'linked', 'auto']).default('auto'))
     .option('--artifacts <dir>', 'artifacts/cache directory (default: $ZKINFER_ARTIFACTS, else ./artifacts in the working directory)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')

@@ -7,39 +7,14 @@
  * order; absent with class-only visibility), the class (when asked for), the input commitment (private
  * input), then the input integers (public input).
  */
-import { fail } from '../util/errors.js';
-import { MAX_BATCH, type Visibility } from '../circuit/emit.js';
-import { requantWidth } from './quant/bounds.js';
-import { formBounds, type QProgram } from './quant/lower.js';
-import { gadgetOf } from './gadgets.js';
-import { signedBits, unsignedBits, type Prim } from './quant/prims.js';
+import type { QProgram } from './quant/lower.js';
 import type { Form } from './quant/qtensor.js';
-import { size } from './ir.js';
+import { graphInstances, type GadgetInstance, type GraphInstances, type PortSource } from './instances.js';
+import type { GraphCircuitOptions, GraphLayout } from './layout.js';
+
+export { graphLayout, type GraphCircuitOptions, type GraphLayout } from './layout.js';
 
 export const GRAPH_TEMPLATE = 'ZkinferGraph';
-
-export interface GraphLayout {
-  /** Inferences per proof: item b's outputs start at outputsOffset + b * outputs, its class at classIndex + b, etc. */
-  batch: number;
-  visibility: Visibility;
-  /** Offset and count (per item) of the output integers (count 0 with class-only visibility). */
-  outputsOffset: number;
-  outputs: number;
-  /** Offset of item 0's class signal, or -1 when the circuit has no argmax. */
-  classIndex: number;
-  commitmentIndex: number;
-  inputOffset: number;
-  inputs: number;
-  total: number;
-}
-
-export interface GraphCircuitOptions {
-  visibility?: Visibility;
-  /** Index of the graph output whose argmax becomes the public `class` (a classifier's logits). */
-  classOutput?: number;
-  /** Inferences per proof (default 1): k copies of the model under one main. */
-  batch?: number;
-}
 
 export const BATCH_GRAPH_TEMPLATE = 'ZkinferGraphBatch';
 
@@ -70,33 +45,16 @@ function batchTemplate(layout: GraphLayout, n: number, m: number): string[] {
   ];
 }
 
-/** Input bits and offsets: input signal i is range-checked as x[i] - lo in [0, 2^bits). */
-function inputRanges(program: QProgram): Array<{ lo: number; bits: number }> {
-  return program.inputs.flatMap((inp) => Array.from({ length: size(inp.shape) }, () => ({ lo: inp.lo, bits: unsignedBits(inp.hi - inp.lo) })));
+export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions = {}): { source: string; layout: GraphLayout; instances: GraphInstances } {
+  const instances = graphInstances(program, options);
+  return { source: renderGraphCircuit(instances), layout: instances.layout, instances };
 }
 
-export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}): GraphLayout {
-  const visibility = options.visibility ?? { input: 'public', output: 'logits' };
-  const n = program.inputs.reduce((a, i) => a + size(i.shape), 0);
-  const m = program.outputs.reduce((a, o) => a + o.elems.length, 0);
-  const hasClass = options.classOutput !== undefined;
-  const k = options.batch ?? 1;
-  if (!Number.isInteger(k) || k < 1 || k > MAX_BATCH) fail('BAD_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH} (got ${k})`);
-  if (visibility.output === 'class' && !hasClass) fail('BAD_INPUT', 'class-only visibility needs a classifier output (its argmax is the class)');
-  const outputs = visibility.output === 'logits' ? m : 0;
-  let pos = k * outputs;
-  const classIndex = hasClass ? pos : -1;
-  if (hasClass) pos += k;
-  const commitmentIndex = visibility.input === 'private' ? pos : -1;
-  if (visibility.input === 'private') pos += k;
-  const inputs = visibility.input === 'public' ? n : 0;
-  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
-}
+const suffix = (scale?: number, offset?: bigint) => `${scale !== undefined && scale !== 1 ? ` * ${scale}` : ''}${offset ? ` + (${offset})` : ''}`;
 
-export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions = {}): { source: string; layout: GraphLayout } {
-  const layout = graphLayout(program, options);
-  const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
-  const bounds = formBounds(program);
+/** The circom text of an instance list: one component per gadget instance, forms inline. */
+export function renderGraphCircuit(inst: GraphInstances): string {
+  const { layout, nIn, nOut } = inst;
   const sig = (s: number) => (s < nIn ? `x[${s}]` : `v[${s - nIn}]`);
   const body: string[] = [];
   const line = (s: string) => body.push(`    ${s}`);
@@ -108,10 +66,6 @@ export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions
       line(`acc = acc ${chunk.join(' ')};`);
     }
   };
-  const assign = (target: string, f: Form, suffix = '') => {
-    formInto(f);
-    line(`${target} <== acc${suffix};`);
-  };
   const tables = new Map<string, string>();
   const tableVar = (table: number[]) => {
     const key = table.join(',');
@@ -122,8 +76,24 @@ export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions
     }
     return name;
   };
+  const drive = (target: string, source: PortSource) => {
+    if ('main' in source) return line(`${target} <== ${source.main}${source.index !== undefined ? `[${source.index}]` : ''}${suffix(1, source.offset)};`);
+    const { form, scale, offset } = source;
+    // A single signal with unit weight inline (the input checks); anything else through acc.
+    if (form.bias === 0 && form.terms.length === 1 && form.terms[0][1] === 1 && (scale ?? 1) === 1) return line(`${target} <== ${sig(form.terms[0][0])}${suffix(1, offset)};`);
+    formInto(form);
+    line(`${target} <== acc${suffix(scale, offset)};`);
+  };
+  const component = (g: GadgetInstance) => {
+    const params = g.params.map((p) => (Array.isArray(p) ? tableVar(p) : String(p))).join(', ');
+    line(`${g.name.includes('[') ? '' : 'component '}${g.name} = ${g.template}(${params});`);
+    for (const { port, source } of g.inputs) drive(`${g.name}.${port}`, source);
+    for (const { port, target, offset } of g.outputs) {
+      const t = 'signal' in target ? sig(target.signal) : target.main;
+      line(`${t} <== ${g.name}.${port}${offset ? ` + (${offset})` : ''};`);
+    }
+  };
 
-  const nOut = program.outputs.reduce((a, o) => a + o.elems.length, 0);
   const vis = layout.visibility;
   const head = [
     `template ${GRAPH_TEMPLATE}() {`,
@@ -132,108 +102,27 @@ export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions
     `    signal ${vis.output === 'logits' ? 'output ' : ''}out[${nOut}];`,
     ...(layout.classIndex >= 0 ? ['    signal output class;'] : []),
     ...(vis.input === 'private' ? ['    signal output inputCommitment;'] : []),
-    ...(program.prims.length ? [`    signal v[${program.prims.length}];`] : []),
+    ...(inst.nPrims ? [`    signal v[${inst.nPrims}];`] : []),
     '    var acc;',
   ];
-
-  // Inputs: each range-checked to its integer range.
-  const ranges = inputRanges(program);
   line(`component inRange[${nIn}];`);
-  ranges.forEach(({ lo, bits }, i) => {
-    line(`inRange[${i}] = UnsignedRange(${bits});`);
-    line(`inRange[${i}].in <== x[${i}]${lo ? ` - (${lo})` : ''};`);
-  });
-  if (vis.input === 'private') {
-    const bits = Math.max(...ranges.map((r) => r.bits));
-    line(`component commitment = PackedCommitment(${nIn}, ${bits});`);
-    ranges.forEach(({ lo }, i) => line(`commitment.in[${i}] <== x[${i}]${lo ? ` - (${lo})` : ''};`));
-    line('commitment.salt <== salt;');
-    line('inputCommitment <== commitment.out;');
-  }
-
   let lastNode = '';
-  for (const p of program.prims) {
-    if (p.node !== lastNode) body.push('', `    // ${p.node}`);
-    lastNode = p.node;
-    emitPrim(p, `p${p.out}`, sig(p.out));
+  for (const g of inst.gadgets) {
+    if (g.node !== undefined && g.node !== lastNode) body.push('', `    // ${g.node}`);
+    lastNode = g.node ?? lastNode;
+    component(g);
   }
-
   body.push('', '    // Outputs');
-  let j = 0;
-  for (const o of program.outputs) for (const f of o.elems) assign(`out[${j++}]`, f);
-  if (layout.classIndex >= 0) {
-    const o = program.outputs[options.classOutput!];
-    const start = program.outputs.slice(0, options.classOutput!).reduce((a, q) => a + q.elems.length, 0);
-    const b = o.elems.map(bounds);
-    const bits = signedBits(Math.min(...b.map((x) => x.lo)), Math.max(...b.map((x) => x.hi)));
-    line(`component best = ArgMax(${o.elems.length}, ${bits});`);
-    o.elems.forEach((_, k) => line(`best.in[${k}] <== out[${start + k}];`));
-    line('class <== best.index;');
-  }
+  inst.outputs.forEach((f, j) => drive(`out[${j}]`, { form: f }));
+  if (inst.classifier) component(inst.classifier);
   body.push('}');
 
-  function emitPrim(p: Prim, c: string, out: string): void {
-    const g = gadgetOf(p, bounds);
-    const params = p.kind === 'lookup' ? `${p.bits}, ${tableVar(p.table)}` : g.params.join(', ');
-    line(`component ${c} = ${g.template}(${params});`);
-    switch (p.kind) {
-      case 'requant': {
-        formInto(p.in);
-        line(`${c}.in <== acc * ${p.mult} + (${requantWidth(p, bounds(p.in)).offset});`);
-        line(`${out} <== ${c}.${p.clampLo !== null ? 'out' : 'q'}${p.clampLo ? ` + (${p.clampLo})` : ''};`);
-        return;
-      }
-      case 'lookup':
-        assign(`${c}.in`, p.in, p.offset ? ` - (${p.offset})` : '');
-        line(`${out} <== ${c}.out;`);
-        return;
-      case 'mul':
-      case 'less':
-        assign(`${c}.a`, p.a);
-        assign(`${c}.b`, p.b);
-        line(`${out} <== ${c}.out;`);
-        return;
-      case 'div':
-        assign(`${c}.num`, p.num);
-        assign(`${c}.den`, p.den);
-        line(`${out} <== ${c}.q;`);
-        return;
-      case 'max': {
-        const lo = Math.min(...p.in.map((f) => bounds(f).lo));
-        p.in.forEach((f, k) => assign(`${c}.in[${k}]`, f, lo ? ` - (${lo})` : ''));
-        line(`${out} <== ${c}.out${lo ? ` + (${lo})` : ''};`);
-        return;
-      }
-      case 'equal':
-        assign(`${c}.in[0]`, p.a);
-        assign(`${c}.in[1]`, p.b);
-        line(`${out} <== ${c}.out;`);
-        return;
-      case 'argmax':
-        p.in.forEach((f, k) => assign(`${c}.in[${k}]`, f));
-        line(`${out} <== ${c}.index;`);
-        return;
-    }
-  }
-
   const tableDecls = [...tables].map(([values, name]) => `    var ${name}[${values.split(',').length}] = [${values}];`);
-  // Only the gadget files used: a template library change then invalidates only circuits that use it.
-  const kinds = new Set(program.prims.map((p) => p.kind));
-  const includes = [
-    'range',
-    ...(kinds.has('requant') ? ['requantize'] : []),
-    ...(kinds.has('max') ? ['max'] : []),
-    ...(kinds.has('argmax') || layout.classIndex >= 0 ? ['argmax'] : []),
-    ...(kinds.has('lookup') ? ['lookup'] : []),
-    ...(['mul', 'div', 'less'].some((k) => kinds.has(k as Prim['kind'])) ? ['arith'] : []),
-    ...(kinds.has('equal') ? ['circomlib/circuits/comparators'] : []),
-    ...(vis.input === 'private' ? ['commit'] : []),
-  ];
-  const source = [
-    '// Generated by zkinfer from the graph\'s integer program; do not edit. Semantics: src/graph/quant/prims.ts.',
+  return [
+    "// Generated by zkinfer from the graph's integer program; do not edit. Semantics: src/graph/quant/prims.ts.",
     'pragma circom 2.1.6;',
     '',
-    ...includes.map((f) => `include "${f}.circom";`),
+    ...inst.includes.map((f) => `include "${f}.circom";`),
     '',
     ...head,
     ...tableDecls,
@@ -243,5 +132,4 @@ export function emitGraphCircuit(program: QProgram, options: GraphCircuitOptions
     `component main${vis.input === 'public' ? ' {public [x]}' : ''} = ${layout.batch > 1 ? `${BATCH_GRAPH_TEMPLATE}(${layout.batch})` : `${GRAPH_TEMPLATE}()`};`,
     '',
   ].join('\n');
-  return { source, layout };
 }

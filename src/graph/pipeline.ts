@@ -14,6 +14,8 @@ import { setupCircuit, type SetupOptions } from '../setup/index.js';
 import { ZkinferError } from '../util/errors.js';
 import type { Visibility } from '../circuit/emit.js';
 import { emitGraphCircuit, type GraphLayout } from './emit.js';
+import type { GraphInstances } from './instances.js';
+import { linkGraphCircuit, linkedWitness, type LinkPlan } from './link/index.js';
 import { size, type Graph } from './ir.js';
 import { lowerGraph, type LowerOptions, type QProgram, type Sample } from './quant/lower.js';
 import { unsignedBits } from './quant/prims.js';
@@ -26,12 +28,38 @@ export interface GraphCompileOptions {
   classify?: boolean | 'auto';
   /** Inferences per proof (default 1). */
   batch?: number;
+  /**
+   * How the r1cs is made: 'circom' compiles the whole circuit with circom2; 'linked' compiles each gadget
+   * kind once and links the instances in TypeScript (src/graph/link); 'auto' (default) links above
+   * LINK_AUTO_TERMS linear-form terms, where circom2 takes minutes or runs out of its 4 GB heap.
+   */
+  emit?: EmitMode;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export type EmitMode = 'circom' | 'linked' | 'auto';
+
+/**
+ * 'auto' links circuits whose gadget inputs and outputs sum to more than this many linear-form terms:
+ * circom2 spends ~0.45 ms per term (100k terms: ~45 s) and dies near 800k; every model in the test suite
+ * is far below, so it keeps the circom path.
+ */
+export const LINK_AUTO_TERMS = 100_000;
+
+/** Linear-form terms of a circuit's instances (what circom's compile time grows with). */
+export function instanceTerms(inst: GraphInstances): number {
+  let n = 0;
+  for (const g of [...inst.gadgets, ...(inst.classifier ? [inst.classifier] : [])]) for (const { source } of g.inputs) n += 'form' in source ? source.form.terms.length : 1;
+  for (const f of inst.outputs) n += f.terms.length;
+  return n * inst.layout.batch;
 }
 
 export interface GraphCircuit {
   program: QProgram;
   circuit: CompiledCircuit;
   layout: GraphLayout;
+  /** Set when the circuit was linked (its witness then comes from linkedWitness, not a model wasm). */
+  linked?: LinkPlan;
 }
 
 export interface GraphModel extends GraphCircuit {
@@ -49,7 +77,13 @@ function wantsClass(graph: Graph | undefined, program: QProgram, classify: Graph
 
 export async function compileGraphProgram(program: QProgram, options: GraphCompileOptions & { graph?: Graph } = {}): Promise<GraphCircuit> {
   const classOutput = wantsClass(options.graph, program, options.classify, options.visibility) ? 0 : undefined;
-  const { source, layout } = emitGraphCircuit(program, { visibility: options.visibility, classOutput, batch: options.batch });
+  const { source, layout, instances } = emitGraphCircuit(program, { visibility: options.visibility, classOutput, batch: options.batch });
+  const emit = options.emit ?? 'auto';
+  if (emit !== 'circom' && emit !== 'linked' && emit !== 'auto') throw new ZkinferError('BAD_INPUT', `emit must be circom, linked or auto (got ${JSON.stringify(emit)})`);
+  if (emit === 'linked' || (emit === 'auto' && instanceTerms(instances) > LINK_AUTO_TERMS)) {
+    const { circuit, plan } = await linkGraphCircuit(source, instances, { name: 'model', artifactsDir: options.artifactsDir, onProgress: options.onProgress });
+    return { program, circuit, layout, linked: plan };
+  }
   const circuit = await compileCircom(source, { name: 'model', artifactsDir: options.artifactsDir });
   return { program, circuit, layout };
 }
@@ -128,7 +162,9 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
   const salts = privateInput ? (options.salts ?? xs.map(() => randomSalt())) : [];
   for (const salt of salts) if (salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
   const witnessInput = { x: k === 1 ? xs[0] : xs, ...(privateInput ? { salt: k === 1 ? salts[0] : salts } : {}) };
-  const wtns = await computeWitnessBin(model.circuit.wasmPath, witnessInput);
+  const wtns = model.linked
+    ? await linkedWitness(model.linked, model.program, xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}) })))
+    : await computeWitnessBin(model.circuit.wasmPath, witnessInput);
   const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
   const decoded = decodePublicSignals(model.key, publicSignals);
   // The circuit and the reference implement one semantics; disagreement is a zkinfer bug, never a result.

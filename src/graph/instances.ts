@@ -1,0 +1,150 @@
+/**
+ * The gadget instances of a graph circuit: one list (template, params, what drives each input port, where
+ * each output goes) from which both the circom source (emit.ts) and the linker (link/) are derived, so the
+ * two cannot disagree about the circuit's structure.
+ *
+ * Main signals: x[nIn] (inputs), salt (private input), out[nOut] (output forms; public with logits
+ * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s.
+ */
+import { requantWidth } from './quant/bounds.js';
+import { formBounds, type QProgram } from './quant/lower.js';
+import { gadgetOf } from './gadgets.js';
+import { signedBits, unsignedBits } from './quant/prims.js';
+import type { Form } from './quant/qtensor.js';
+import { size } from './ir.js';
+import { graphLayout, type GraphCircuitOptions, type GraphLayout } from './layout.js';
+
+/** A gadget input port's value: (form over program signals) * scale + offset, or a main signal + offset. */
+export type PortSource =
+  | { form: Form; scale?: number; offset?: bigint }
+  | { main: 'salt' | 'out'; index?: number; offset?: bigint };
+
+export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' };
+
+export interface GadgetInstance {
+  /** Component name in the main template: p<signal>, inRange[i], commitment, best. */
+  name: string;
+  template: string;
+  /** Numbers, or a lookup table (an array parameter). */
+  params: Array<number | number[]>;
+  /** Graph node (for comments and cost reports); absent for the input checks and the class. */
+  node?: string;
+  inputs: Array<{ port: string; source: PortSource }>;
+  /** target = <component>.<port> + offset. */
+  outputs: Array<{ port: string; target: PortTarget; offset?: number }>;
+}
+
+export interface GraphInstances {
+  layout: GraphLayout;
+  nIn: number;
+  nOut: number;
+  /** Primitive signals (v[]), numbered from nIn. */
+  nPrims: number;
+  /** Input range checks, the input commitment, then the primitives in program order. */
+  gadgets: GadgetInstance[];
+  /** out[j] = outputs[j] (every graph output's elements, in graph order). */
+  outputs: Form[];
+  /** The class argmax over out[], after the outputs. */
+  classifier?: GadgetInstance;
+  /** Circom include files (without .circom) of the templates used. */
+  includes: string[];
+}
+
+/** Which circuits/ file defines each template (the emitter's includes and the linker's gadget mains). */
+export const TEMPLATE_FILES: Record<string, string> = {
+  UnsignedRange: 'range',
+  RequantReluClamp: 'requantize',
+  DivFloorPow2: 'requantize',
+  MaxOfN: 'max',
+  ArgMax: 'argmax',
+  Lookup: 'lookup',
+  Mul: 'arith',
+  DivFloor: 'arith',
+  LessThanSigned: 'arith',
+  IsEqual: 'circomlib/circuits/comparators',
+  PackedCommitment: 'commit',
+};
+
+const neg = (v: number): bigint | undefined => (v ? BigInt(-v) : undefined);
+
+export function graphInstances(program: QProgram, options: GraphCircuitOptions = {}): GraphInstances {
+  const layout = graphLayout(program, options);
+  const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  const nOut = program.outputs.reduce((a, o) => a + o.elems.length, 0);
+  const bounds = formBounds(program);
+  const signal = (s: number): Form => ({ bias: 0, terms: [[s, 1]] });
+  const gadgets: GadgetInstance[] = [];
+
+  // Inputs: each range-checked to its integer range (x[i] - lo in [0, 2^bits)).
+  const ranges = program.inputs.flatMap((inp) => Array.from({ length: size(inp.shape) }, () => ({ lo: inp.lo, bits: unsignedBits(inp.hi - inp.lo) })));
+  ranges.forEach(({ lo, bits }, i) => {
+    gadgets.push({ name: `inRange[${i}]`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source: { form: signal(i), offset: neg(lo) } }], outputs: [] });
+  });
+  if (layout.visibility.input === 'private') {
+    const bits = Math.max(...ranges.map((r) => r.bits));
+    gadgets.push({
+      name: 'commitment',
+      template: 'PackedCommitment',
+      params: [nIn, bits],
+      inputs: [...ranges.map(({ lo }, i) => ({ port: `in[${i}]`, source: { form: signal(i), offset: neg(lo) } })), { port: 'salt', source: { main: 'salt' as const } }],
+      outputs: [{ port: 'out', target: { main: 'inputCommitment' } }],
+    });
+  }
+
+  for (const p of program.prims) {
+    const g = gadgetOf(p, bounds);
+    const base = { name: `p${p.out}`, template: g.template, node: p.node };
+    const out = (port: string, offset?: number) => [{ port, target: { signal: p.out }, ...(offset ? { offset } : {}) }];
+    switch (p.kind) {
+      case 'requant':
+        gadgets.push({
+          ...base,
+          params: g.params,
+          inputs: [{ port: 'in', source: { form: p.in, scale: p.mult, offset: requantWidth(p, bounds(p.in)).offset } }],
+          outputs: out(p.clampLo !== null ? 'out' : 'q', p.clampLo ?? 0),
+        });
+        break;
+      case 'lookup':
+        gadgets.push({ ...base, params: [p.bits, p.table], inputs: [{ port: 'in', source: { form: p.in, offset: neg(p.offset) } }], outputs: out('out') });
+        break;
+      case 'mul':
+      case 'less':
+        gadgets.push({ ...base, params: g.params, inputs: [{ port: 'a', source: { form: p.a } }, { port: 'b', source: { form: p.b } }], outputs: out('out') });
+        break;
+      case 'div':
+        gadgets.push({ ...base, params: g.params, inputs: [{ port: 'num', source: { form: p.num } }, { port: 'den', source: { form: p.den } }], outputs: out('q') });
+        break;
+      case 'max': {
+        const lo = Math.min(...p.in.map((f) => bounds(f).lo));
+        gadgets.push({ ...base, params: g.params, inputs: p.in.map((f, k) => ({ port: `in[${k}]`, source: { form: f, offset: neg(lo) } })), outputs: out('out', lo) });
+        break;
+      }
+      case 'equal':
+        gadgets.push({ ...base, params: g.params, inputs: [{ port: 'in[0]', source: { form: p.a } }, { port: 'in[1]', source: { form: p.b } }], outputs: out('out') });
+        break;
+      case 'argmax':
+        gadgets.push({ ...base, params: g.params, inputs: p.in.map((f, k) => ({ port: `in[${k}]`, source: { form: f } })), outputs: out('index') });
+        break;
+    }
+  }
+
+  const outputs = program.outputs.flatMap((o) => o.elems);
+  let classifier: GadgetInstance | undefined;
+  if (layout.classIndex >= 0) {
+    const o = program.outputs[options.classOutput!];
+    const start = program.outputs.slice(0, options.classOutput!).reduce((a, q) => a + q.elems.length, 0);
+    const b = o.elems.map(bounds);
+    const bits = signedBits(Math.min(...b.map((x) => x.lo)), Math.max(...b.map((x) => x.hi)));
+    classifier = {
+      name: 'best',
+      template: 'ArgMax',
+      params: [o.elems.length, bits],
+      inputs: o.elems.map((_, k) => ({ port: `in[${k}]`, source: { main: 'out' as const, index: start + k } })),
+      outputs: [{ port: 'index', target: { main: 'class' } }],
+    };
+  }
+  // Only the gadget files used: a template library change then invalidates only circuits that use it.
+  const used = new Set([...gadgets, ...(classifier ? [classifier] : [])].map((g) => TEMPLATE_FILES[g.template]));
+  const includes = ['range', 'requantize', 'max', 'argmax', 'lookup', 'arith', 'circomlib/circuits/comparators', 'commit'].filter((f) => f === 'range' || used.has(f));
+  return { layout, nIn, nOut, nPrims: program.prims.length, gadgets, outputs, classifier, includes };
+}

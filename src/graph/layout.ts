@@ -1,0 +1,47 @@
+/** The public signals of a graph circuit, in snarkjs order (shared by the emitter, the linker and the key). */
+import { fail } from '../util/errors.js';
+import { MAX_BATCH, type Visibility } from '../circuit/emit.js';
+import type { QProgram } from './quant/lower.js';
+import { size } from './ir.js';
+
+export interface GraphLayout {
+  /** Inferences per proof: item b's outputs start at outputsOffset + b * outputs, its class at classIndex + b, etc. */
+  batch: number;
+  visibility: Visibility;
+  /** Offset and count (per item) of the output integers (count 0 with class-only visibility). */
+  outputsOffset: number;
+  outputs: number;
+  /** Offset of item 0's class signal, or -1 when the circuit has no argmax. */
+  classIndex: number;
+  commitmentIndex: number;
+  inputOffset: number;
+  inputs: number;
+  total: number;
+}
+
+export interface GraphCircuitOptions {
+  visibility?: Visibility;
+  /** Index of the graph output whose argmax becomes the public `class` (a classifier's logits). */
+  classOutput?: number;
+  /** Inferences per proof (default 1): k copies of the model under one main. */
+  batch?: number;
+}
+
+export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}): GraphLayout {
+  const visibility = options.visibility ?? { input: 'public', output: 'logits' };
+  const n = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  const m = program.outputs.reduce((a, o) => a + o.elems.length, 0);
+  const hasClass = options.classOutput !== undefined;
+  const k = options.batch ?? 1;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_BATCH) fail('BAD_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH} (got ${k})`);
+  if (visibility.output === 'class' && !hasClass) fail('BAD_INPUT', 'class-only visibility needs a classifier output (its argmax is the class)');
+  const outputs = visibility.output === 'logits' ? m : 0;
+  let pos = k * outputs;
+  const classIndex = hasClass ? pos : -1;
+  if (hasClass) pos += k;
+  const commitmentIndex = visibility.input === 'private' ? pos : -1;
+  if (visibility.input === 'private') pos += k;
+  const inputs = visibility.input === 'public' ? n : 0;
+  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
+}
+
