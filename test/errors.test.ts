@@ -191,7 +191,7 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
     const run = await cli('prove', '--batch', path.join(dir, 'batch.json'), '--artifacts', artifacts, '-q');
     expect(run.code, run.stderr).toBe(2);
     oneLine(run.stderr);
-    expect(run.stderr).toMatch(/batch item 1: input has 783 values, the model expects 784/);
+    expect(run.stderr).toMatch(/batch input .*: \[1\] has 783 values, expected 784/);
     expect(await exists(path.join(artifacts, 'circuits'))).toBe(false); // nothing was compiled
   }, 120_000);
 
