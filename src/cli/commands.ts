@@ -15,7 +15,8 @@ import { generateDevPtau } from '../setup/devPtau.js';
 import { parseBundle, type ProofBundle } from '../format/bundle.js';
 import { parseKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
-import { defaultArtifactsDir, exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
+import { exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
+import { finishDemo } from './demo.js';
 import { createProgress } from './progress.js';
 import { weightsProveOptions, weightsVisibility, type WeightsFlags } from './weightsCommands.js';
 import { modelIdOfCommitment } from '../weights/commitment.js';
@@ -215,16 +216,8 @@ export async function demoCommand(flags: ModelFlags & { mnistIndex?: string }): 
   out(`held-out digit #${flags.mnistIndex ?? 0}, true label ${label}`);
   const model = await build(flags);
   describe(model);
-  let t = Date.now();
+  const t = Date.now();
   const bundle: ProofBundle = await prove(model, pixels);
   const proveSeconds = (Date.now() - t) / 1000;
-  const dir = path.join(flags.artifacts ?? defaultArtifactsDir(), 'demo');
-  await writeFileAtomic(path.join(dir, 'proof.json'), JSON.stringify(bundle, null, 2));
-  await writeFileAtomic(path.join(dir, 'verification_key.json'), JSON.stringify(model.key, null, 2));
-  t = Date.now();
-  const result = await verify(bundle, model.key);
-  const verifyMs = Date.now() - t;
-  out(`proved     class ${bundle.prediction.class} in ${proveSeconds.toFixed(2)} s -> ${path.join(dir, 'proof.json')}`);
-  out(`verified   ${result.valid ? 'VALID' : `INVALID: ${result.reason}`} in ${verifyMs} ms (key: ${path.join(dir, 'verification_key.json')})`);
-  return result.valid ? 0 : 1;
+  return finishDemo(bundle, model.key, proveSeconds, flags.artifacts);
 }

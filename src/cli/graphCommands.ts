@@ -6,16 +6,16 @@
  */
 import path from 'node:path';
 import type { Visibility } from '../circuit/emit.js';
-import { verify } from '../verify/index.js';
 import { keyRegistryDir } from '../setup/index.js';
 import { fail } from '../util/errors.js';
-import { defaultArtifactsDir, PACKAGE_ROOT, readJsonFile, writeFileAtomic } from '../util/fs.js';
+import { PACKAGE_ROOT, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { graphCosts } from '../graph/cost.js';
 import type { EmitMode } from '../graph/pipeline.js';
 import { size } from '../graph/ir.js';
 import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraphBatch, readSample, readSamples, type Graph, type LowerOptions, type Sample } from '../graph/index.js';
 import { BUNDLED_MODELS, MNIST_CALIBRATION_SAMPLES } from '../model/index.js';
 import { asciiDigit, loadMnistSplit, MNIST_PIXELS, type DigitSample } from '../model/mnist.js';
+import { finishDemo } from './demo.js';
 import { createProgress } from './progress.js';
 
 export interface GraphFlags {
@@ -193,18 +193,10 @@ export async function graphDemoCommand(flags: GraphFlags & { mnistIndex?: string
   out(`held-out digit #${index}, true label ${digit.label}`);
   const { model } = await buildFromFlags(flags, graph);
   describeModel(model);
-  let t = Date.now();
+  const t = Date.now();
   const { bundle } = await proveGraphBatch(model, [sample]);
   const proveSeconds = (Date.now() - t) / 1000;
-  const dir = path.join(flags.artifacts ?? defaultArtifactsDir(), 'demo');
-  await writeFileAtomic(path.join(dir, 'proof.json'), JSON.stringify(bundle, null, 2));
-  await writeFileAtomic(path.join(dir, 'verification_key.json'), JSON.stringify(model.key, null, 2));
-  t = Date.now();
-  const result = await verify(bundle, model.key);
-  const verifyMs = Date.now() - t;
-  out(`proved     class ${bundle.prediction.class} in ${proveSeconds.toFixed(2)} s -> ${path.join(dir, 'proof.json')}`);
-  out(`verified   ${result.valid ? 'VALID' : `INVALID: ${result.reason}`} in ${verifyMs} ms (key: ${path.join(dir, 'verification_key.json')})`);
-  return result.valid ? 0 : 1;
+  return finishDemo(bundle, model.key, proveSeconds, flags.artifacts);
 }
 
 export async function graphProveCommand(flags: GraphFlags & { input?: string; batch?: string; mnistIndex?: string; out: string }): Promise<void> {

@@ -6,19 +6,8 @@
  * as sets of strings.
  */
 import { loadR1cs, loadSymbolTable } from '../../src/circuit/r1cs.js';
-import { FIELD_P } from '../../src/circuit/witness.js';
+import { inv, mod } from '../../src/graph/link/plan.js';
 
-const P = FIELD_P;
-const mod = (v: bigint) => ((v % P) + P) % P;
-function inv(a: bigint): bigint {
-  let [r, b, e] = [1n, mod(a), P - 2n];
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % P;
-    b = (b * b) % P;
-    e >>= 1n;
-  }
-  return r;
-}
 
 export async function keptNames(symPath: string): Promise<Set<string>> {
   return new Set((await loadSymbolTable(symPath)).filter((s) => s.varIdx >= 0).map((s) => s.name));

@@ -19,11 +19,12 @@ import type { GadgetInstance, GraphInstances, PortSource } from '../instances.js
 import { kindKey, type GadgetKind } from './gadgets.js';
 
 const P = FIELD_P;
-const mod = (v: bigint) => {
+export const mod = (v: bigint) => {
   const r = v % P;
   return r < 0n ? r + P : r;
 };
-function inv(a: bigint): bigint {
+/** a^-1 mod p (Fermat). */
+export function inv(a: bigint): bigint {
   let [r, b, e] = [1n, mod(a), P - 2n];
   while (e > 0n) {
     if (e & 1n) r = (r * b) % P;
