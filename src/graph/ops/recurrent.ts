@@ -185,8 +185,7 @@ function expandRecurrent(ctx: OpCtx, kind: Kind, inputs: Array<OpInput | undefin
   const act = (d: number, k: number, x: string, clipped = true) => w.op(p.acts[d][k].op, [clipped ? clip(x) : x], p.acts[d][k].attrs);
   const state = (k: number, d: number): string => {
     if (!names[k]) return w.constant('zeros', tensor('float', [B, H], new Float64Array(B * H)));
-    const s = w.op('Gather', [names[k], w.constant('dir', tensor('int', [], [d]))], { axis: layout === 0 ? 0 : 1 });
-    return s;
+    return w.op('Gather', [names[k], w.constant('dir', tensor('int', [], [d]))], { axis: layout === 0 ? 0 : 1 });
   };
   const step = (t: number) => w.op('Gather', [names[0], w.constant('t', tensor('int', [], [t]))], { axis: layout === 0 ? 0 : 1 });
 
