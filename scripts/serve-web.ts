@@ -37,18 +37,21 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
+async function serveFile(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const file = req.method === 'GET' || req.method === 'HEAD' ? resolveWebPath(req.url ?? '/') : undefined;
+  const info = file ? await stat(file).catch(() => undefined) : undefined;
+  if (!file || !info?.isFile()) {
+    res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, { 'content-type': 'text/plain' }).end('not found\n');
+    return;
+  }
+  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': info.size, 'cache-control': 'no-store' });
+  if (req.method === 'HEAD') res.end();
+  else createReadStream(file).pipe(res);
+}
+
 export async function startWebServer(opts: { host?: string; port?: number } = {}): Promise<WebServer> {
-  const server = http.createServer(async (req, res) => {
-    const file = req.method === 'GET' || req.method === 'HEAD' ? resolveWebPath(req.url ?? '/') : undefined;
-    const info = file ? await stat(file).catch(() => undefined) : undefined;
-    if (!file || !info?.isFile()) {
-      res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, { 'content-type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-length': info.size, 'cache-control': 'no-store' });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
-  });
+  // An error after the headers went out cannot be answered: drop the connection instead of an unhandled rejection.
+  const server = http.createServer((req, res) => void serveFile(req, res).catch((err: Error) => res.destroy(err)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());

@@ -58,6 +58,7 @@ describe('prove inputs', async () => {
 });
 
 describe('compile inputs (model import)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the edits poke at arbitrary parsed JSON
   async function modelWith(edit: (json: Record<string, any>) => void): Promise<string> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-model-'));
     const json = JSON.parse(await (await import('node:fs/promises')).readFile(modelJson, 'utf8'));

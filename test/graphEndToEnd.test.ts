@@ -55,7 +55,10 @@ function trainIris(x: number[][], y: number[]) {
       });
     });
     const step = (w: number[], g: number[]) => w.forEach((_, i) => (w[i] -= (lr * g[i]) / x.length));
-    step(w1, g1), step(b1, gb1), step(w2, g2), step(b2, gb2);
+    step(w1, g1);
+    step(b1, gb1);
+    step(w2, g2);
+    step(b2, gb2);
   }
   return { w1, b1, w2, b2 };
 }

@@ -2,7 +2,6 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { importOnnxModel } from '../src/model/onnx.js';
 import { runFloat, type FloatModel } from '../src/model/types.js';
-import { ZkinferError } from '../src/util/errors.js';
 import { rng } from './helpers/models.js';
 import { attr, CURRENT, float16Tensor, floatTensor, int64Tensor, OnnxChain, type AttrSpec } from './helpers/onnxWriter.js';
 import { expectZkinferError } from './helpers/errors.js';

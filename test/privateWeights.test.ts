@@ -242,7 +242,8 @@ describe('models that do not fit, and parameters out of range', () => {
     const honest = weightsWitness(fitted, arch, SALT_A);
     const mb = arch.layers[0].requant!.multiplierBits;
     const bb = arch.layers[0].biasBits;
-    const cases: Array<[string, (s: Record<string, any>) => void]> = [
+    type Signals = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- nested signal arrays edited in place
+    const cases: Array<[string, (s: Signals) => void]> = [
       ['weight 128', (s) => (s.w0[0][0] = '128')],
       ['weight -129', (s) => (s.w1[1][2] = String(-129n + 21888242871839275222246405745257275088548364400416034343698204186575808495617n))],
       ['multiplier 0', (s) => (s.m0[3] = '0')],
@@ -250,12 +251,12 @@ describe('models that do not fit, and parameters out of range', () => {
       [`bias 2^${bb - 1}`, (s) => (s.b1[0] = String(2 ** (bb - 1)))],
     ];
     // The honest extremes are accepted.
-    const edge = structuredClone(honest) as Record<string, any>;
+    const edge = structuredClone(honest) as Signals;
     edge.w0[0][0] = String(-128n + 21888242871839275222246405745257275088548364400416034343698204186575808495617n);
     edge.m0[3] = String(2 ** mb);
     expect(checkWitness(r1cs, await witnessFor(inputs[0], edge)).ok).toBe(true);
     for (const [name, change] of cases) {
-      const signals = structuredClone(honest) as Record<string, any>;
+      const signals = structuredClone(honest) as Signals;
       change(signals);
       const err = await witnessFor(inputs[0], signals).catch((e: unknown) => e);
       expect(err, name).toBeInstanceOf(ZkinferError);

@@ -6,7 +6,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { importOnnxModel } from '../src/model/onnx.js';
 import { loadTfjsLayersModel } from '../src/model/tfjsLayers.js';
 import { layerGraphError, runFloat, type FloatModel } from '../src/model/types.js';
-import { ZkinferError } from '../src/util/errors.js';
 import { rng } from './helpers/models.js';
 import { attr, CURRENT, floatTensor, int64Tensor, OnnxChain } from './helpers/onnxWriter.js';
 import { loadTfModule, predict, randomizeWeights, residualArchitectures, saveTfjs } from './helpers/residual.js';

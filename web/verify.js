@@ -30,7 +30,7 @@ function parse(which) {
   try {
     return JSON.parse($(`${which}-json`).value);
   } catch (err) {
-    throw new SyntaxError(`the ${which} is not JSON: ${err.message}`);
+    throw new SyntaxError(`the ${which} is not JSON: ${err.message}`, { cause: err });
   }
 }
 

@@ -187,7 +187,10 @@ export function auditCircuit(name: string, r1cs: R1csSystem, symbols: SymbolEntr
       for (const w of lc.keys()) {
         if (w === 0) continue;
         if (other) multiplied[w] = 1;
-        if (!seen.has(w)) (seen.add(w), uses[w].push(k));
+        if (!seen.has(w)) {
+          seen.add(w);
+          uses[w].push(k);
+        }
       }
     }
   });

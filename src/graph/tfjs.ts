@@ -85,9 +85,9 @@ const SUPPORTED_ACTIVATIONS =
   'linear, relu, relu6, sigmoid, tanh, softmax, log_softmax, elu, selu, softplus, softsign, gelu, gelu_new, swish, silu, mish, ' +
   'hard_sigmoid, hard_swish, hard_silu, leaky_relu, exponential';
 
-/** Keras's SELU constants (more digits than ONNX's float32 defaults). */
-const SELU_ALPHA = 1.6732632423543772848170429916717;
-const SELU_SCALE = 1.0507009873554804934193349852946;
+/** Keras's SELU constants to double precision (more digits than ONNX's float32 defaults). */
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_SCALE = 1.0507009873554805;
 
 /** tfjs writes some activation names in camelCase (hardSigmoid, logSoftmax); Keras in snake_case. */
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();

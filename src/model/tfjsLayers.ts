@@ -40,7 +40,6 @@ function product(shape: number[]): number {
 }
 
 type Conv = FloatLayer & { kind: 'conv2d' };
-type WithActivation = FloatLayer & { activation: FloatActivation };
 
 function pair(v: unknown, what: string, name: string): [number, number] {
   const arr = Array.isArray(v) ? v : [v, v];

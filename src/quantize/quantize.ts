@@ -78,7 +78,7 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
   const size = model.inputShape.reduce((a, b) => a * b, 1);
 
   // Float activations of the calibration set, layer by layer (the float model is the reference meaning).
-  let acts: Float64Array[] = calibration.map((sample) => {
+  const acts: Float64Array[] = calibration.map((sample) => {
     if (sample.length !== size) fail('BAD_INPUT', `calibration sample has ${sample.length} values, expected ${size}`);
     return Float64Array.from(sample as ArrayLike<number>, (v) => v * options.inputScale);
   });

@@ -85,7 +85,7 @@ export async function ceremonyPtau(file: string, minPower: number, opts: { artif
   const sha256 = await sha256File(file);
   const verdict = path.join(opts.artifactsDir ?? defaultArtifactsDir(), 'ptau', 'verified', `${sha256}.json`);
   if (!(await exists(verdict))) {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = await snarkjs.powersOfTau.verify(file);
     } catch (err) {

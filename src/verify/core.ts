@@ -70,7 +70,7 @@ export async function verifyBundle(keyValue: unknown, bundleValue: unknown, opti
     return invalid(`the bundle's visibility does not match the key's`, keyId);
   }
 
-  let ok = false;
+  let ok: boolean;
   try {
     ok = await (options.groth16Verify ?? groth16.verify)(key.vkey, publicSignals, bundle.proof);
   } catch (err) {

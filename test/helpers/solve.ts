@@ -39,7 +39,10 @@ export function sqrtMod(a: bigint, p: bigint): bigint[] {
   if (powMod(a, (p - 1n) / 2n, p) !== 1n) return [];
   let q = p - 1n;
   let s = 0n;
-  while ((q & 1n) === 0n) (q >>= 1n, s++);
+  while ((q & 1n) === 0n) {
+    q >>= 1n;
+    s++;
+  }
   let z = 2n;
   while (powMod(z, (p - 1n) / 2n, p) !== p - 1n) z++;
   let m = s;

@@ -11,7 +11,7 @@ import { fail } from '../../util/errors.js';
 import { lookupConstraints } from '../gadgets.js';
 import { nodeLabel, size, type DType } from '../ir.js';
 import { mergeTerms, type Range, type RealForm } from '../quant/builder.js';
-import { addForms, commonScale, constForm, equal, less, maxOf, product, scaleForm, select } from '../quant/composite.js';
+import { addForms, constForm, equal, less, maxOf, product, scaleForm, select } from '../quant/composite.js';
 import { unsignedBits } from '../quant/prims.js';
 import type { Form, LowerCtx, QTensor, Stats } from '../quant/qtensor.js';
 import { broadcastIndex, broadcastShapes, reduceGroups, reducedShape, normAxes } from './broadcast.js';
