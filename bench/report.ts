@@ -98,7 +98,7 @@ export function markdown(r: Results): string {
       "(worker threads included; the circom compiler's own process is not). Prove: the proving process (load key, " +
       'prove, verify). Setup: quantize, compile driver, ptau and setup.',
     '- **proof bytes**: the snarkjs JSON of the proof, and its curve points serialized uncompressed/compressed.',
-    '- The baseline (bench/baseline, circuits/baseline) builds the same quantized model the circomlib-ml/keras2circom way ' +
+    '- The baseline (bench/baseline: emitter and templates) builds the same quantized model the circomlib-ml/keras2circom way ' +
       '(weights, biases and multipliers as private inputs; quotient and remainder as hints; 254-bit comparisons for ReLU, clamp and ' +
       'argmax) with its hints properly constrained, and proves the same public statement. It does not commit to the weights, as ' +
       'circomlib-ml does not; a commitment would only add constraints.',

@@ -1,13 +1,13 @@
 /**
  * npm run audit:circuits [-- --templates-only | --models-only] [--artifacts DIR]
  *
- * Soundness audit (src/circuit/audit.ts) of every template in circuits/ at several parameter sets and of
+ * Soundness audit (tools/audit/audit.ts) of every template in circuits/ at several parameter sets and of
  * every bundled model's circuit as the pipeline compiles it (public inputs, and private inputs with a
  * commitment). Prints one table per circuit and exits 1 if any finding is not on the allow-list with a
  * reason, or a stated constraint count does not match. Compiles are cached under artifacts/circuits/.
  */
-import { formatReport, type AuditReport } from '../src/circuit/audit.js';
-import { ALLOWED_FINDINGS, auditModel, auditTemplates } from '../src/circuit/auditTargets.js';
+import { formatReport, type AuditReport } from '../tools/audit/audit.js';
+import { ALLOWED_FINDINGS, auditModel, auditTemplates } from '../tools/audit/auditTargets.js';
 import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 

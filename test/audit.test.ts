@@ -3,19 +3,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { auditCircuit, type AuditReport } from '../src/circuit/audit.js';
-import { ALLOWED_FINDINGS, auditModel, auditSource, auditTable, auditTemplates, templateLibrary, TEMPLATE_CASES, type TemplateArg } from '../src/circuit/auditTargets.js';
-import { evalConstraintFormula, parseConstraintFormula, readCircomProgram } from '../src/circuit/circomSource.js';
-import type { R1csSystem, SymbolEntry } from '../src/circuit/r1cs.js';
+import { auditCircuit, type AuditReport } from '../tools/audit/audit.js';
+import { ALLOWED_FINDINGS, auditModel, auditSource, auditTable, auditTemplates, templateLibrary, TEMPLATE_CASES, type TemplateArg } from '../tools/audit/auditTargets.js';
+import { evalConstraintFormula, parseConstraintFormula, readCircomProgram } from '../tools/audit/circomSource.js';
+import type { SymbolEntry } from '../src/circuit/symbols.js';
+import type { R1csSystem } from '../tools/r1cs.js';
 import { FIELD_P } from '../src/circuit/witness.js';
 import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
-import { INCLUDE_DIRS } from '../src/circuit/auditTargets.js';
+import { INCLUDE_DIRS } from '../tools/audit/auditTargets.js';
 import { randomFloatModel, randomInputs } from './helpers/models.js';
 
 /**
- * The soundness audit (src/circuit/audit.ts, npm run audit:circuits): every template in circuits/ and the
+ * The soundness audit (tools/audit/audit.ts, npm run audit:circuits): every template in circuits/ and the
  * bundled and random models pass it, and it catches deliberately broken circuits.
  */
 let artifactsDir: string;

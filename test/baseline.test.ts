@@ -13,7 +13,7 @@ import { verify } from '../src/verify/index.js';
 import { randomFloatModel, randomInputs, TINY_INPUTS, TINY_MODEL } from './helpers/models.js';
 
 /**
- * The benchmark's circomlib-ml-style baseline (bench/baseline, circuits/baseline) must compute the same
+ * The benchmark's circomlib-ml-style baseline (bench/baseline: emitter and templates) must compute the same
  * integers as zkinfer's reference, and its prover-supplied hints must be pinned by constraints.
  */
 let artifactsDir: string;

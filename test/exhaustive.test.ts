@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { compileCircom } from '../src/circuit/compile.js';
-import { loadR1cs, loadSymbols, type R1csSystem } from '../src/circuit/r1cs.js';
+import { loadR1cs, loadSymbols, type R1csSystem } from '../tools/r1cs.js';
 import { computeWitness, FIELD_P as P, fieldToSigned } from '../src/circuit/witness.js';
 import { allSolutions, sqrtMod } from './helpers/solve.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { compileCircom } from '../src/circuit/compile.js';
-import { checkWitness, hasSignal, loadR1cs, loadSymbols, withSignals, type R1csSystem } from '../src/circuit/r1cs.js';
+import { checkWitness, hasSignal, loadR1cs, loadSymbols, withSignals, type R1csSystem } from '../tools/r1cs.js';
 import { computeWitness, FIELD_P as P, fieldToSigned } from '../src/circuit/witness.js';
 
 /**
@@ -233,7 +233,7 @@ async function expectNoWitness(c: Circuit, input: Record<string, unknown>) {
 
 // ---------------------------------------------------------------------------------------------------------
 
-describe('R1CS evaluator (src/circuit/r1cs.ts)', () => {
+describe('R1CS evaluator (tools/r1cs.ts)', () => {
   it('loads the constraints, maps symbols, and withSignals refuses optimised-away or unknown signals', async () => {
     const c = circuits.div23;
     expect(c.r1cs.constraints.length).toBe(c.constraints);

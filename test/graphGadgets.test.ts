@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { auditTable, pool } from '../src/circuit/auditTargets.js';
+import { auditTable, pool } from '../tools/audit/auditTargets.js';
 import { compileCircom } from '../src/circuit/compile.js';
-import { checkWitness, hasSignal, loadR1cs, loadSymbols, type R1csSystem } from '../src/circuit/r1cs.js';
+import { checkWitness, hasSignal, loadR1cs, loadSymbols, type R1csSystem } from '../tools/r1cs.js';
 import { computeWitness, FIELD_P as P, fieldToSigned } from '../src/circuit/witness.js';
 import { allSolutions } from './helpers/solve.js';
 

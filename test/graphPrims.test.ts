@@ -11,7 +11,7 @@ import { divide, equal, less, maxOf, multiply, select, softmax } from '../src/gr
 import type { QProgram } from '../src/graph/quant/lower.js';
 import type { Form, QTensor } from '../src/graph/quant/qtensor.js';
 import { runProgram } from '../src/graph/quant/reference.js';
-import { loadR1cs } from '../src/circuit/r1cs.js';
+import { loadR1cs } from '../tools/r1cs.js';
 
 /**
  * Every integer primitive and composite, emitted as a circuit and run on random and extreme inputs: the

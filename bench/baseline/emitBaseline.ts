@@ -2,7 +2,7 @@
  * Baseline for the benchmark: the same quantized model (same integers as runQuantized) built the way
  * circomlib-ml / keras2circom build models: weights, biases and multipliers as private input signals,
  * quotient and remainder of every requantization as prover-supplied inputs, comparisons through full
- * 254-bit signs (templates and their soundness notes: circuits/baseline/baseline.circom).
+ * 254-bit signs (templates and their soundness notes: bench/baseline/baseline.circom).
  *
  * Public signals are laid out exactly like zkinfer's (logits, class, then the input), so the key format,
  * decodePublicSignals and verify() work unchanged and both circuits prove the same public statement.
@@ -23,9 +23,11 @@ import { modelBounds, type ModelBounds } from '../../src/quantize/bounds.js';
 import { runQuantized, validateInput } from '../../src/quantize/reference.js';
 import { inputSize, type QDense, type QuantizedModel } from '../../src/quantize/types.js';
 import type { CompiledModel } from '../../src/setup/index.js';
-import { PACKAGE_ROOT, sha256Hex } from '../../src/util/fs.js';
+import { sha256Hex } from '../../src/util/fs.js';
 
-export const BASELINE_TEMPLATES = path.join(PACKAGE_ROOT, 'circuits', 'baseline', 'baseline.circom');
+export const BASELINE_TEMPLATES = path.join(import.meta.dirname, 'baseline.circom');
+/** Include root for the main's `include "baseline/baseline.circom"` (not bare: the main is itself baseline.circom). */
+const BENCH_DIR = path.dirname(import.meta.dirname);
 
 /** The baseline covers MLPs (what circomlib-ml's Dense builds): every layer must be dense. */
 export function denseLayers(model: QuantizedModel): QDense[] {
@@ -174,7 +176,7 @@ export function baselineInputs(model: QuantizedModel, input: ArrayLike<number>, 
 export async function compileBaseline(qmodel: QuantizedModel, options: { artifactsDir?: string } = {}): Promise<ModelCircuit> {
   const templatesHash = sha256Hex(await readFile(BASELINE_TEMPLATES, 'utf8'));
   const { source, bounds, layout } = emitBaseline(qmodel, templatesHash);
-  const circuit = await compileCircom(source, { name: 'baseline', artifactsDir: options.artifactsDir });
+  const circuit = await compileCircom(source, { name: 'baseline', artifactsDir: options.artifactsDir, includeDirs: [BENCH_DIR] });
   return { qmodel, circuit, layout, bounds };
 }
 

@@ -45,7 +45,7 @@ function circomCli(): string {
 export async function libraryFingerprint(): Promise<string> {
   // The hand-written templates are part of what produced a circuit: changing one invalidates the cache.
   const parts: string[] = [require('circom2/package.json').version as string, require('circomlib/package.json').version as string];
-  // Subfolders too (circuits/baseline/ is included by the benchmark's circuits).
+  // Subfolders too, should the library grow into them.
   const files = (await readdir(CIRCUITS_DIR, { recursive: true })).filter((f) => f.endsWith('.circom')).sort();
   for (const f of files) parts.push(f, await readFile(path.join(CIRCUITS_DIR, f), 'utf8'));
   return sha256Hex(parts.join('\0'));

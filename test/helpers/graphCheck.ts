@@ -15,7 +15,7 @@ import { importOnnxGraph } from '../../src/graph/onnx.js';
 import { runPasses } from '../../src/graph/passes/index.js';
 import { lowerGraph, type LowerOptions, type QProgram, type Sample } from '../../src/graph/quant/lower.js';
 import { dequantizeOutputs, quantizeInputs, runProgram } from '../../src/graph/quant/reference.js';
-import { loadR1cs } from '../../src/circuit/r1cs.js';
+import { loadR1cs } from '../../tools/r1cs.js';
 import type { Graph } from '../../src/graph/ir.js';
 import { runOnnx } from '../../bench/ort.js';
 

@@ -5,7 +5,8 @@
  * the inverse product, A and B sorted; a linear constraint scaled the same way) and the systems compared
  * as sets of strings.
  */
-import { loadR1cs, loadSymbolTable } from '../../src/circuit/r1cs.js';
+import { loadSymbolTable } from '../../src/circuit/symbols.js';
+import { loadR1cs } from '../../tools/r1cs.js';
 import { inv, mod } from '../../src/graph/link/plan.js';
 
 

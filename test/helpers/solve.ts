@@ -1,4 +1,4 @@
-import type { R1csSystem } from '../../src/circuit/r1cs.js';
+import type { R1csSystem } from '../../tools/r1cs.js';
 
 /**
  * Every witness of a small R1CS for fixed inputs, over the whole field, not over a sample of hint values.

@@ -6,7 +6,7 @@
  */
 import { compileCircom, type CompiledCircuit } from '../../circuit/compile.js';
 import { readFile } from 'node:fs/promises';
-import { loadSymbolTable } from '../../circuit/r1cs.js';
+import { loadSymbolTable } from '../../circuit/symbols.js';
 import { TEMPLATE_FILES, type GadgetInstance } from '../instances.js';
 
 /** Sparse linear combination over a gadget's local wires: parallel arrays of wire index and coefficient. */

@@ -1,11 +1,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { QuantizedModel } from '../quantize/types.js';
+import type { QuantizedModel } from '../../src/quantize/types.js';
 import { auditCircuit, type AllowRule, type AuditOptions, type AuditReport } from './audit.js';
 import { readCircomProgram, type TemplateInfo } from './circomSource.js';
-import { CIRCOMLIB_PARENT, CIRCUITS_DIR, compileCircom } from './compile.js';
-import { compileModel } from './index.js';
-import { loadR1cs, loadSymbolTable } from './r1cs.js';
+import { CIRCOMLIB_PARENT, CIRCUITS_DIR, compileCircom } from '../../src/circuit/compile.js';
+import { compileModel } from '../../src/circuit/index.js';
+import { loadSymbolTable } from '../../src/circuit/symbols.js';
+import { loadR1cs } from '../r1cs.js';
 
 /**
  * What the soundness audit runs on (used by scripts/audit-circuits.ts and test/audit.test.ts): every

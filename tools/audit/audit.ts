@@ -1,5 +1,6 @@
 import { bindParams, evalConstraintFormula, formulaText, parseConstraintFormula, type CircomProgram, type ConstraintFormula, type TemplateInfo } from './circomSource.js';
-import type { R1csSystem, SymbolEntry } from './r1cs.js';
+import type { SymbolEntry } from '../../src/circuit/symbols.js';
+import type { R1csSystem } from '../r1cs.js';
 
 /**
  * Structural soundness audit of a compiled circuit (r1cs + .sym, compiled with --O2 as compileCircom does).

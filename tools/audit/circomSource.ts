@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { exists } from '../util/fs.js';
+import { exists } from '../../src/util/fs.js';
 
 /**
  * A deliberately small static reader of circom sources, for the soundness audit (audit.ts). It does not

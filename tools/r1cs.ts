@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { readR1cs } from 'r1csfile';
-import { FIELD_P } from './witness.js';
+import { FIELD_P } from '../src/circuit/witness.js';
 
 /**
- * A small R1CS evaluator for soundness tests: load a circuit's constraints as plain bigints, check a
- * (possibly tampered) witness against them, and address witness entries by signal name via the .sym file.
+ * A small R1CS evaluator for soundness tests and the circuit audit (dev tooling, not in the package): load
+ * a circuit's constraints as plain bigints, check a (possibly tampered) witness against them, and address
+ * witness entries by signal name via the .sym file.
  */
 
 /** Linear combination: witness index -> coefficient in [0, p). */
@@ -84,30 +85,6 @@ export async function loadSymbols(symPath: string): Promise<Map<string, number>>
     const parts = line.split(',');
     if (parts.length < 4) throw new Error(`malformed .sym line: ${line}`);
     out.set(parts.slice(3).join(','), Number(parts[1]));
-  }
-  return out;
-}
-
-/** One line of a circom .sym file. */
-export interface SymbolEntry {
-  /** Signal id before simplification. */
-  label: number;
-  /** Witness index, or -1 if --O2 removed the signal (it is a linear combination of surviving wires). */
-  varIdx: number;
-  /** Index of the component instance that declares the signal. */
-  component: number;
-  /** Full name, e.g. main.rq0[3].div.qBits[2]. */
-  name: string;
-}
-
-/** Every line of a .sym file, in file order (the audit needs the component index and the removed signals too). */
-export async function loadSymbolTable(symPath: string): Promise<SymbolEntry[]> {
-  const out: SymbolEntry[] = [];
-  for (const line of (await readFile(symPath, 'utf8')).split('\n')) {
-    if (!line.trim()) continue;
-    const parts = line.split(',');
-    if (parts.length < 4) throw new Error(`malformed .sym line: ${line}`);
-    out.push({ label: Number(parts[0]), varIdx: Number(parts[1]), component: Number(parts[2]), name: parts.slice(3).join(',') });
   }
   return out;
 }
