@@ -75,6 +75,24 @@ describe('Solidity verifier from the key alone', () => {
     expect(() => solidityVerifier(fx.model.key, { contractName: 'Bad Name;' })).toThrow(ZkinferError);
     expect(() => solidityVerifier({ ...fx.model.key, vkey: { ...fx.model.key.vkey, IC: [] } })).toThrow(/malformed verification key/);
   });
+
+  it("a private-weights key's header names the public signal that is the model id", () => {
+    // The fixture's key laid out as privateWeightsLayout (src/weights/emit.ts) does it: the weights
+    // commitment right before the inputs, one more public signal (and IC point).
+    const key = structuredClone(fx.model.key);
+    const l = key.publicSignals;
+    const w = l.inputOffset;
+    Object.assign(l, { visibility: { ...l.visibility, weights: 'private' }, weightsCommitmentIndex: w, inputOffset: w + 1, total: l.total + 1 });
+    key.vkey.nPublic += 1;
+    key.vkey.IC.splice(w + 1, 0, key.vkey.IC[0]);
+    const header = solidityVerifier(key).split('pragma solidity')[0];
+    expect(header).toContain(`// Model id: pubSignals[${w}], the weights commitment.`);
+    expect(header).toContain(`weights commitment = model id [${w}]`);
+    expect(header).toContain(`inputs [${w + 1}, ${w + 1 + l.inputs})`);
+    expect(header).toMatch(/private-weights key [0-9a-f]{64} .*any model of its architecture/);
+    // A constant-weights key has no such line: its model id is the key's own hash.
+    expect(solidityVerifier(fx.model.key)).not.toContain('Model id: pubSignals');
+  });
 });
 
 describe('verifyProof in an in-process EVM', () => {

@@ -42,13 +42,29 @@ function layoutLines(key: ZkinferKey): string[] {
     ...range('logits as field elements (negative x = p - |x|)', l.logitsOffset, l.batch * l.logits),
     ...range('classes', l.classIndex, l.batch),
     ...(l.commitmentIndex >= 0 ? range('input commitments', l.commitmentIndex, l.batch) : []),
+    ...(l.weightsCommitmentIndex !== undefined ? [`weights commitment = model id [${l.weightsCommitmentIndex}]`] : []),
     ...range('inputs', l.inputOffset, l.batch * l.inputs),
   ].map((line, i) => (i ? `  ${line}` : line));
 }
 
+/**
+ * A private-weights key serves every model of its architecture: the contract checks the proof, and which
+ * model ran is the proved weights commitment (src/format/modelId.ts), so the header says where it is.
+ */
+function modelLines(key: ZkinferKey): string[] {
+  const w = key.publicSignals.weightsCommitmentIndex;
+  const what = `${key.model.name}, ${key.model.constraints} constraints`;
+  if (key.publicSignals.visibility.weights !== 'private' || w === undefined) return [`zkinfer verifier for model ${modelIdOf(key)} (${what}).`];
+  return [
+    `zkinfer verifier for private-weights key ${modelIdOf(key)} (${what}): any model of its architecture.`,
+    `Model id: pubSignals[${w}], the weights commitment. A proof is for model <id> iff pubSignals[${w}] == 0x<id>;`,
+    `check that index against the model you expect, or any weights of this architecture are accepted.`,
+  ];
+}
+
 function headerComment(key: ZkinferKey): string {
   const lines = [
-    `zkinfer verifier for model ${modelIdOf(key)} (${key.model.name}, ${key.model.constraints} constraints).`,
+    ...modelLines(key),
     ...layoutLines(key),
     `Setup: ptau ${key.setup.ptau.kind}, 2^${key.setup.ptau.power}; ${key.setup.phase2}.`,
   ];
