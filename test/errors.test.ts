@@ -222,6 +222,21 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
       const good = path.join(dir, 'good.json');
       await writeFile(good, JSON.stringify(fx.bundle));
       expect((await cli('verify', good, '--key', keyFile)).code).toBe(0);
-    }, 60_000);
+      // --json: the verdict on stdout, and the exit code still follows its `malformed` flag.
+      const json = await cli('verify', v2, '--key', keyFile, '--json');
+      expect(json.code, json.stderr).toBe(2);
+      expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, malformed: true, reason: expect.stringMatching(/unsupported version 2/) });
+      // Well-formed but not proved (a public signal changed): invalid, exit 1, also with --json.
+      const tampered = path.join(dir, 'tampered.json');
+      const signals = [...fx.bundle.publicSignals];
+      signals[fx.model.layout.inputOffset] = String((Number(signals[fx.model.layout.inputOffset]) + 1) % 256);
+      await writeFile(tampered, JSON.stringify({ ...fx.bundle, publicSignals: signals }));
+      const invalid = await cli('verify', tampered, '--key', keyFile);
+      expect(invalid.code, invalid.stderr).toBe(1);
+      expect(invalid.stdout).toMatch(/^INVALID: /);
+      const invalidJson = await cli('verify', tampered, '--key', keyFile, '--json');
+      expect(invalidJson.code).toBe(1);
+      expect(JSON.parse(invalidJson.stdout).malformed).toBeUndefined();
+    }, 120_000);
   });
 });

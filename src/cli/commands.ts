@@ -12,7 +12,7 @@ import { inputCommitment } from '../format/commitment.js';
 import { verify } from '../verify/index.js';
 import { keyRegistryDir, type CompiledModel } from '../setup/index.js';
 import { generateDevPtau } from '../setup/devPtau.js';
-import { parseBundle, type ProofBundle } from '../format/bundle.js';
+import type { ProofBundle } from '../format/bundle.js';
 import { parseKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
 import { exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
@@ -163,17 +163,17 @@ async function resolveKey(bundle: unknown, flags: { key?: string; artifacts?: st
 /** `zkinfer verify`: exit code 0 only for a valid proof; otherwise one line saying why. */
 export async function verifyCommand(file: string, flags: { key?: string; artifacts?: string; json?: boolean }): Promise<number> {
   const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
-  // A bundle that is not a zkinfer bundle at all (bad field, unsupported version) is bad input (exit 2),
-  // not a proof that failed to verify (exit 1).
-  parseBundle(bundle);
   const result = await verify(bundle, await resolveKey(bundle, flags));
+  // A bundle that is not a zkinfer bundle at all (bad field, unsupported version: the verdict's `malformed`)
+  // is bad input, exit 2 with the one-line error; a well-formed bundle whose proof fails is exit 1.
+  if (result.malformed && !flags.json) throw new ZkinferError('BAD_BUNDLE', result.reason ?? 'malformed proof bundle');
   if (flags.json) out(JSON.stringify(result));
   else if (result.valid) {
     const items = result.output!.items;
     const classes = items.map(({ prediction: p }) => `${p.class}${p.label !== undefined && p.label !== String(p.class) ? ` (${p.label})` : ''}`);
     out(`VALID: model ${result.modelId!.slice(0, 16)}… predicts class${items.length > 1 ? 'es' : ''} ${classes.join(', ')}`);
   } else out(`INVALID: ${result.reason}`);
-  return result.valid ? 0 : 1;
+  return result.valid ? 0 : result.malformed ? 2 : 1;
 }
 
 /** `zkinfer check-commitment`: the proof is valid AND its input commitments open to the given inputs. */

@@ -78,7 +78,7 @@ program
 
 program
   .command('verify')
-  .description('verify a proof bundle; exit 0 if valid, 1 if not (with the reason)')
+  .description('verify a proof bundle; exit 0 if valid, 1 if not (with the reason), 2 if the bundle or key is malformed')
   .argument('<bundle>', 'proof bundle JSON file')
   .option('-k, --key <file>', 'verification key (default: looked up by the bundle\'s model id under artifacts/keys/by-id)')
   .option('--artifacts <dir>', 'artifacts directory holding keys/by-id')
