@@ -112,6 +112,8 @@ function statsOf(runs: Array<Map<string, Tensor>>, name: string): Stats {
     const t = run.get(name);
     if (!t) continue;
     for (const v of t.data) {
+      // Only finite values: a causal mask's -inf entries are exact constants (composite.softmax), not a range.
+      if (!Number.isFinite(v)) continue;
       if (v < min) min = v;
       if (v > max) max = v;
     }
