@@ -72,3 +72,18 @@ describe('causal multi-head attention', () => {
     }, 240_000);
   }
 });
+
+describe('Trilu', () => {
+  it('upper and lower triangles of a computed batch of matrices, k from an input: exact and free', async () => {
+    const g = new OnnxGraphBuilder('trilu');
+    g.input('x', 'float', [2, 3, 4]);
+    g.initializer('k1', 'int64', [], [1]);
+    g.initializer('km1', 'int64', [], [-1]);
+    g.node('Trilu', ['x'], ['u']);
+    g.node('Trilu', ['x', 'k1'], ['l'], { upper: 0 });
+    g.node('Trilu', ['x', 'km1'], ['u2'], { upper: 1 });
+    for (const o of ['u', 'l', 'u2']) g.output(o, 'float', [2, 3, 4]);
+    const { program } = await checkOpModel(g.encode(), { circuit: true, artifactsDir, count: 4, tolerance: 0.01 });
+    expect(programCosts(program).nodes).toEqual([]);
+  }, 120_000);
+});
