@@ -10,7 +10,7 @@ import { compileGraphProgram } from '../src/graph/pipeline.js';
 import { quantizeInputs } from '../src/graph/quant/reference.js';
 import { wtnsValues } from './helpers/r1csCompare.js';
 import { checkOpModel } from './helpers/graphCheck.js';
-import { OnnxGraphBuilder } from './helpers/onnxGraph.js';
+import { tokenEmbedding } from '../bench/sequenceModels.js';
 
 /**
  * Token inputs: an int input read only as the indices of embedding Gathers takes exactly [0, vocab)
@@ -21,24 +21,9 @@ import { OnnxGraphBuilder } from './helpers/onnxGraph.js';
 const artifactsDir = mkdtempSync(path.join(tmpdir(), 'zkinfer-tokens-'));
 afterAll(() => rmSync(artifactsDir, { recursive: true, force: true }));
 
-let seed = 11;
-const rnd = (n: number, s = 1) => Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2 * s);
 const VOCAB = 11;
 const T = 6;
-
-/** tokens [1, 6] -> Gather(embedding [11, 4]) + positional [6, 4] (a constant) -> MatMul [4, 3]. */
-function embedding(): Uint8Array {
-  const g = new OnnxGraphBuilder('embed');
-  g.input('tokens', 'int64', [1, T]);
-  g.initializer('emb', 'float', [VOCAB, 4], rnd(VOCAB * 4));
-  g.initializer('pos', 'float', [T, 4], rnd(T * 4, 0.3));
-  g.initializer('w', 'float', [4, 3], rnd(12));
-  const [e] = g.node('Gather', ['emb', 'tokens'], undefined, { axis: 0 });
-  const [h] = g.node('Add', [e, 'pos']);
-  g.node('MatMul', [h, 'w'], ['y']);
-  g.output('y', 'float', [1, T, 3]);
-  return g.encode();
-}
+const embedding = () => tokenEmbedding(T, VOCAB);
 
 describe('token inputs index an embedding table', () => {
   it('the input range is exactly [0, vocab); quantized == onnxruntime, circuit == reference', async () => {
