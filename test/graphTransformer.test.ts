@@ -10,6 +10,9 @@ import { loadMnistSplit, type DigitSample } from '../src/model/mnist.js';
 import { BUNDLED_MODELS, loadModelSource, MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
 import { linkedWitness } from '../src/graph/link/index.js';
 import { wtnsValues } from './helpers/r1csCompare.js';
+import { importOnnxGraph } from '../src/graph/onnx.js';
+import { OnnxGraphBuilder } from './helpers/onnxGraph.js';
+import { expectZkinferError } from './helpers/errors.js';
 
 /**
  * The bundled tiny transformer (models/mnist-transformer/model.onnx, npm run train:transformer): its
@@ -52,5 +55,22 @@ describe('bundled transformer', () => {
 
   it('is refused by the layer pipeline (--weights private) with one line', async () => {
     await expect(loadModelSource('transformer')).rejects.toThrow(/bundled transformer model is an ONNX graph: it runs on the graph pipeline only/);
+  });
+});
+
+describe('ONNX zkinfer metadata (metadata_props)', () => {
+  const model = (input: 'int64' | 'float', metadata?: Record<string, unknown>) => {
+    const g = new OnnxGraphBuilder('meta');
+    g.input('x', input, [1, 3]);
+    g.node('Identity', ['x'], ['y']);
+    g.output('y', input, [1, 3]);
+    return g.encode(metadata);
+  };
+  it('declares labels and an int input width; a bad block is one line naming the field', () => {
+    const graph = importOnnxGraph(model('int64', { zkinfer: { inputEncoding: [{ bits: 6, scale: 1 }], classLabels: ['a', 'b', 'c'] } }));
+    expect([graph.inputs[0].bits, graph.inputs[0].signed, graph.labels]).toEqual([6, false, ['a', 'b', 'c']]);
+    expect(importOnnxGraph(model('int64')).labels).toBeUndefined();
+    expectZkinferError(() => importOnnxGraph(model('float', { zkinfer: { inputEncoding: [{ bits: 8, scale: 1 }] } })), 'BAD_MODEL', 'inputEncoding[0] must describe an int input at scale 1');
+    expectZkinferError(() => importOnnxGraph(model('int64', { zkinfer: { classLabels: 'abc' } })), 'BAD_MODEL', 'classLabels must be an array');
   });
 });
