@@ -13,7 +13,7 @@ import { compileModel, type Visibility } from '../src/circuit/index.js';
 import { emitCircuit } from '../src/circuit/emit.js';
 import type { AuditReport } from '../tools/audit/audit.js';
 import { auditCompiled } from '../tools/audit/auditTargets.js';
-import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
+import { LAYER_BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { loadMnistSplit } from '../src/model/mnist.js';
 import { randomSalt } from '../src/format/commitment.js';
 import { prove, proveBatch } from '../src/prove/index.js';
@@ -79,7 +79,7 @@ export interface AuditedModel {
 /** Compile and audit each bundled model and the residual example once, for both cost tables. */
 export async function auditedModels(artifactsDir: string): Promise<AuditedModel[]> {
   const models: Array<Omit<AuditedModel, 'report'>> = [];
-  for (const spec of Object.keys(BUNDLED_MODELS)) models.push({ name: spec, bundled: true, q: await quantized(spec) });
+  for (const spec of LAYER_BUNDLED_MODELS) models.push({ name: spec, bundled: true, q: await quantized(spec) });
   models.push({ name: 'residual example (random weights)', bundled: false, q: residualExample() });
   const out: AuditedModel[] = [];
   for (const m of models) {

@@ -8,7 +8,7 @@
  */
 import { formatReport, type AuditReport } from '../tools/audit/audit.js';
 import { ALLOWED_FINDINGS, auditModel, auditTemplates } from '../tools/audit/auditTargets.js';
-import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
+import { LAYER_BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 
 const args = process.argv.slice(2);
@@ -41,7 +41,7 @@ if (!flag('--models-only')) {
 }
 
 if (!flag('--templates-only')) {
-  for (const spec of Object.keys(BUNDLED_MODELS)) {
+  for (const spec of LAYER_BUNDLED_MODELS) {
     const source = await loadModelSource(spec);
     const qmodel = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
     const variants = [

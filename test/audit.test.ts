@@ -9,7 +9,7 @@ import { evalConstraintFormula, parseConstraintFormula, readCircomProgram } from
 import type { SymbolEntry } from '../src/circuit/symbols.js';
 import type { R1csSystem } from '../tools/r1cs.js';
 import { FIELD_P } from '../src/circuit/witness.js';
-import { BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
+import { LAYER_BUNDLED_MODELS, loadModelSource } from '../src/model/index.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import type { QuantizedModel } from '../src/quantize/types.js';
 import { INCLUDE_DIRS } from '../tools/audit/auditTargets.js';
@@ -128,7 +128,7 @@ component main {public [x]} = Graph();
 
 describe('model circuits', () => {
   it('every bundled model passes: counts add up, the attribution is exact, only IsZero inverses are allowed', async () => {
-    for (const spec of Object.keys(BUNDLED_MODELS)) {
+    for (const spec of LAYER_BUNDLED_MODELS) {
       const source = await loadModelSource(spec);
       const q = quantizeModel(source.float, source.calibration, { inputBits: source.inputBits, inputScale: source.inputScale, labels: source.labels });
       const r = await auditModel(q, { artifactsDir });

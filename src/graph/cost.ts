@@ -1,7 +1,7 @@
 /** Constraint cost of a graph's integer program, per node, from the gadgets' stated counts. */
 import { gadgetOf, type Gadget } from './gadgets.js';
 import { formBounds, type QProgram } from './quant/lower.js';
-import { unsignedBits } from './quant/prims.js';
+import { inputCheckConstraints } from './instances.js';
 import { size } from './ir.js';
 
 export interface NodeCost {
@@ -63,7 +63,7 @@ export function outputConstraints(program: QProgram): number {
 }
 
 export function programCosts(program: QProgram): { inputs: number; nodes: NodeCost[]; outputs: number; total: number } {
-  const inputs = program.inputs.reduce((a, i) => a + size(i.shape) * unsignedBits(i.hi - i.lo), 0);
+  const inputs = program.inputs.reduce((a, i) => a + size(i.shape) * inputCheckConstraints(i.lo, i.hi), 0);
   const byNode = new Map<string, NodeCost>();
   const bounds = formBounds(program);
   for (const p of program.prims) {

@@ -67,6 +67,12 @@ export const TEMPLATE_FILES: Record<string, string> = {
 
 const neg = (v: number): bigint | undefined => (v ? BigInt(-v) : undefined);
 
+/** An input range [lo, hi] that is not a whole power of two also needs its top checked (token ids). */
+export const needsTopCheck = (lo: number, hi: number): boolean => hi - lo !== 2 ** unsignedBits(hi - lo) - 1;
+
+/** Constraints of one input element's range checks (UnsignedRange: one per bit, once or twice). */
+export const inputCheckConstraints = (lo: number, hi: number): number => unsignedBits(hi - lo) * (needsTopCheck(lo, hi) ? 2 : 1);
+
 export function graphInstances(program: QProgram, options: GraphCircuitOptions = {}): GraphInstances {
   const layout = graphLayout(program, options);
   const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
@@ -75,10 +81,16 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
   const signal = (s: number): Form => ({ bias: 0, terms: [[s, 1]] });
   const gadgets: GadgetInstance[] = [];
 
-  // Inputs: each range-checked to its integer range (x[i] - lo in [0, 2^bits)).
-  const ranges = program.inputs.flatMap((inp) => Array.from({ length: size(inp.shape) }, () => ({ lo: inp.lo, bits: unsignedBits(inp.hi - inp.lo) })));
+  // Inputs: each range-checked to its integer range (x[i] - lo in [0, 2^bits)). A range that is not a
+  // whole power of two (token ids in [0, vocab)) gets a second check hi - x[i] in [0, 2^bits): together
+  // exactly lo <= x[i] <= hi (2^bits << p, so neither difference can wrap), bits more constraints each.
+  const ranges = program.inputs.flatMap((inp) => Array.from({ length: size(inp.shape) }, () => ({ lo: inp.lo, hi: inp.hi, bits: unsignedBits(inp.hi - inp.lo) })));
   ranges.forEach(({ lo, bits }, i) => {
     gadgets.push({ name: `inRange[${i}]`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source: { form: signal(i), offset: neg(lo) } }], outputs: [] });
+  });
+  ranges.forEach(({ lo, hi, bits }, i) => {
+    if (!needsTopCheck(lo, hi)) return;
+    gadgets.push({ name: `inTop${i}`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source: { form: { bias: 0, terms: [[i, -1]] }, offset: BigInt(hi) } }], outputs: [] });
   });
   if (layout.visibility.input === 'private') {
     const bits = Math.max(...ranges.map((r) => r.bits));

@@ -11,6 +11,7 @@ import { fail, ZkinferError } from '../util/errors.js';
 import { decodeOnnxModel, dtypeName, type OnnxGraph, type OnnxModelProto, type OnnxNode, type OnnxValueInfo } from '../model/onnxProto.js';
 import { nodeLabel, tensor, type AttrValue, type Graph, type Node, type Tensor, type ValueInfo } from './ir.js';
 import { decodeAttr, decodeTensor, elemDType } from './onnxValues.js';
+import { parseModelMetadata } from './metadata.js';
 
 /** An ONNX file's bytes and the name its file gives (both importers read files through this). */
 export async function readOnnxFile(file: string): Promise<{ bytes: Uint8Array; name: string }> {
@@ -56,7 +57,33 @@ export function importOnnxGraph(bytes: Uint8Array, fallbackName = 'onnx'): Graph
       fail('BAD_MODEL', `graph output '${o.name}' is not computed by any node, nor an input or an initializer`);
     }
   }
-  return { name: g.name || fallbackName, inputs, outputs, nodes, constants, notes: [], opset: Number(opset), declaredOutputShapes };
+  const labels = declaredMetadata(model, inputs);
+  return { name: g.name || fallbackName, inputs, outputs, nodes, constants, notes: [], opset: Number(opset), declaredOutputShapes, ...(labels ? { labels } : {}) };
+}
+
+/**
+ * zkinfer's metadata block (metadata.ts) in ModelProto.metadata_props under key "zkinfer" (JSON): class
+ * labels, and the declared width of int inputs (inputEncoding's bits / signed; its scale must be 1, as
+ * an ONNX graph does its own Cast and scaling). Returns the labels; sets the inputs' widths.
+ */
+function declaredMetadata(model: OnnxModelProto, inputs: ValueInfo[]): string[] | undefined {
+  const entry = model.metadata_props?.find((e) => e.key === 'zkinfer');
+  if (!entry) return undefined;
+  let block: unknown;
+  try {
+    block = JSON.parse(entry.value ?? '');
+  } catch {
+    fail('BAD_MODEL', 'metadata_props "zkinfer" is not JSON');
+  }
+  const meta = parseModelMetadata(block, 'metadata_props "zkinfer"');
+  meta.inputEncoding?.forEach((enc, i) => {
+    if (!enc) return;
+    const input = inputs[i];
+    if (!input || input.dtype !== 'int' || enc.scale !== 1) fail('BAD_MODEL', `metadata_props "zkinfer": inputEncoding[${i}] must describe an int input at scale 1 (the graph casts and scales it itself)`);
+    input.bits = enc.bits;
+    input.signed = enc.signed;
+  });
+  return meta.classLabels;
 }
 
 /** Dims as declared: numbers, -1 for symbolic ('batch_size', '?', 'N') or missing dims; undefined if no shape. */

@@ -20,13 +20,21 @@ export interface ModelSource {
 }
 
 /** Models shipped in the repository, trained by the project's own scripts. */
-export const BUNDLED_MODELS: Record<string, { modelJson: string; description: string }> = {
+/** modelJson: the model file (a tfjs model.json, or an ONNX file for graph-pipeline-only models). */
+export const BUNDLED_MODELS: Record<string, { modelJson: string; description: string; graphOnly?: boolean }> = {
   mlp: { modelJson: 'models/mnist-mlp/model.json', description: 'MNIST digits MLP 784-32-10, trained by npm run train:mnist' },
   cnn: {
     modelJson: 'models/mnist-cnn/model.json',
     description: 'MNIST digits LeNet-style CNN: conv 6x5x5/2 relu, maxpool 2, dense 10; npm run train:mnist -- --arch cnn',
   },
+  transformer: {
+    modelJson: 'models/mnist-transformer/model.onnx',
+    description: 'MNIST rows as 14 tokens: embedding + positions, one self-attention block (width 16), feed-forward, dense 10; npm run train:transformer',
+    graphOnly: true,
+  },
 };
+/** The bundled models the layer pipeline reads (tfjs Dense/Conv models); the others are graph-only. */
+export const LAYER_BUNDLED_MODELS = Object.keys(BUNDLED_MODELS).filter((k) => !BUNDLED_MODELS[k].graphOnly);
 export const DEFAULT_MODEL = 'mlp';
 /** Training samples used for calibration: enough to see typical activation maxima, quick to run. */
 export const MNIST_CALIBRATION_SAMPLES = 1000;
@@ -42,6 +50,7 @@ export interface LoadOptions {
 export async function loadModelSource(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ModelSource> {
   const bundled = BUNDLED_MODELS[spec];
   if (bundled) {
+    if (bundled.graphOnly) throw new ZkinferError('BAD_INPUT', `the bundled ${spec} model is an ONNX graph: it runs on the graph pipeline only (not with --weights private)`);
     const float = await loadTfjsLayersModel(path.join(PACKAGE_ROOT, bundled.modelJson));
     const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
     return { float, calibration, inputBits: 8, inputScale: 1 / 255, labels: Array.from({ length: 10 }, (_, i) => String(i)) };

@@ -51,6 +51,7 @@ message ModelProto {
   optional int64 model_version = 5;
   optional string doc_string = 6;
   optional GraphProto graph = 7;
+  repeated StringStringEntryProto metadata_props = 14;
 }
 
 message StringStringEntryProto {
@@ -202,6 +203,7 @@ export interface OnnxModelProto {
   opset_import: Array<{ domain?: string; version?: number }>;
   producer_name?: string;
   graph?: OnnxGraph;
+  metadata_props?: Array<{ key?: string; value?: string }>;
 }
 
 let modelType: protobuf.Type | undefined;

@@ -187,13 +187,15 @@ export class OnnxGraphBuilder {
     return this;
   }
 
-  encode(): Uint8Array {
+  /** The model bytes; `metadata` becomes ModelProto.metadata_props (values JSON-encoded), e.g. {zkinfer: {...}}. */
+  encode(metadata?: Record<string, unknown>): Uint8Array {
     if (this.outputs.length === 0) throw new Error(`graph ${this.name} has no outputs`);
     const extra = Object.entries(this.options.imports ?? {}).map(([domain, version]) => ({ domain, version }));
     return writeOnnx({
       opset: this.options.opset ?? 17,
       irVersion: this.options.irVersion ?? 8,
       extraImports: extra,
+      ...(metadata ? { metadata: Object.entries(metadata).map(([key, v]) => ({ key, value: JSON.stringify(v) })) } : {}),
       graph: { name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     });
   }

@@ -145,11 +145,12 @@ export class OnnxChain {
   }
 }
 
-export function writeOnnx(spec: { opset: number; irVersion: number; graph: Record<string, unknown>; extraImports?: Array<{ domain: string; version: number }> }): Uint8Array {
+export function writeOnnx(spec: { opset: number; irVersion: number; graph: Record<string, unknown>; extraImports?: Array<{ domain: string; version: number }>; metadata?: Array<{ key: string; value: string }> }): Uint8Array {
   return encodeOnnxModel({
     ir_version: spec.irVersion,
     producer_name: 'zkinfer-test',
     opset_import: [{ domain: '', version: spec.opset }, ...(spec.extraImports ?? [])],
     graph: spec.graph,
+    ...(spec.metadata ? { metadata_props: spec.metadata } : {}),
   });
 }

@@ -4,7 +4,7 @@
  */
 import { size, tensor, type DType, type Tensor } from '../ir.js';
 import { mergeTerms, type QBuilder, type RealForm } from '../quant/builder.js';
-import { addForms, constForm, less, product, scaleForm } from '../quant/composite.js';
+import { addForms, constForm, less, product, scaleForm, unmaskedElems } from '../quant/composite.js';
 import { signedBits } from '../quant/prims.js';
 import type { Form, LowerCtx, QTensor, Term } from '../quant/qtensor.js';
 
@@ -136,7 +136,8 @@ export function lowerSum(ctx: LowerCtx, dtype: DType, shape: number[], parts: Su
   });
   const out: QTensor = { dtype, shape, scale: u, elems };
   if (dtype !== 'float' || ctx.graphOutputOnly()) return out;
-  if (exact && widthOf(b, out) <= Math.max(...computed.map((p) => widthOf(b, p.q))) + 4) return out;
+  // Measured without mask entries (scores + -1e9): they stay exact, and Softmax makes them exactly 0.
+  if (exact && widthOf(b, { ...out, elems: unmaskedElems(b, out) }) <= Math.max(...computed.map((p) => widthOf(b, p.q))) + 4) return out;
   return b.requantize(out, b.rangeFor(ctx.outStats()));
 }
 

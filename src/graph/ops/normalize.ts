@@ -44,11 +44,11 @@ function softmaxOp(op: string, log: boolean): OpDef {
       }
       return [tensor(x.dtype, x.shape, out)];
     },
-    // composite.softmax over the groups along the axes: max (MaxOfN), x - max exact, exp by a lookup
-    // over the calibrated spread of the input, exact sum, then p = floor(e 2^P / S) (DivFloor) or, for
-    // LogSoftmax, x - max - log S (one lookup per group). Precision: the exp table's input step
-    // (1.25 spread / 2^lookupBits) and 2^-P (P = activation bits). Per group of n: MaxOfN (n-1)(b+2),
-    // n requantizations + Lookups, and n DivFloors (Softmax) or one requantization + Lookup (LogSoftmax).
+    // composite.softmax over the groups along the axes (its header: masked constants, costs): max
+    // (MaxOfN), x - max exact, exp by a lookup over the calibrated spread of the input, exact sum, then
+    // one reciprocal per group and p = e * r (one Mul per element), or, for LogSoftmax, x - max - log S
+    // (one lookup per group). Precision: the exp table's input step (1.25 spread / 2^lookupBits), and
+    // 2^-(P + 4) for the reciprocal (P = activation bits).
     lower(ctx, inputs) {
       const x = inputs[0]!;
       return [softmax(ctx.b, x, axisGroups(x.shape, softmaxAxes(ctx, x.shape.length)), log, spreadOf(ctx.inStats(0)))];

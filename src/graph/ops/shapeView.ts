@@ -1,6 +1,6 @@
 /**
  * Views and repeats: Identity, Dropout (inference), Reshape, Flatten, Squeeze, Unsqueeze, Transpose,
- * Expand, Tile. Each is a move plan (move.ts): the lowering picks input forms, exactly and for free.
+ * Expand, Tile, Trilu. Each is a move plan (move.ts): the lowering picks input forms, exactly and for free.
  */
 import { fail } from '../../util/errors.js';
 import { nodeLabel, size } from '../ir.js';
@@ -128,4 +128,25 @@ const tile = moveOp({
   },
 });
 
-export const viewOps: OpDef[] = [identity, dropout, reshape, flatten, squeeze, unsqueeze, transpose, expand, tile];
+/**
+ * Trilu(x, k): the upper (upper = 1, default) or lower triangle of the last two axes, relative to diagonal
+ * k; the rest is 0. A move plan with fill 0: causal masks built from a constant fold, and on computed x
+ * it is free (kept elements are x's forms, the others the constant 0).
+ */
+const trilu = moveOp({
+  op: 'Trilu',
+  plan(ctx, inputs) {
+    const x = need(ctx, inputs, 0);
+    if (x.shape.length < 2) bad(ctx, `input rank ${x.shape.length} is below 2`);
+    const k = inputs[1] ? checkInts(ctx, 'k', constInput(ctx, inputs, 1, 'k'))[0] : 0;
+    const upper = ctx.attrs.int('upper', 1);
+    ctx.attrs.require('upper', upper === 0 || upper === 1, 'upper is 0 or 1');
+    const r = x.shape.length;
+    return [mapPlan(x.shape, [...x.shape], (idx) => {
+      const d = idx[r - 1] - idx[r - 2];
+      return (upper ? d >= k : d <= k) ? [...idx] : null;
+    }, 0)];
+  },
+});
+
+export const viewOps: OpDef[] = [identity, dropout, reshape, flatten, squeeze, unsqueeze, transpose, expand, tile, trilu];

@@ -106,19 +106,55 @@ export function maxOf(b: QBuilder, forms: Form[]): Form {
   return b.prim({ kind: 'max', in: forms });
 }
 
+/** A constant this far (in real units) below a group's largest lower bound has exp = 0 at any width (e^-64 < 2^-92). */
+const MASKED_GAP = 64;
+
+/** Bounds of a form; a constant's own value (an infinite mask constant has no finite bounds to check). */
+const boundsOf = (b: QBuilder, f: Form) => (f.terms.length === 0 ? { lo: f.bias, hi: f.bias } : b.bounds(f));
+
 /**
- * Softmax over groups of elements of x (each group one softmax). Per group: m = max, d = x - m <= 0
- * (exact), e = exp(d) by a lookup table onto [0, 2^E] (E = activation bits + 4), S = sum of e (exact),
- * p = floor(e * 2^P / S) with P = activation bits. log: LogSoftmax as d - log(S) by a lookup.
- * Precision: the lookup's input step on d and the final floor (2^-P).
+ * The elements of t that are not mask entries: a mask entry's upper bound is at least 10^4 (real units)
+ * below the largest lower bound in t (scores + a constant -1e9 on future positions). Sums measure their
+ * width on these (lowerSum): masked entries stay exact and Softmax zeroes them.
+ */
+export function unmaskedElems(b: QBuilder, t: QTensor): Form[] {
+  const bs = t.elems.map((f) => boundsOf(b, f));
+  const maxLo = Math.max(...bs.map((r) => r.lo));
+  return t.elems.filter((_, k) => !((bs[k].hi - maxLo) * t.scale <= -1e4));
+}
+
+/**
+ * Softmax over groups of elements of x (each group one softmax). Per group:
+ * - masked elements (an upper bound at least MASKED_GAP below the group's largest lower bound: a causal
+ *   mask's -1e9 or -inf, from Where or Add) are exactly 0 and left out of everything (exp < e^-64);
+ * - m = max of the rest (MaxOfN), d = x - m <= 0 (exact), e = exp(d) by a lookup onto [0, 2^E]
+ *   (E = activation bits P + 4; the maximum's d = 0 gives e = 2^E exactly), S = sum of e (exact);
+ * - Softmax: S' = max(S, 2^E) (a clamp that never changes S, so the bounds know S >= 2^E), one reciprocal
+ *   r = floor(2^K / S') per group (DivFloor, K = E + P + 4), and p = e * r at scale 2^-K: one Mul per
+ *   element (when K + 1 <= 32 bits; wider, p is requantized to P + 4 bits, a DivFloorPow2). Precision:
+ *   p lies in (e / S - 2^(E - K), e / S], so within 2^-(P + 4) of e / S, below the exp table's step.
+ * - LogSoftmax: d - log(S) with log S by a lookup.
+ * Cost per element (P = 8, 64 per group): MaxOfN (b + 2), the domain requantization and Lookup (a
+ * Lookup(8) is 45), 1 Mul; per group one clamp and one DivFloor (1 + 2 nd + nq). Before the reciprocal
+ * each element paid a DivFloor, 1 + 2 nd + P + 1 (~45 at P = 8).
  */
 export function softmax(b: QBuilder, x: QTensor, groups: number[][], log: boolean, spread: number): QTensor {
   const P = b.options.activationBits;
   const E = b.options.activationBits + 4;
+  const K = E + P + 4;
+  const wide = K + 1 > 32;
   const elems = new Array<Form>(x.elems.length);
   const w = b.options.lookupBits;
-  let outScale = log ? x.scale : 2 ** -P;
-  for (const g of groups) {
+  let outScale = log ? x.scale : wide ? 2 ** -(P + 4) : 2 ** -K;
+  for (const all of groups) {
+    // m >= every element, so m >= the largest lower bound: an element whose upper bound is MASKED_GAP
+    // below it has d <= -MASKED_GAP for every valid input.
+    const bs = all.map((i) => boundsOf(b, x.elems[i]));
+    const maxLo = Math.max(...bs.map((r) => r.lo));
+    const isMasked = all.map((_, k) => !log && (bs[k].hi === -Infinity || (bs[k].hi - maxLo) * x.scale <= -MASKED_GAP));
+    const masked = (i: number) => isMasked[all.indexOf(i)];
+    const g = all.filter((i) => !masked(i));
+    for (const i of all) if (masked(i)) elems[i] = constForm(0);
     const m = maxOf(b, g.map((i) => x.elems[i]));
     const d: QTensor = { dtype: 'float', shape: [g.length], scale: x.scale, elems: g.map((i) => addForms(x.elems[i], m, -1)) };
     // The exponent's domain: d in [lo, 0], lo from the calibrated spread of x (with headroom), never below
@@ -136,8 +172,13 @@ export function softmax(b: QBuilder, x: QTensor, groups: number[][], log: boolea
         outScale = c.scale;
       });
     } else {
+      const sb = b.bounds(sum);
+      const top = Math.max(sb.hi, 2 ** E);
+      const s1 = sum.terms.length === 0 ? constForm(Math.max(sum.bias, 2 ** E)) : b.clampInt(sum, 2 ** E, Math.max(1, Math.ceil(Math.log2(top - 2 ** E + 1))));
+      const r = s1.terms.length === 0 ? constForm(Math.floor(2 ** K / s1.bias)) : b.prim({ kind: 'div', num: constForm(2 ** K), den: s1 });
       g.forEach((i, k) => {
-        elems[i] = divide(b, e.elems[k], 1, sum, 1, { scale: 2 ** -P, lo: 0, bits: P + 1 }, b.node).f;
+        const p = product(b, e.elems[k], r);
+        elems[i] = wide ? b.requantize({ dtype: 'float', shape: [1], scale: 2 ** -K, elems: [p] }, { scale: outScale, lo: 0, bits: P + 5 }).elems[0] : p;
       });
     }
   }

@@ -112,6 +112,8 @@ function statsOf(runs: Array<Map<string, Tensor>>, name: string): Stats {
     const t = run.get(name);
     if (!t) continue;
     for (const v of t.data) {
+      // Only finite values: a causal mask's -inf entries are exact constants (composite.softmax), not a range.
+      if (!Number.isFinite(v)) continue;
       if (v < min) min = v;
       if (v > max) max = v;
     }
@@ -120,12 +122,38 @@ function statsOf(runs: Array<Map<string, Tensor>>, name: string): Stats {
   return { min, max, absMax: Math.max(Math.abs(min), Math.abs(max)) };
 }
 
-function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec, headroom: number): { input: QInput; tensor: QTensor } {
+/**
+ * Token inputs: an int input that is read only as the indices of Gathers of constant tables (embedding
+ * lookups) takes exactly the values [0, vocab), vocab the smallest table's size along the Gather axis.
+ * Its range check is then exact (instances.ts: a second check of vocab - 1 - x), so an index past the
+ * table has no witness instead of selecting a wrong row. Negative (wrapping) token ids are refused.
+ */
+export function tokenVocab(graph: Graph, name: string): number | undefined {
+  const readers = graph.nodes.filter((n) => n.inputs.includes(name));
+  if (readers.length === 0) return undefined;
+  let vocab = Infinity;
+  for (const n of readers) {
+    const table = graph.constants.get(n.inputs[0]);
+    if (n.op !== 'Gather' || n.inputs[1] !== name || n.inputs[0] === name || !table) return undefined;
+    const rank = table.shape.length;
+    const axis = new NodeAttrs(n).int('axis', 0);
+    vocab = Math.min(vocab, table.shape[axis < 0 ? axis + rank : axis]);
+  }
+  return vocab >= 1 ? vocab : undefined;
+}
+
+function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec, headroom: number, vocab?: number): { input: QInput; tensor: QTensor } {
   // Ranges are whole powers of two: the circuit's range check accepts exactly [lo, lo + 2^bits), and the
-  // bounds must hold for every input it accepts.
+  // bounds must hold for every input it accepts. Token inputs (tokenVocab) are the exception: [0, vocab).
   let scale = 1;
   let lo: number;
   let bits: number;
+  if (info.dtype === 'int' && vocab !== undefined && info.bits === undefined && spec.bits === undefined) {
+    const first = b.signals.length;
+    const hi = vocab - 1;
+    const elems: Form[] = Array.from({ length: size(info.shape) }, () => ({ bias: 0, terms: [[b.signal({ lo: 0, hi }), 1]] }));
+    return { input: { name: info.name, dtype: info.dtype, shape: info.shape, scale, lo: 0, hi, first }, tensor: { dtype: info.dtype, shape: info.shape, scale, elems } };
+  }
   if (info.dtype === 'bool') [lo, bits] = [0, 1];
   else if (info.dtype === 'int') {
     // A width the model declares (metadata.ts) is the input's domain, whatever the calibration shows.
@@ -170,7 +198,7 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
   const widthsOf = nodeWidths(graph, quant, options.tensors ?? {});
 
   const inputs = graph.inputs.map((info) => {
-    const { input, tensor } = quantInput(b, info, statsOf(runs, info.name), options.inputs?.[info.name] ?? {}, options.inputHeadroom ?? 1.25);
+    const { input, tensor } = quantInput(b, info, statsOf(runs, info.name), options.inputs?.[info.name] ?? {}, options.inputHeadroom ?? 1.25, tokenVocab(graph, info.name));
     values.set(info.name, tensor);
     return input;
   });
