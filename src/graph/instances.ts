@@ -4,7 +4,9 @@
  * two cannot disagree about the circuit's structure.
  *
  * Main signals: x[nIn] (inputs), salt (private input), out[nOut] (output forms; public with logits
- * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s.
+ * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s. With committed
+ * outputs (a split chunk), also outSalt (private input) and outputCommitment: out[] is then internal, and
+ * each output is range-checked and hashed as an input is (the next chunk checks the same ranges again).
  */
 import { requantWidth } from './quant/bounds.js';
 import { formBounds, type QProgram } from './quant/lower.js';
@@ -17,9 +19,9 @@ import { graphLayout, type GraphCircuitOptions, type GraphLayout } from './layou
 /** A gadget input port's value: (form over program signals) * scale + offset, or a main signal + offset. */
 export type PortSource =
   | { form: Form; scale?: number; offset?: bigint }
-  | { main: 'salt' | 'out'; index?: number; offset?: bigint };
+  | { main: 'salt' | 'outSalt' | 'out'; index?: number; offset?: bigint };
 
-export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' };
+export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' | 'outputCommitment' };
 
 export interface GadgetInstance {
   /** Component name in the main template: p<signal>, inRange[i], commitment, best. */
@@ -40,7 +42,7 @@ export interface GraphInstances {
   nOut: number;
   /** Primitive signals (v[]), numbered from nIn. */
   nPrims: number;
-  /** Input range checks, the input commitment, then the primitives in program order. */
+  /** Input range checks, the input commitment, the primitives in program order, then the output commitment. */
   gadgets: GadgetInstance[];
   /** out[j] = outputs[j] (every graph output's elements, in graph order). */
   outputs: Form[];
@@ -66,6 +68,15 @@ export const TEMPLATE_FILES: Record<string, string> = {
 };
 
 const neg = (v: number): bigint | undefined => (v ? BigInt(-v) : undefined);
+
+/**
+ * The integer range [lo, hi] of one program output, over all its elements: a committed output packs each
+ * element minus lo, and the next chunk of a split model takes that range as its input's.
+ */
+export function outputRange(program: QProgram, o: QProgram['outputs'][number]): { lo: number; hi: number } {
+  const b = o.elems.map(formBounds(program));
+  return { lo: Math.min(...b.map((x) => x.lo)), hi: Math.max(...b.map((x) => x.hi)) };
+}
 
 export function graphInstances(program: QProgram, options: GraphCircuitOptions = {}): GraphInstances {
   const layout = graphLayout(program, options);
@@ -126,6 +137,22 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
         gadgets.push({ ...base, params: g.params, inputs: p.in.map((f, k) => ({ port: `in[${k}]`, source: { form: f } })), outputs: out('index') });
         break;
     }
+  }
+
+  if (layout.outputCommitmentIndex >= 0) {
+    const elems = program.outputs.flatMap((o) => {
+      const { lo } = outputRange(program, o);
+      return o.elems.map((form) => ({ form, offset: neg(lo) }));
+    });
+    const bits = Math.max(...program.outputs.map((o) => outputRange(program, o)).map(({ lo, hi }) => unsignedBits(hi - lo)));
+    elems.forEach((source, j) => gadgets.push({ name: `outRange[${j}]`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source }], outputs: [] }));
+    gadgets.push({
+      name: 'outCommitment',
+      template: 'PackedCommitment',
+      params: [nOut, bits],
+      inputs: [...elems.map((source, j) => ({ port: `in[${j}]`, source })), { port: 'salt', source: { main: 'outSalt' as const } }],
+      outputs: [{ port: 'out', target: { main: 'outputCommitment' } }],
+    });
   }
 
   const outputs = program.outputs.flatMap((o) => o.elems);
