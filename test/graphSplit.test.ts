@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -238,6 +240,56 @@ describe('chains prove and verify', () => {
       expect(r.output!.prediction.logits).toEqual(runProgram(model.split.whole, quantizeInputs(model.split.whole, inputs[2])).map(String));
     } finally {
       await threads.close();
+    }
+  }, 600_000);
+});
+
+describe('CLI with --split', () => {
+  const root = path.resolve(import.meta.dirname, '..');
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [path.join(root, 'bin', 'zkinfer.js'), ...args, '--artifacts', artifactsDir, ...(args[0] === 'verify' ? [] : ['-q'])], { cwd: root }, (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      );
+    });
+
+  it('compile, prove on 2 workers and verify a chain; a tampered chain is INVALID; bad cuts are one line, exit 2', async () => {
+    const onnx = path.join(artifactsDir, 'small.onnx');
+    const cal = path.join(artifactsDir, 'cal.json');
+    const input = path.join(artifactsDir, 'input.json');
+    const proof = path.join(artifactsDir, 'chain.json');
+    await writeFile(onnx, smallCnn());
+    await writeFile(cal, JSON.stringify(calibration.map((c) => Array.from(c.get('x')!))));
+    await writeFile(input, JSON.stringify(Array.from(inputs[1].get('x')!)));
+    const model = ['-m', onnx, '--calibration', cal];
+
+    const compiled = await cli('compile', ...model, '--split', 'r1,h');
+    expect(compiled.code, compiled.stderr).toBe(0);
+    expect(compiled.stdout).toMatch(/split {6}3 chunks at r1, h/);
+    const proved = await cli('prove', ...model, '--split', 'r1,h', '--input', input, '--workers', '2', '-o', proof);
+    expect(proved.code, proved.stderr).toBe(0);
+    expect(proved.stdout).toMatch(/3 chunk proofs/);
+    const verified = await cli('verify', proof);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/^VALID: chain [0-9a-f]{16}… \(3 chunks\)/);
+
+    const chain = JSON.parse(await readFile(proof, 'utf8'));
+    chain.links.reverse();
+    await writeFile(proof, JSON.stringify(chain));
+    const tampered = await cli('verify', proof);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/^INVALID: chunk 1: /);
+
+    for (const [args, message] of [
+      [['--split', 'nope'], /^--split: 'nope' is not a tensor of the graph/],
+      [['--split', 'r1,,h'], /^--split takes tensor names separated by commas/],
+      [['--split', 'r1', '--chunk-constraints', '100'], /^--chunk-constraints is the budget of --split auto/],
+      [['--split', 'auto', '--chunk-constraints', 'x'], /^--chunk-constraints must be a positive integer/],
+    ] as Array<[string[], RegExp]>) {
+      const r = await cli('compile', ...model, ...args);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr.trim().replace(/^zkinfer: /, '')).toMatch(message);
     }
   }, 600_000);
 });
