@@ -59,7 +59,8 @@ function crossingCost(program: QProgram, o: QOutput): number {
   return o.elems.length * bits + commitmentCost(o.elems.length, bits);
 }
 
-const cutNames = (graph: Graph) => graph.nodes.flatMap((n) => n.outputs).filter((t) => t !== '' && !graph.outputs.some((o) => o.name === t));
+/** The tensors --split may name: every node output that is not a graph output (not all can be cuts). */
+export const cutNames = (graph: Graph) => graph.nodes.flatMap((n) => n.outputs).filter((t) => t !== '' && !graph.outputs.some((o) => o.name === t));
 
 export function splitGraph(graph: Graph & { opset?: number }, calibration: Sample[], options: LowerOptions & SplitOptions): SplitProgram {
   const available = cutNames(graph);
