@@ -157,36 +157,41 @@ describe('cutting the integer program', () => {
 });
 
 describe('a chunk with committed outputs', () => {
-  it('circom and the linker give the same constraint system; a wrong commitment or range bit breaks it', async () => {
-    const s = splitGraph(graph(), calibration, { split: ['r1', 'h'] });
-    const program = s.chunks[1];
-    const options = { artifactsDir, visibility: { input: 'private', output: 'logits' }, commitOutputs: true } as const;
-    const circom = await compileGraphProgram(program, { ...options, emit: 'circom' });
-    const linked = await compileGraphProgram(program, { ...options, emit: 'linked' });
-    const counts = (c: typeof circom.circuit) => [c.constraints, c.wires, c.outputs, c.publicInputs, c.privateInputs];
-    expect(counts(linked.circuit)).toEqual(counts(circom.circuit));
-    expect(circom.layout.outputs).toBe(0);
-    expect(circom.layout.commitmentIndex).toBe(0);
-    expect(circom.layout.outputCommitmentIndex).toBe(1);
-    const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
-    const [cSet, lSet] = await Promise.all([canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames), canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames)]);
-    expect([...lSet].sort()).toEqual([...cSet].sort());
+  // Chunk 2 of r1|p1 outputs max pools of its own inputs (range-checked before packing); chunk 2 of r1|h
+  // outputs clamped requantizations, which RequantReluClamp confines already (no checks of its own).
+  for (const [cuts, checks] of [[['r1', 'p1'], true], [['r1', 'h'], false]] as const) {
+    it(`circom and the linker give the same constraint system (cuts ${cuts}); a wrong commitment${checks ? ' or range bit' : ''} breaks it`, async () => {
+      const s = splitGraph(graph(), calibration, { split: [...cuts] });
+      const program = s.chunks[1];
+      const options = { artifactsDir, visibility: { input: 'private', output: 'logits' }, commitOutputs: true } as const;
+      const circom = await compileGraphProgram(program, { ...options, emit: 'circom' });
+      const linked = await compileGraphProgram(program, { ...options, emit: 'linked' });
+      const counts = (c: typeof circom.circuit) => [c.constraints, c.wires, c.outputs, c.publicInputs, c.privateInputs];
+      expect(counts(linked.circuit)).toEqual(counts(circom.circuit));
+      expect(circom.layout.outputs).toBe(0);
+      expect(circom.layout.commitmentIndex).toBe(0);
+      expect(circom.layout.outputCommitmentIndex).toBe(1);
+      const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
+      const [cSet, lSet] = await Promise.all([canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames), canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames)]);
+      expect([...lSet].sort()).toEqual([...cSet].sort());
 
-    const x = runChain(s, quantizeInputs(s.whole, inputs[0]))[0];
-    const item = { x, salt: 5n, outSalt: 9n };
-    const w = wtnsValues(await linkedWitness(linked.linked!, program, [item]));
-    const cw = await computeWitness(circom.circuit.wasmPath, item);
-    const r1cs = await loadR1cs(linked.circuit.r1csPath);
-    expect(checkWitness(r1cs, w).ok).toBe(true);
-    expect(w.slice(0, 3)).toEqual(cw.slice(0, 3));
-    const sym = await loadSymbols(linked.circuit.symPath);
-    for (const pattern of [/^main\.outputCommitment$/, /outRange\[0\]\.b\.out\[0\]$/]) {
-      const [, i] = [...sym].find(([name, i]) => i >= 0 && pattern.test(name))!;
-      const bad = [...w];
-      bad[i] = bad[i] + 1n;
-      expect(checkWitness(r1cs, bad).ok, String(pattern)).toBe(false);
-    }
-  }, 300_000);
+      const x = runChain(s, quantizeInputs(s.whole, inputs[0]))[0];
+      const item = { x, salt: 5n, outSalt: 9n };
+      const w = wtnsValues(await linkedWitness(linked.linked!, program, [item]));
+      const cw = await computeWitness(circom.circuit.wasmPath, item);
+      const r1cs = await loadR1cs(linked.circuit.r1csPath);
+      expect(checkWitness(r1cs, w).ok).toBe(true);
+      expect(w.slice(0, 3)).toEqual(cw.slice(0, 3));
+      const sym = await loadSymbols(linked.circuit.symPath);
+      expect([...sym.keys()].some((name) => name.includes('outRange['))).toBe(checks);
+      for (const pattern of [/^main\.outputCommitment$/, ...(checks ? [/outRange\[0\]\.b\.out\[0\]$/] : [])]) {
+        const [, i] = [...sym].find(([name, i]) => i >= 0 && pattern.test(name))!;
+        const bad = [...w];
+        bad[i] = bad[i] + 1n;
+        expect(checkWitness(r1cs, bad).ok, String(pattern)).toBe(false);
+      }
+    }, 300_000);
+  }
 });
 
 async function chain(split: string[]): Promise<SplitModel> {

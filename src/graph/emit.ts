@@ -110,7 +110,8 @@ export function renderGraphCircuit(inst: GraphInstances): string {
     '    var acc;',
   ];
   line(`component inRange[${nIn}];`);
-  if (committed) line(`component outRange[${nOut}];`);
+  const outChecks = inst.gadgets.filter((g) => g.name.startsWith('outRange[')).length;
+  if (outChecks) line(`component outRange[${outChecks}];`);
   let lastNode = '';
   for (const g of inst.gadgets) {
     if (g.node !== undefined && g.node !== lastNode) body.push('', `    // ${g.node}`);

@@ -6,11 +6,12 @@
  * Main signals: x[nIn] (inputs), salt (private input), out[nOut] (output forms; public with logits
  * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s. With committed
  * outputs (a split chunk), also outSalt (private input) and outputCommitment: out[] is then internal, and
- * each output is range-checked and hashed as an input is (the next chunk checks the same ranges again).
+ * the outputs are hashed as a private input is, each range-checked first unless its gadget confines it
+ * already (the next chunk range-checks them again as its input).
  */
 import { requantWidth } from './quant/bounds.js';
 import { formBounds, type QProgram } from './quant/lower.js';
-import { gadgetOf } from './gadgets.js';
+import { enforcedRanges, gadgetOf } from './gadgets.js';
 import { signedBits, unsignedBits } from './quant/prims.js';
 import type { Form } from './quant/qtensor.js';
 import { size } from './ir.js';
@@ -68,6 +69,25 @@ export const TEMPLATE_FILES: Record<string, string> = {
 };
 
 const neg = (v: number): bigint | undefined => (v ? BigInt(-v) : undefined);
+
+/**
+ * A committed output's packing (each element minus its output's lo, at one width) and which elements
+ * need a range check before they are packed: those whose defining gadget does not already confine them
+ * to [lo, lo + 2^bits) (enforcedRanges), so that the packing is injective.
+ */
+export function committedOutputs(program: QProgram): { bits: number; elems: Array<{ form: Form; lo: number; check: boolean }> } {
+  const ranges = program.outputs.map((o) => outputRange(program, o));
+  const bits = Math.max(...ranges.map(({ lo, hi }) => unsignedBits(hi - lo)));
+  const enforced = enforcedRanges(program.prims);
+  const elems = program.outputs.flatMap((o, k) =>
+    o.elems.map((form) => {
+      const { lo } = ranges[k];
+      const r = enforced(form);
+      return { form, lo, check: !(r && r.lo >= lo && r.hi < lo + 2 ** bits) };
+    }),
+  );
+  return { bits, elems };
+}
 
 /**
  * The integer range [lo, hi] of one program output, over all its elements: a committed output packs each
@@ -140,17 +160,15 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
   }
 
   if (layout.outputCommitmentIndex >= 0) {
-    const elems = program.outputs.flatMap((o) => {
-      const { lo } = outputRange(program, o);
-      return o.elems.map((form) => ({ form, offset: neg(lo) }));
-    });
-    const bits = Math.max(...program.outputs.map((o) => outputRange(program, o)).map(({ lo, hi }) => unsignedBits(hi - lo)));
-    elems.forEach((source, j) => gadgets.push({ name: `outRange[${j}]`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source }], outputs: [] }));
+    const { bits, elems } = committedOutputs(program);
+    const sources = elems.map(({ form, lo }) => ({ form, offset: neg(lo) }));
+    const checked = elems.flatMap((e, j) => (e.check ? [sources[j]] : []));
+    checked.forEach((source, j) => gadgets.push({ name: `outRange[${j}]`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source }], outputs: [] }));
     gadgets.push({
       name: 'outCommitment',
       template: 'PackedCommitment',
       params: [nOut, bits],
-      inputs: [...elems.map((source, j) => ({ port: `in[${j}]`, source })), { port: 'salt', source: { main: 'outSalt' as const } }],
+      inputs: [...sources.map((source, j) => ({ port: `in[${j}]`, source })), { port: 'salt', source: { main: 'outSalt' as const } }],
       outputs: [{ port: 'out', target: { main: 'outputCommitment' } }],
     });
   }

@@ -12,7 +12,7 @@
  */
 import { fail } from '../util/errors.js';
 import { gadgetOf } from './gadgets.js';
-import { outputRange } from './instances.js';
+import { committedOutputs, outputRange } from './instances.js';
 import { size, type Graph } from './ir.js';
 import { formBounds, lowerGraph, type LowerOptions, type QInput, type QOutput, type QProgram, type Sample } from './quant/lower.js';
 import { unsignedBits, type Prim } from './quant/prims.js';
@@ -52,8 +52,14 @@ function commitmentCost(n: number, bits: number): number {
   return 240 * calls + 21 * (packed - calls);
 }
 
-/** Range checks and commitment of a committed tensor on one side of a cut. */
+/** The producer's side of a cut: range checks its gadgets do not already imply, and the commitment. */
 function crossingCost(program: QProgram, o: QOutput): number {
+  const { bits, elems } = committedOutputs({ ...program, outputs: [o] });
+  return elems.filter((e) => e.check).length * bits + commitmentCost(o.elems.length, bits);
+}
+
+/** The consumer's side of a cut: every input value range-checked, and the commitment. */
+function inputSideCost(program: QProgram, o: QOutput): number {
   const { lo, hi } = outputRange(program, o);
   const bits = unsignedBits(hi - lo);
   return o.elems.length * bits + commitmentCost(o.elems.length, bits);
@@ -230,9 +236,8 @@ function chooseCuts(full: QProgram, candidates: Cut[], budget: number): Cut[] {
   for (const p of full.prims) prefix.push(prefix[prefix.length - 1] + gadgetOf(p, bounds).constraints);
   const sorted = [...candidates].sort((a, b) => a.boundary - b.boundary);
   const inputCost = full.inputs.reduce((a, i) => a + size(i.shape) * unsignedBits(i.hi - i.lo), 0);
-  const sideCost = (c: Cut) => crossingCost(full, c.output);
   const cost = (from: Cut | undefined, to: Cut | undefined) =>
-    prefix[to ? to.boundary + 1 : full.prims.length] - prefix[from ? from.boundary + 1 : 0] + (from ? sideCost(from) : inputCost) + (to ? sideCost(to) : 0);
+    prefix[to ? to.boundary + 1 : full.prims.length] - prefix[from ? from.boundary + 1 : 0] + (from ? inputSideCost(full, from.output) : inputCost) + (to ? crossingCost(full, to.output) : 0);
   const cuts: Cut[] = [];
   let at: Cut | undefined;
   while (cost(at, undefined) > budget) {

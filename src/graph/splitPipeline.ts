@@ -112,6 +112,8 @@ export async function proveSplit(model: SplitModel, sample: Sample, options: Spl
   if (options.threads) links.push(...(await Promise.all(chunks.map((_, j) => prove(j)))));
   else for (let j = 0; j < n; j++) links.push(await prove(j));
 
+  const last = links[n - 1];
+  if (chunks[n - 1].layout.outputs > 0 && last.prediction.logits.join() !== values[n - 1].join()) throw new Error('internal error: the last chunk\'s proved outputs differ from the integer reference');
   // Each commitment is the one circomlibjs computes from the values (what an opening holder can check).
   for (let j = 0; j < n - 1; j++) {
     const { values: packedValues, bits } = commitmentValues(split.chunks[j + 1], values[j]);
