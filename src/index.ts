@@ -60,7 +60,8 @@ export { inputCommitment, randomSalt } from './format/commitment.js';
 export { deriveArchitecture, fitToArchitecture, type WeightsArchitecture } from './weights/architecture.js';
 export { weightsCommitment, modelIdOfCommitment } from './weights/commitment.js';
 export { parseQuantizedModel, readQuantizedModel } from './weights/qmodelFile.js';
-export { verify, verifyBundle, type VerifyResult, type VerifyOptions } from './verify/index.js';
+export { verify, verifyBundle, verifyChain, type VerifyResult, type VerifyOptions, type ChainVerifyResult } from './verify/index.js';
+export { parseChainKey, parseChainBundle, chainIdOf, type ChainKey, type ChainBundle } from './format/chain.js';
 export { parseBundle, type ProofBundle } from './format/bundle.js';
 export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';
 export { ZkinferError } from './util/errors.js';
@@ -88,6 +89,12 @@ export {
   runProgram,
   dequantizeOutputs,
   evaluateAgreement,
+  splitGraph,
+  compileSplit,
+  setupSplit,
+  proveSplit,
+  type SplitModel,
+  type SplitProgram,
   type Graph,
   type GraphModel,
   type QProgram,

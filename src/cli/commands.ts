@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isChainBundle, verifyChainCommand } from './splitCommands.js';
 import { readdir } from 'node:fs/promises';
 import { buildModel, type BuildOptions } from '../index.js';
 import { BUNDLED_MODELS, loadModelSource } from '../model/index.js';
@@ -163,6 +164,7 @@ async function resolveKey(bundle: unknown, flags: { key?: string; artifacts?: st
 /** `zkinfer verify`: exit code 0 only for a valid proof; otherwise one line saying why. */
 export async function verifyCommand(file: string, flags: { key?: string; artifacts?: string; json?: boolean }): Promise<number> {
   const bundle = await readJsonFile(file, 'proof bundle', 'BAD_BUNDLE');
+  if (isChainBundle(bundle)) return verifyChainCommand(bundle, flags);
   const result = await verify(bundle, await resolveKey(bundle, flags));
   // A bundle that is not a zkinfer bundle at all (bad field, unsupported version: the verdict's `malformed`)
   // is bad input, exit 2 with the one-line error; a well-formed bundle whose proof fails is exit 1.

@@ -35,6 +35,9 @@ export interface GraphFlags {
   batchSize?: number;
   emit?: EmitMode;
   quiet?: boolean;
+  /** Split models (splitCommands.ts): cut tensors, comma-separated, or 'auto'. */
+  split?: string;
+  chunkConstraints?: string;
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -68,7 +71,7 @@ function lowerOptions(graph: Graph, flags: GraphFlags): LowerOptions {
   };
 }
 
-function visibilityOf(flags: GraphFlags): Visibility {
+export function visibilityOf(flags: GraphFlags): Visibility {
   return { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' };
 }
 
@@ -83,7 +86,7 @@ function modelFile(model: string): string {
 export const loadModelGraph = (model: string): Promise<Graph> => loadGraph(modelFile(model));
 
 /** MNIST digits as samples of a graph whose one input holds 784 pixels (the bundled models). */
-function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
+export function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
   const input = graph.inputs[0];
   const n = graph.inputs.length === 1 ? size(input.shape) : 0;
   if (n !== MNIST_PIXELS) fail('BAD_INPUT', `MNIST digits are ${MNIST_PIXELS} pixels; this model's inputs are ${graph.inputs.map((i) => `'${i.name}' [${i.shape}]`).join(', ')}`);
@@ -91,7 +94,7 @@ function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
   return digits.map((d) => new Map([[input.name, Float64Array.from(d.pixels)]]));
 }
 
-async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
+export async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
   if (flags.weights === 'private') fail('BAD_INPUT', '--weights private is available for the bundled models and tfjs model.json files (layer pipeline); ONNX models bake their weights in');
   const graph = loaded ?? (await loadModelGraph(flags.model));
   let calibration: Sample[];
@@ -176,7 +179,7 @@ export async function graphSetupCommand(flags: GraphFlags): Promise<void> {
 }
 
 /** Held-out MNIST digit --mnist-index. */
-function heldOutDigit(index: string): DigitSample {
+export function heldOutDigit(index: string): DigitSample {
   const test = loadMnistSplit().test;
   const i = Number(index);
   if (!/^\d+$/.test(index) || i >= test.length) fail('BAD_INPUT', `--mnist-index must be an integer from 0 to ${test.length - 1}`);

@@ -8,6 +8,7 @@ import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './ve
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
 import { commitWeightsCommand } from './weightsCommands.js';
 import { graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
+import { isSplit, splitCompileCommand, splitProveCommand, splitSetupCommand } from './splitCommands.js';
 
 /**
  * Every model goes through the op-graph pipeline (src/graph), except --weights private, which the layer
@@ -35,6 +36,12 @@ const common = (cmd: Command) =>
     .addOption(new Option('--weights <mode>', 'constant: weights baked into the circuit; private: one circuit for any weights of the architecture, model id = their commitment').choices(['constant', 'private']).default('constant'))
     .option('-q, --quiet', 'no progress output');
 
+/** Split models: compile, setup and prove a chain of chunk circuits (src/graph/split.ts). */
+const splittable = (cmd: Command) =>
+  cmd
+    .option('--split <tensors>', 'cut the model at these tensors (comma-separated, in graph order) into chunks proved separately and chained by input/output commitments; auto: cuts from --chunk-constraints')
+    .option('--chunk-constraints <n>', 'with --split auto: estimated constraint budget per chunk');
+
 const program = new Command('zkinfer')
   .description('Prove in zero knowledge that an output came from running a given quantized neural network on a given input (Groth16).')
   .showHelpAfterError()
@@ -45,18 +52,21 @@ const program = new Command('zkinfer')
     else if (process.env.ZKINFER_ARTIFACTS) await checkArtifactsDir(process.env.ZKINFER_ARTIFACTS, '$ZKINFER_ARTIFACTS');
   });
 
-common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action((flags) => (isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags)));
+splittable(common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)'))).action((flags) =>
+  isSplit(flags) ? splitCompileCommand(flags) : isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags),
+);
 
 common(program.command('evaluate').description('float vs quantized agreement of a model on a data set, without proving'))
   .requiredOption('--inputs <file>', 'samples to evaluate on (same formats as --calibration)')
   .option('--labels <file>', 'JSON array of class indices: also print float and quantized accuracy')
   .action(graphEvaluateCommand);
 
-common(program.command('setup').description('Groth16 setup for the model (cached); writes its verification key'))
+splittable(common(program.command('setup').description('Groth16 setup for the model (cached); writes its verification key')))
   .option('--ptau <file>', 'ceremony powers-of-tau file prepared for phase 2 (verified before use); default: local INSECURE dev ptau')
-  .action((flags) => (isGraphModel(flags) ? graphSetupCommand(flags) : setupCommand(flags)));
+  .action((flags) => (isSplit(flags) ? splitSetupCommand(flags) : isGraphModel(flags) ? graphSetupCommand(flags) : setupCommand(flags)));
 
-common(program.command('prove').description('prove one inference and write a proof bundle'))
+splittable(common(program.command('prove').description('prove one inference and write a proof bundle')))
+  .option('--workers <n>', 'with --split: prove the chunks at once on n prover threads (default 0: one after another)')
   .option('--input <file>', 'one sample in the model\'s units (flat array, {name: array}, or EZKL input.json; the bundled models: 784 integer pixels 0..255)')
   .option('--mnist-index <n>', 'use held-out MNIST digit n as the input')
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
@@ -64,7 +74,7 @@ common(program.command('prove').description('prove one inference and write a pro
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
   .option('--weights-file <file>', 'with --weights private: quantized model JSON whose weights to prove with (default: the --model\'s)')
   .option('--weights-salt <n>', 'with --weights private: the secret salt of the weights commitment (see commit-weights)')
-  .action((flags) => (isGraphModel(flags) ? graphProveCommand(flags) : proveCommand(flags)));
+  .action((flags) => (isSplit(flags) ? splitProveCommand(flags) : isGraphModel(flags) ? graphProveCommand(flags) : proveCommand(flags)));
 
 program
   .command('commit-weights')
@@ -78,9 +88,9 @@ program
 
 program
   .command('verify')
-  .description('verify a proof bundle; exit 0 if valid, 1 if not (with the reason), 2 if the bundle or key is malformed')
+  .description('verify a proof bundle (or a split model\'s chain bundle); exit 0 if valid, 1 if not (with the reason), 2 if the bundle or key is malformed')
   .argument('<bundle>', 'proof bundle JSON file')
-  .option('-k, --key <file>', 'verification key (default: looked up by the bundle\'s model id under artifacts/keys/by-id)')
+  .option('-k, --key <file>', 'verification key, or chain key (default: looked up by the bundle\'s model id under artifacts/keys/by-id, or chain id under artifacts/keys/chains)')
   .option('--artifacts <dir>', 'artifacts directory holding keys/by-id')
   .option('--json', 'print the full verdict as JSON')
   .action(async (file: string, flags) => {

@@ -10,6 +10,8 @@ export interface DecodedItem {
   input?: number[];
   /** The salted Poseidon commitment to the input, when inputs are private. */
   inputCommitment?: string;
+  /** A split model's chunk: the salted Poseidon commitment to its outputs (the next chunk's input commitment). */
+  outputCommitment?: string;
   /** Graph models: every graph output, dequantized (the proved integers times each output's scale). */
   outputs?: GraphOutputValues[];
 }
@@ -64,6 +66,7 @@ export function decodePublicSignals(key: ZkinferKey, publicSignals: string[]): D
       ...(outputs ? { outputs } : {}),
       ...(l.inputs > 0 ? { input: publicSignals.slice(l.inputOffset + b * l.inputs, l.inputOffset + (b + 1) * l.inputs).map(Number) } : {}),
       ...(l.commitmentIndex >= 0 ? { inputCommitment: publicSignals[l.commitmentIndex + b] } : {}),
+      ...(l.outputCommitmentIndex !== undefined ? { outputCommitment: publicSignals[l.outputCommitmentIndex + b] } : {}),
     });
   }
   const w = l.weightsCommitmentIndex;

@@ -45,6 +45,8 @@ const layoutSchema = z.strictObject({
   inputOffset: z.number().int().nonnegative(),
   inputs: z.number().int().nonnegative(),
   weightsCommitmentIndex: z.number().int().nonnegative().optional(),
+  /** A split model's chunk (all but the last): the salted Poseidon commitment to its outputs, which are not public. */
+  outputCommitmentIndex: z.number().int().nonnegative().optional(),
   total: z.number().int().positive(),
 });
 

@@ -95,17 +95,23 @@ export function renderGraphCircuit(inst: GraphInstances): string {
   };
 
   const vis = layout.visibility;
+  const committed = layout.outputCommitmentIndex >= 0;
+  if (committed && layout.batch > 1) throw new Error('internal error: committed outputs are for batch 1');
   const head = [
     `template ${GRAPH_TEMPLATE}() {`,
     `    signal input x[${nIn}];`,
     ...(vis.input === 'private' ? ['    signal input salt;'] : []),
-    `    signal ${vis.output === 'logits' ? 'output ' : ''}out[${nOut}];`,
+    ...(committed ? ['    signal input outSalt;'] : []),
+    `    signal ${layout.outputs > 0 ? 'output ' : ''}out[${nOut}];`,
     ...(layout.classIndex >= 0 ? ['    signal output class;'] : []),
     ...(vis.input === 'private' ? ['    signal output inputCommitment;'] : []),
+    ...(committed ? ['    signal output outputCommitment;'] : []),
     ...(inst.nPrims ? [`    signal v[${inst.nPrims}];`] : []),
     '    var acc;',
   ];
   line(`component inRange[${nIn}];`);
+  const outChecks = inst.gadgets.filter((g) => g.name.startsWith('outRange[')).length;
+  if (outChecks) line(`component outRange[${outChecks}];`);
   let lastNode = '';
   for (const g of inst.gadgets) {
     if (g.node !== undefined && g.node !== lastNode) body.push('', `    // ${g.node}`);

@@ -74,3 +74,33 @@ export function gadgetOf(p: Prim, bounds: (f: Form) => Interval): Gadget {
     }
   }
 }
+
+/**
+ * What the constraints of the gadget defining a form's one signal confine it to, whatever the static
+ * bounds say (undefined when they do not): a clamped requantization (RequantReluClamp: out in [0, 2^h - 1],
+ * the signal out + clampLo), or max pooling over such forms (MaxOfN's output is one of its inputs). A
+ * split model's chunk needs no range check of its own before committing an output confined like this.
+ */
+export function enforcedRanges(prims: readonly Prim[]): (f: Form) => Interval | undefined {
+  const bySignal = new Map(prims.map((p) => [p.out, p]));
+  const memo = new Map<number, Interval | undefined>();
+  const ofSignal = (s: number): Interval | undefined => {
+    if (memo.has(s)) return memo.get(s);
+    const p = bySignal.get(s);
+    let r: Interval | undefined;
+    if (p?.kind === 'requant' && p.clampLo !== null) r = { lo: p.clampLo, hi: p.clampLo + 2 ** p.clampBits - 1 };
+    else if (p?.kind === 'max') {
+      const ins = p.in.map(ofForm);
+      if (ins.every((x) => x !== undefined)) r = spread(ins as Interval[]);
+    }
+    memo.set(s, r);
+    return r;
+  };
+  const ofForm = (f: Form): Interval | undefined => {
+    if (f.terms.length !== 1 || f.terms[0][1] !== 1) return undefined;
+    const r = ofSignal(f.terms[0][0]);
+    return r && { lo: r.lo + f.bias, hi: r.hi + f.bias };
+  };
+  return ofForm;
+}
+

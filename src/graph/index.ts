@@ -31,5 +31,7 @@ export { lowerGraph, runFloat, type QProgram, type Sample, type LowerOptions } f
 export { quantizeInputs, runProgram, dequantizeOutputs } from './quant/reference.js';
 export { evaluateAgreement, type Agreement } from './evaluate.js';
 export { emitGraphCircuit } from './emit.js';
+export { splitGraph, runChain, type SplitOptions, type SplitProgram } from './split.js';
+export { compileSplit, setupSplit, proveSplit, type SplitModel, type SplitCircuits, type SplitProveOptions } from './splitPipeline.js';
 export type { Graph } from './ir.js';
 export { importTfjsGraph, loadTfjsGraph, type TfjsWeights } from './tfjs.js';

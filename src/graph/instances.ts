@@ -4,11 +4,14 @@
  * two cannot disagree about the circuit's structure.
  *
  * Main signals: x[nIn] (inputs), salt (private input), out[nOut] (output forms; public with logits
- * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s.
+ * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s. With committed
+ * outputs (a split chunk), also outSalt (private input) and outputCommitment: out[] is then internal, and
+ * the outputs are hashed as a private input is, each range-checked first unless its gadget confines it
+ * already (the next chunk range-checks them again as its input).
  */
 import { requantWidth } from './quant/bounds.js';
 import { formBounds, type QProgram } from './quant/lower.js';
-import { gadgetOf } from './gadgets.js';
+import { enforcedRanges, gadgetOf } from './gadgets.js';
 import { signedBits, unsignedBits } from './quant/prims.js';
 import type { Form } from './quant/qtensor.js';
 import { size } from './ir.js';
@@ -17,9 +20,9 @@ import { graphLayout, type GraphCircuitOptions, type GraphLayout } from './layou
 /** A gadget input port's value: (form over program signals) * scale + offset, or a main signal + offset. */
 export type PortSource =
   | { form: Form; scale?: number; offset?: bigint }
-  | { main: 'salt' | 'out'; index?: number; offset?: bigint };
+  | { main: 'salt' | 'outSalt' | 'out'; index?: number; offset?: bigint };
 
-export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' };
+export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' | 'outputCommitment' };
 
 export interface GadgetInstance {
   /** Component name in the main template: p<signal>, inRange[i], commitment, best. */
@@ -40,7 +43,7 @@ export interface GraphInstances {
   nOut: number;
   /** Primitive signals (v[]), numbered from nIn. */
   nPrims: number;
-  /** Input range checks, the input commitment, then the primitives in program order. */
+  /** Input range checks, the input commitment, the primitives in program order, then the output commitment. */
   gadgets: GadgetInstance[];
   /** out[j] = outputs[j] (every graph output's elements, in graph order). */
   outputs: Form[];
@@ -72,6 +75,34 @@ export const needsTopCheck = (lo: number, hi: number): boolean => hi - lo !== 2 
 
 /** Constraints of one input element's range checks (UnsignedRange: one per bit, once or twice). */
 export const inputCheckConstraints = (lo: number, hi: number): number => unsignedBits(hi - lo) * (needsTopCheck(lo, hi) ? 2 : 1);
+
+/**
+ * A committed output's packing (each element minus its output's lo, at one width) and which elements
+ * need a range check before they are packed: those whose defining gadget does not already confine them
+ * to [lo, lo + 2^bits) (enforcedRanges), so that the packing is injective.
+ */
+export function committedOutputs(program: QProgram): { bits: number; elems: Array<{ form: Form; lo: number; check: boolean }> } {
+  const ranges = program.outputs.map((o) => outputRange(program, o));
+  const bits = Math.max(...ranges.map(({ lo, hi }) => unsignedBits(hi - lo)));
+  const enforced = enforcedRanges(program.prims);
+  const elems = program.outputs.flatMap((o, k) =>
+    o.elems.map((form) => {
+      const { lo } = ranges[k];
+      const r = enforced(form);
+      return { form, lo, check: !(r && r.lo >= lo && r.hi < lo + 2 ** bits) };
+    }),
+  );
+  return { bits, elems };
+}
+
+/**
+ * The integer range [lo, hi] of one program output, over all its elements: a committed output packs each
+ * element minus lo, and the next chunk of a split model takes that range as its input's.
+ */
+export function outputRange(program: QProgram, o: QProgram['outputs'][number]): { lo: number; hi: number } {
+  const b = o.elems.map(formBounds(program));
+  return { lo: Math.min(...b.map((x) => x.lo)), hi: Math.max(...b.map((x) => x.hi)) };
+}
 
 export function graphInstances(program: QProgram, options: GraphCircuitOptions = {}): GraphInstances {
   const layout = graphLayout(program, options);
@@ -138,6 +169,20 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
         gadgets.push({ ...base, params: g.params, inputs: p.in.map((f, k) => ({ port: `in[${k}]`, source: { form: f } })), outputs: out('index') });
         break;
     }
+  }
+
+  if (layout.outputCommitmentIndex >= 0) {
+    const { bits, elems } = committedOutputs(program);
+    const sources = elems.map(({ form, lo }) => ({ form, offset: neg(lo) }));
+    const checked = elems.flatMap((e, j) => (e.check ? [sources[j]] : []));
+    checked.forEach((source, j) => gadgets.push({ name: `outRange[${j}]`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source }], outputs: [] }));
+    gadgets.push({
+      name: 'outCommitment',
+      template: 'PackedCommitment',
+      params: [nOut, bits],
+      inputs: [...sources.map((source, j) => ({ port: `in[${j}]`, source })), { port: 'salt', source: { main: 'outSalt' as const } }],
+      outputs: [{ port: 'out', target: { main: 'outputCommitment' } }],
+    });
   }
 
   const outputs = program.outputs.flatMap((o) => o.elems);

@@ -14,6 +14,8 @@ export interface GraphLayout {
   /** Offset of item 0's class signal, or -1 when the circuit has no argmax. */
   classIndex: number;
   commitmentIndex: number;
+  /** Offset of item 0's output commitment (a split chunk's committed outputs, which are then not public), or -1. */
+  outputCommitmentIndex: number;
   inputOffset: number;
   inputs: number;
   total: number;
@@ -25,6 +27,11 @@ export interface GraphCircuitOptions {
   classOutput?: number;
   /** Inferences per proof (default 1): k copies of the model under one main. */
   batch?: number;
+  /**
+   * Commit the outputs instead of making them public (every chunk of a split model but the last): a
+   * private salt `outSalt`, the outputs range-checked and hashed like a private input (PackedCommitment).
+   */
+  commitOutputs?: boolean;
 }
 
 export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}): GraphLayout {
@@ -35,13 +42,17 @@ export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}
   const k = options.batch ?? 1;
   if (!Number.isInteger(k) || k < 1 || k > MAX_BATCH) fail('BAD_INPUT', `batch size must be an integer from 1 to ${MAX_BATCH} (got ${k})`);
   if (visibility.output === 'class' && !hasClass) fail('BAD_INPUT', 'class-only visibility needs a classifier output (its argmax is the class)');
-  const outputs = visibility.output === 'logits' ? m : 0;
+  const commitOutputs = options.commitOutputs === true;
+  if (commitOutputs && (hasClass || visibility.output !== 'logits' || k !== 1)) fail('BAD_INPUT', 'committed outputs (a split chunk) take logits visibility, no class and batch 1');
+  const outputs = visibility.output === 'logits' && !commitOutputs ? m : 0;
   let pos = k * outputs;
   const classIndex = hasClass ? pos : -1;
   if (hasClass) pos += k;
   const commitmentIndex = visibility.input === 'private' ? pos : -1;
   if (visibility.input === 'private') pos += k;
+  const outputCommitmentIndex = commitOutputs ? pos : -1;
+  if (commitOutputs) pos += k;
   const inputs = visibility.input === 'public' ? n : 0;
-  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
+  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, outputCommitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
 }
 

@@ -34,6 +34,8 @@ export interface GraphCompileOptions {
    * LINK_AUTO_TERMS linear-form terms, where circom2 takes minutes or runs out of its 4 GB heap.
    */
   emit?: EmitMode;
+  /** Commit the outputs instead of making them public (a split model's chunk; see split.ts). */
+  commitOutputs?: boolean;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -77,7 +79,7 @@ function wantsClass(graph: Graph | undefined, program: QProgram, classify: Graph
 
 export async function compileGraphProgram(program: QProgram, options: GraphCompileOptions & { graph?: Graph } = {}): Promise<GraphCircuit> {
   const classOutput = wantsClass(options.graph, program, options.classify, options.visibility) ? 0 : undefined;
-  const { source, layout, instances } = emitGraphCircuit(program, { visibility: options.visibility, classOutput, batch: options.batch });
+  const { source, layout, instances } = emitGraphCircuit(program, { visibility: options.visibility, classOutput: options.commitOutputs ? undefined : classOutput, batch: options.batch, commitOutputs: options.commitOutputs });
   const emit = options.emit ?? 'auto';
   if (emit !== 'circom' && emit !== 'linked' && emit !== 'auto') throw new ZkinferError('BAD_INPUT', `emit must be circom, linked or auto (got ${JSON.stringify(emit)})`);
   if (emit === 'linked' || (emit === 'auto' && instanceTerms(instances) > LINK_AUTO_TERMS)) {
@@ -100,6 +102,7 @@ export function graphKeyParts(c: GraphCircuit): { layout: ZkinferKey['publicSign
       logits: layout.outputs,
       classIndex: layout.classIndex,
       commitmentIndex: layout.commitmentIndex,
+      ...(layout.outputCommitmentIndex >= 0 ? { outputCommitmentIndex: layout.outputCommitmentIndex } : {}),
       inputOffset: layout.inputOffset,
       inputs: layout.inputs,
       total: layout.total,
@@ -180,7 +183,12 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
       openings.push({ input: xs[b], salt: String(salts[b]), commitment: expected });
     }
   }
-  const bundle: ProofBundle = {
+  return { bundle: graphBundle(model, proof, publicSignals), openings };
+}
+
+/** The proof bundle of a Groth16 proof of a graph circuit, with the claims its public signals imply. */
+export function graphBundle(model: GraphModel, proof: { pi_a: string[]; pi_b: string[][]; pi_c: string[] }, publicSignals: string[]): ProofBundle {
+  return {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
     protocol: 'groth16',
@@ -189,9 +197,8 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
     visibility: model.layout.visibility,
     publicSignals,
     proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },
-    ...bundleClaims(decoded),
+    ...bundleClaims(decodePublicSignals(model.key, publicSignals)),
   };
-  return { bundle, openings };
 }
 
 /** What the private-input commitment packs: each input integer minus its range's low end, at one width. */

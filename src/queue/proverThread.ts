@@ -7,16 +7,23 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildBn128 } from 'ffjavascript';
+import * as snarkjs from 'snarkjs';
 import type { ProofBundle } from '../format/bundle.js';
 import { loadStoredModel, type StoredModel } from '../prove/modelStore.js';
 import { proveStored } from '../prove/stored.js';
 import { ZkinferError } from '../util/errors.js';
 
-export type ThreadRequest = { type: 'prove'; id: number; modelId: string; input: unknown };
+/** 'prove': a stored model on an input; 'proveWitness': a zkey on a computed witness (a split model's chunk). */
+export type ThreadRequest = { type: 'prove'; id: number; modelId: string; input: unknown } | { type: 'proveWitness'; id: number; zkeyPath: string; wtns: Uint8Array };
+export interface WitnessProof {
+  proof: { pi_a: string[]; pi_b: string[][]; pi_c: string[] };
+  publicSignals: string[];
+}
 export type FailureKind = 'input' | 'internal';
 export type ThreadResponse =
   | { type: 'ready' }
   | { type: 'proved'; id: number; bundle: ProofBundle }
+  | { type: 'provedWitness'; id: number; result: WitnessProof }
   | { type: 'failed'; id: number; kind: FailureKind; message: string }
   | { type: 'error'; message: string };
 
@@ -44,6 +51,10 @@ async function main(): Promise<void> {
   parentPort!.on('message', (msg: ThreadRequest) => {
     chain = chain.then(async () => {
       try {
+        if (msg.type === 'proveWitness') {
+          const { proof, publicSignals } = await snarkjs.groth16.prove(msg.zkeyPath, { type: 'mem', data: msg.wtns });
+          return post({ type: 'provedWitness', id: msg.id, result: { proof, publicSignals } });
+        }
         const bundle = await proveStored(await load(msg.modelId), msg.input);
         post({ type: 'proved', id: msg.id, bundle });
       } catch (err) {

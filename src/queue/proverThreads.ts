@@ -7,7 +7,7 @@
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../util/moduleWorker.js';
 import type { ProofBundle } from '../format/bundle.js';
-import type { FailureKind, ThreadRequest, ThreadResponse } from './proverThread.js';
+import type { FailureKind, ThreadRequest, ThreadResponse, WitnessProof } from './proverThread.js';
 
 /** A failed proof: `input` failures are final, `internal` ones may be retried. */
 export class ProveFailure extends Error {
@@ -24,11 +24,12 @@ function spawnThread(artifactsDir: string | undefined): Worker {
   return startModuleWorker(new URL('./proverThread.js', import.meta.url), { artifactsDir });
 }
 
+type Job = { type: 'prove'; modelId: string; input: unknown } | { type: 'proveWitness'; zkeyPath: string; wtns: Uint8Array };
+
 interface Task {
   id: number;
-  modelId: string;
-  input: unknown;
-  resolve: (b: ProofBundle) => void;
+  job: Job;
+  resolve: (result: ProofBundle | WitnessProof) => void;
   reject: (e: Error) => void;
 }
 
@@ -64,6 +65,7 @@ export class ProverThreads {
       if (!task || task.id !== m.id) return;
       thread.task = undefined;
       if (m.type === 'proved') task.resolve(m.bundle);
+      else if (m.type === 'provedWitness') task.resolve(m.result);
       else task.reject(new ProveFailure(m.kind, m.message));
       this.feed(thread);
     });
@@ -92,15 +94,24 @@ export class ProverThreads {
     const task = this.pending.shift();
     if (!task) return;
     thread.task = task;
-    thread.worker.postMessage({ type: 'prove', id: task.id, modelId: task.modelId, input: task.input } satisfies ThreadRequest);
+    thread.worker.postMessage({ ...task.job, id: task.id } satisfies ThreadRequest);
   }
 
   /** Prove `input` (one input, or k inputs for a batch-k model) for the stored model `modelId`. */
   prove(modelId: string, input: unknown): Promise<ProofBundle> {
+    return this.run({ type: 'prove', modelId, input }) as Promise<ProofBundle>;
+  }
+
+  /** A Groth16 proof of a witness computed elsewhere (the chunks of a split model, src/graph/splitPipeline.ts). */
+  proveWitness(zkeyPath: string, wtns: Uint8Array): Promise<WitnessProof> {
+    return this.run({ type: 'proveWitness', zkeyPath, wtns }) as Promise<WitnessProof>;
+  }
+
+  private run(job: Job): Promise<ProofBundle | WitnessProof> {
     if (this.threads.length === 0 && !this.closed) return Promise.reject(new ProveFailure('internal', 'no prover thread could start'));
     if (this.closed) return Promise.reject(new ProveFailure('internal', 'prover threads are closed'));
     return new Promise((resolve, reject) => {
-      this.pending.push({ id: this.nextId++, modelId, input, resolve, reject });
+      this.pending.push({ id: this.nextId++, job, resolve, reject });
       for (const t of this.threads) this.feed(t);
     });
   }

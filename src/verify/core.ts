@@ -10,6 +10,7 @@
  */
 import { groth16 } from 'snarkjs';
 import { parseBundle, type ProofBundle } from '../format/bundle.js';
+import { chainIdOf, parseChainBundle, parseChainKey, type ChainBundle } from '../format/chain.js';
 import { decodePublicSignals, claimsMismatch, type DecodedOutput } from '../format/decode.js';
 import { FIELD_P } from '../format/field.js';
 import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
@@ -86,6 +87,54 @@ export async function verifyBundle(keyValue: unknown, bundleValue: unknown, opti
   return { valid: true, modelId: kv.weights === 'private' ? bundle.modelId : keyId, keyId, output, insecureSetup: key.setup.ptau.insecure };
 }
 
+export interface ChainVerifyResult extends VerifyResult {
+  /** The chain key's id (chainIdOf). */
+  chainId?: string;
+  /** Each chunk's verdict, in order (up to the first failure). */
+  links?: VerifyResult[];
+}
+
+/**
+ * Verify a split model's chain bundle with its chain key: every chunk's bundle as verifyBundle does, and
+ * each chunk's proved output commitment equal to the next chunk's proved input commitment. The output is
+ * the last chunk's (the model's outputs); with a public model input, the first chunk's input is the
+ * model's. A malformed chain key throws BAD_KEY, as for verifyBundle.
+ */
+export async function verifyChain(chainKeyValue: unknown, bundleValue: unknown, options: VerifyOptions = {}): Promise<ChainVerifyResult> {
+  const chain = parseChainKey(chainKeyValue);
+  const chainId = chainIdOf(chain);
+  let bundle: ChainBundle;
+  try {
+    bundle = parseChainBundle(bundleValue);
+  } catch (err) {
+    if (err instanceof ZkinferError) return { valid: false, reason: err.message, malformed: true };
+    throw err;
+  }
+  const fails = (reason: string, links?: VerifyResult[]): ChainVerifyResult => ({ valid: false, reason, chainId, ...(links ? { links } : {}) });
+  if (bundle.chainId !== chainId) return fails(`bundle is for chain ${bundle.chainId.slice(0, 16)}…, the key is for chain ${chainId.slice(0, 16)}…`);
+  if (bundle.links.length !== chain.chunks.length) return fails(`bundle has ${bundle.links.length} links, the chain has ${chain.chunks.length} chunks`);
+  const links: VerifyResult[] = [];
+  for (const [j, link] of bundle.links.entries()) {
+    const r = await verifyBundle(chain.chunks[j], link, options);
+    links.push(r);
+    if (!r.valid) return fails(`chunk ${j + 1}: ${r.reason}`, links);
+    if (j > 0) {
+      const out = links[j - 1].output!.outputCommitment;
+      const inp = r.output!.inputCommitment;
+      if (out === undefined || inp === undefined || out !== inp) return fails(`chunk ${j + 1}'s input commitment is not chunk ${j}'s output commitment (the link at '${chain.cuts[j - 1]}' is broken)`, links);
+    }
+  }
+  const first = links[0];
+  const last = links[links.length - 1];
+  // The model's input side is the first chunk's (public integers or the model input's commitment); the
+  // last chunk's own input commitment is a link, already checked.
+  const { input: _i, inputCommitment: _c, ...result } = last.output!;
+  const { input, inputCommitment } = first.output!;
+  const output = { ...result, ...(input ? { input } : {}), ...(inputCommitment ? { inputCommitment } : {}) };
+  return { valid: true, chainId, modelId: chainId, keyId: chainId, output, links, insecureSetup: links.some((l) => l.insecureSetup) };
+}
+
+export { parseChainKey, parseChainBundle, chainIdOf, chainKeySchema, chainBundleSchema, CHAIN_KEY_FORMAT, CHAIN_BUNDLE_FORMAT, CHAIN_VERSION, type ChainKey, type ChainBundle } from '../format/chain.js';
 export { parseKey, modelIdOf, keySchema, KEY_FORMAT, KEY_VERSION, type ZkinferKey } from '../format/key.js';
 export { parseBundle, bundleSchema, proofSchema, predictionSchema, BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle, type Prediction } from '../format/bundle.js';
 export { decodePublicSignals, bundleClaims, claimsMismatch, graphOutputs, type DecodedOutput, type DecodedItem, type GraphOutputValues } from '../format/decode.js';

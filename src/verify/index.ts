@@ -8,4 +8,4 @@ export function verify(bundleValue: unknown, keyValue: unknown): Promise<VerifyR
   return verifyBundle(keyValue, bundleValue);
 }
 
-export { verifyBundle, type VerifyResult, type VerifyOptions } from './core.js';
+export { verifyBundle, verifyChain, type VerifyResult, type VerifyOptions, type ChainVerifyResult } from './core.js';

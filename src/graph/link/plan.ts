@@ -2,8 +2,9 @@
  * The linker's wire plan: which model wire each gadget-instance wire becomes, and what each gadget input
  * port is, as a linear form over model wires.
  *
- * Wires, in snarkjs order: 1, the main outputs (out[] with logits visibility, class, inputCommitment; per
- * batch item within each), the public inputs x, the private inputs (x, then salt), then each instance's
+ * Wires, in snarkjs order: 1, the main outputs (out[] with logits visibility, class, inputCommitment,
+ * outputCommitment; per batch item within each), the public inputs x, the private inputs (x, salt, then
+ * outSalt), then each instance's
  * own wires (its gadget's outputs and internals, in the gadget's order). A gadget's input wires are not
  * wires of the model: every constraint that reads one reads the linear form that drives it instead (what
  * circom --O2 does with `c.in <== form`), and a primitive's output signal is its gadget's output wire plus
@@ -74,9 +75,11 @@ export interface LinkPlan {
   /** Model wire of each main signal of item b (-1 for salt, class, commitment when the circuit has none). */
   xWire(b: number, i: number): number;
   saltWire(b: number): number;
+  outSaltWire(b: number): number;
   outWire(b: number, j: number): number;
   classWire(b: number): number;
   commitmentWire(b: number): number;
+  outputCommitmentWire(b: number): number;
   /** What the model wire of an instance's local wire holds beyond the local value (a primitive's offset). */
   shiftOf(instance: number, local: number): bigint;
   /** Model wire of an instance's local wire, or -1 for an eliminated one (then see pivots). */
@@ -100,7 +103,8 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const itemOf = (i: number) => Math.floor(i / perItem.length);
 
   // Main wires.
-  const logits = vis.output === 'logits';
+  const logits = layout.outputs > 0;
+  const committed = layout.outputCommitmentIndex >= 0;
   const hasClass = layout.classIndex >= 0;
   const priv = vis.input === 'private';
   let w = 1;
@@ -110,11 +114,15 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   if (hasClass) w += k;
   const commitBase = w;
   if (priv) w += k;
+  const outCommitBase = w;
+  if (committed) w += k;
   const nOutputs = w - 1;
   const xBase = w;
   w += k * nIn;
   const saltBase = w;
   if (priv) w += k;
+  const outSaltBase = w;
+  if (committed) w += k;
   // With class-only visibility out[] is internal; circom keeps it as a wire too (and removes the
   // latest signal of each assignment instead), so the plan does the same.
   if (!logits) {
@@ -122,7 +130,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     w += k * nOut;
   }
   const nPubInputs = priv ? 0 : k * nIn;
-  const nPrvInputs = priv ? k * nIn + k : 0;
+  const nPrvInputs = (priv ? k * nIn + k : 0) + (committed ? k : 0);
   const nMain = w;
 
   // Where each primitive's output signal lives: instance (within an item) and port.
@@ -156,7 +164,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const outForm = (b: number, j: number): KeyForm => ({ bias: 0n, terms: new Map([[outBase + b * nOut + j, 1n]]) });
   const sourceForm = (b: number, s: PortSource): KeyForm => {
     if ('main' in s) {
-      const f = s.main === 'salt' ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) } : outForm(b, s.index!);
+      const f = s.main === 'salt' ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) } : s.main === 'outSalt' ? { bias: 0n, terms: new Map([[outSaltBase + b, 1n]]) } : outForm(b, s.index!);
       return { bias: f.bias + (s.offset ?? 0n), terms: f.terms };
     }
     return formOf(b, s.form, BigInt(s.scale ?? 1), s.offset ?? 0n);
@@ -245,7 +253,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
       const i = b * perItem.length + gi;
       for (const o of g.outputs) {
         if ('signal' in o.target) continue;
-        const main = o.target.main === 'class' ? classBase + b : commitBase + b;
+        const main = o.target.main === 'class' ? classBase + b : o.target.main === 'outputCommitment' ? outCommitBase + b : commitBase + b;
         assign(main, { bias: BigInt(o.offset ?? 0), terms: new Map([[key(i, kindOf[i].outputs.get(o.port)!), 1n]]) });
       }
     });
@@ -375,8 +383,10 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
       for (let j = 0; j < nOut; j++) out.push([outBase + b * nOut + j, !logits && k > 1 ? `main.item[${b}].out[${j}]` : `main.out${item(b)}[${j}]`]);
       if (hasClass) out.push([classBase + b, `main.class${item(b)}`]);
       if (priv) out.push([commitBase + b, `main.inputCommitment${item(b)}`]);
+      if (committed) out.push([outCommitBase + b, `main.outputCommitment${item(b)}`]);
       for (let j = 0; j < nIn; j++) out.push([xBase + b * nIn + j, `main.x${item(b)}[${j}]`]);
       if (priv) out.push([saltBase + b, `main.salt${item(b)}`]);
+      if (committed) out.push([outSaltBase + b, `main.outSalt${item(b)}`]);
     }
     return out.sort((x, y) => x[0] - y[0]);
   };
@@ -395,9 +405,11 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     pivots,
     xWire: (b, i) => xBase + b * nIn + i,
     saltWire: (b) => (priv ? saltBase + b : -1),
+    outSaltWire: (b) => (committed ? outSaltBase + b : -1),
     outWire: (b, j) => outBase + b * nOut + j,
     classWire: (b) => (hasClass ? classBase + b : -1),
     commitmentWire: (b) => (priv ? commitBase + b : -1),
+    outputCommitmentWire: (b) => (committed ? outCommitBase + b : -1),
     wireOf,
     shiftOf: (i, l) => shift.get(key(i, l)) ?? 0n,
     constraintsOf,

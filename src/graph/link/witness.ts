@@ -31,10 +31,11 @@ function getFe(buf: Uint8Array, at: number): bigint {
   return v;
 }
 
-/** The witness inputs of one item: the input integers, and the salt of a private-input circuit. */
+/** The witness inputs of one item: the input integers, the salt of a private input, the salt of committed outputs. */
 export interface LinkedItem {
   x: number[];
   salt?: bigint;
+  outSalt?: bigint;
 }
 
 export async function linkedWitness(plan: LinkPlan, program: QProgram, items: LinkedItem[], stats?: { gadgetCalls: number; gadgetMs: number }): Promise<Uint8Array> {
@@ -63,9 +64,13 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
       if (item.salt === undefined) throw new Error("internal error: a private-input witness needs a salt");
       set(plan.saltWire(b), item.salt);
     }
+    if (plan.outSaltWire(b) >= 0) {
+      if (item.outSalt === undefined) throw new Error('internal error: a committed-outputs witness needs an output salt');
+      set(plan.outSaltWire(b), item.outSalt);
+    }
     outs.forEach((v, j) => plan.outWire(b, j) >= 0 && set(plan.outWire(b, j), BigInt(v)));
     const value = (src: PortSource): bigint => {
-      if ('main' in src) return (src.main === 'salt' ? item.salt! : BigInt(outs[src.index!])) + (src.offset ?? 0n);
+      if ('main' in src) return (src.main === 'salt' ? item.salt! : src.main === 'outSalt' ? item.outSalt! : BigInt(outs[src.index!])) + (src.offset ?? 0n);
       return BigInt(evalForm(src.form, s)) * BigInt(src.scale ?? 1) + (src.offset ?? 0n);
     };
     for (let gi = 0; gi < perItem; gi++) {
@@ -95,7 +100,7 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
         const got = getFe(w, WTNS_HEADER + kd.outputs.get(o.port)! * N8);
         if ('signal' in o.target) {
           if (mod(got + BigInt(o.offset ?? 0)) !== mod(BigInt(s[o.target.signal]))) throw new Error(`internal error: gadget ${g.name} (${kd.key}) computed ${got}, the integer reference ${s[o.target.signal]}`);
-        } else set(o.target.main === 'class' ? plan.classWire(b) : plan.commitmentWire(b), got + BigInt(o.offset ?? 0));
+        } else set(o.target.main === 'class' ? plan.classWire(b) : o.target.main === 'outputCommitment' ? plan.outputCommitmentWire(b) : plan.commitmentWire(b), got + BigInt(o.offset ?? 0));
       }
       for (let l = 1; l < kd.nWires; l++) {
         const wire = plan.wireOf(i, l);
