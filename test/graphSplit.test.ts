@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkWitness, loadR1cs, loadSymbols } from '../src/circuit/r1cs.js';
+import { checkWitness, loadR1cs, loadSymbols } from '../tools/r1cs.js';
 import { computeWitness } from '../src/circuit/witness.js';
 import { importOnnxGraph } from '../src/graph/onnx.js';
 import { runPasses } from '../src/graph/passes/index.js';
