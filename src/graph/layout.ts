@@ -14,6 +14,8 @@ export interface GraphLayout {
   /** Offset of item 0's class signal, or -1 when the circuit has no argmax. */
   classIndex: number;
   commitmentIndex: number;
+  /** Private weights: the weights commitment (one per proof, after the input commitments). */
+  weightsCommitmentIndex?: number;
   inputOffset: number;
   inputs: number;
   total: number;
@@ -41,7 +43,13 @@ export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}
   if (hasClass) pos += k;
   const commitmentIndex = visibility.input === 'private' ? pos : -1;
   if (visibility.input === 'private') pos += k;
+  const privateWeights = visibility.weights === 'private';
+  if (!privateWeights && program.weights?.length) fail('BAD_INPUT', 'a program lowered with private weights needs private-weights visibility');
+  if (privateWeights && !program.weights?.length) fail('BAD_INPUT', 'private-weights visibility needs a program lowered with private weights');
+  if (privateWeights && k > 1) fail('BAD_INPUT', `private weights prove one inference per proof (got batch ${k})`);
+  const weightsCommitmentIndex = privateWeights ? pos : undefined;
+  if (privateWeights) pos++;
   const inputs = visibility.input === 'public' ? n : 0;
-  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
+  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, ...(weightsCommitmentIndex !== undefined ? { weightsCommitmentIndex } : {}), inputOffset: pos, inputs, total: pos + k * inputs };
 }
 
