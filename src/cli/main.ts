@@ -3,17 +3,12 @@ import { Command, Option } from 'commander';
 import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
 import { checkArtifactsDir } from '../util/fs.js';
-import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
+import { checkCommitmentCommand, ptauCommand, verifyCommand } from './commands.js';
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
-import { commitWeightsCommand } from './weightsCommands.js';
-import { graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
+import { graphCommitWeightsCommand, graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
 
-/**
- * Every model goes through the op-graph pipeline (src/graph), except --weights private, which the layer
- * pipeline (src/weights) still serves until the graph lowerings have their private-weights variant.
- */
-const isGraphModel = (flags: { model: string; weights?: string }) => flags.weights !== 'private' || flags.model.endsWith('.onnx');
+/** Every model, in every visibility mode (private weights included), goes through the op-graph pipeline (src/graph). */
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -45,7 +40,7 @@ const program = new Command('zkinfer')
     else if (process.env.ZKINFER_ARTIFACTS) await checkArtifactsDir(process.env.ZKINFER_ARTIFACTS, '$ZKINFER_ARTIFACTS');
   });
 
-common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action((flags) => (isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags)));
+common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)')).action((flags) => graphCompileCommand(flags));
 
 common(program.command('evaluate').description('float vs quantized agreement of a model on a data set, without proving'))
   .requiredOption('--inputs <file>', 'samples to evaluate on (same formats as --calibration)')
@@ -54,7 +49,7 @@ common(program.command('evaluate').description('float vs quantized agreement of 
 
 common(program.command('setup').description('Groth16 setup for the model (cached); writes its verification key'))
   .option('--ptau <file>', 'ceremony powers-of-tau file prepared for phase 2 (verified before use); default: local INSECURE dev ptau')
-  .action((flags) => (isGraphModel(flags) ? graphSetupCommand(flags) : setupCommand(flags)));
+  .action((flags) => graphSetupCommand(flags));
 
 common(program.command('prove').description('prove one inference and write a proof bundle'))
   .option('--input <file>', 'one sample in the model\'s units (flat array, {name: array}, or EZKL input.json; the bundled models: 784 integer pixels 0..255)')
@@ -62,19 +57,15 @@ common(program.command('prove').description('prove one inference and write a pro
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
-  .option('--weights-file <file>', 'with --weights private: quantized model JSON whose weights to prove with (default: the --model\'s)')
+  .option('--weights-file <file>', 'with --weights private: another model (.onnx or model.json) of the same architecture whose weights to prove with, quantized at the circuit\'s scales (default: the --model\'s)')
   .option('--weights-salt <n>', 'with --weights private: the secret salt of the weights commitment (see commit-weights)')
-  .action((flags) => (isGraphModel(flags) ? graphProveCommand(flags) : proveCommand(flags)));
+  .action((flags) => graphProveCommand(flags));
 
-program
-  .command('commit-weights')
-  .description('print the weights commitment (the model id of --weights private proofs) of a model\'s weights under a salt')
-  .addOption(modelOption())
-  .option('--calibration <file>', 'JSON array of integer inputs to calibrate a custom model')
-  .option('--weights-file <file>', 'quantized model JSON whose weights to commit to (default: the --model\'s)')
+// The same lowering flags as compile: the circuit's public scales (and so the commitment's tag) come from them.
+common(program.command('commit-weights').description('print the weights commitment (the model id of --weights private proofs) of a model\'s weights under a salt'))
+  .option('--weights-file <file>', 'another model of the same architecture whose weights to commit to (default: the --model\'s)')
   .option('--weights-salt <n>', 'decimal salt (default: a fresh random salt, printed)')
-  .option('--write-qmodel <file>', 'write the committed quantized model JSON (for prove --weights-file)')
-  .action(commitWeightsCommand);
+  .action(graphCommitWeightsCommand);
 
 program
   .command('verify')
@@ -109,7 +100,7 @@ common(program.command('demo').description('compile, set up, prove and verify on
   .option('--mnist-index <n>', 'which held-out digit', '0')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .action(async (flags) => {
-    process.exitCode = await (isGraphModel(flags) ? graphDemoCommand(flags) : demoCommand(flags));
+    process.exitCode = await graphDemoCommand(flags);
   });
 
 program

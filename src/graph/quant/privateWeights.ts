@@ -10,6 +10,7 @@
  * weight and bias widths, the per-tensor scales and the requantization multipliers derived from them and
  * from the calibration. Only the weight integers are hidden.
  */
+import { fail } from '../../util/errors.js';
 import { sha256Hex } from '../../util/fs.js';
 import type { Tensor } from '../ir.js';
 import type { QBuilder } from './builder.js';
@@ -23,6 +24,8 @@ export interface QWeightTensor {
   node: string;
   name: string;
   kind: 'weights' | 'bias';
+  /** Real value of one integer unit (public: part of the circuit). */
+  scale: number;
   first: number;
   lo: number;
   bits: number;
@@ -55,7 +58,7 @@ function register(b: QBuilder, name: string, kind: QWeightTensor['kind'], t: Ten
   const lo = -(2 ** (bits - 1));
   const first = b.signals.length;
   const elems: Form[] = values.map(() => ({ bias: 0, terms: [[b.signal({ lo, hi: lo + 2 ** bits - 1 }), 1]] }));
-  b.weights.push({ node: b.node, name, kind, first, lo, bits, values });
+  b.weights.push({ node: b.node, name, kind, scale, first, lo, bits, values });
   return { dtype: 'float', shape: t.shape, scale, elems };
 }
 
@@ -120,7 +123,23 @@ export function weightGroups(program: Pick<QProgram, 'weights'>, values?: number
  * function) get another model id.
  */
 export function programTag(program: QProgram): bigint {
-  const { name: _name, notes: _notes, labels: _labels, weights, ...rest } = program;
-  const canonical = { ...rest, weights: (weights ?? []).map(({ values, name: _n, node: _d, ...w }) => ({ ...w, count: values.length })) };
+  // The function is the inputs, signals' bounds, primitives and outputs; the options (and whatever else
+  // callers pass with them) only say how it was made.
+  const { inputs, signals, prims, outputs, weights } = program;
+  const canonical = { inputs, signals, prims, outputs, weights: (weights ?? []).map(({ values, name: _n, node: _d, ...w }) => ({ ...w, count: values.length })) };
   return BigInt(`0x${sha256Hex(JSON.stringify(canonical)).slice(0, 62)}`);
+}
+
+/**
+ * Another model's weights for a private-weights program (same architecture: the same weight tensors by
+ * name and size, after the passes): quantized at the program's public scales, one array per tensor. Range
+ * errors are the prover's (graphWeightsWitness names the weight and the width).
+ */
+export function weightsFromConstants(program: Pick<QProgram, 'weights'>, constants: ReadonlyMap<string, Tensor>, what: string): number[][] {
+  return (program.weights ?? []).map((w) => {
+    const t = constants.get(w.name);
+    if (!t) fail('BAD_INPUT', `${what} has no weight tensor '${w.name}' (node ${w.node}): it is not the circuit's architecture`);
+    if (t.data.length !== w.values.length) fail('BAD_INPUT', `${what}: weight tensor '${w.name}' has ${t.data.length} values, the circuit's has ${w.values.length}`);
+    return Array.from(t.data, (v) => Math.round(v / w.scale));
+  });
 }
