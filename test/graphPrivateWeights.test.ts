@@ -12,7 +12,9 @@ import { modelIdOfCommitment } from '../src/format/modelId.js';
 import { emitGraphCircuit } from '../src/graph/emit.js';
 import { importOnnxGraph } from '../src/graph/onnx.js';
 import { runPasses } from '../src/graph/passes/index.js';
-import { buildGraphModel, graphWeightsCommitment, proveGraph, type GraphModel } from '../src/graph/pipeline.js';
+import { buildGraphModel, compileGraphProgram, graphWeightsCommitment, proveGraph, type GraphModel } from '../src/graph/pipeline.js';
+import { linkedWitness } from '../src/graph/link/index.js';
+import { canonicalConstraints, keptNames, wtnsValues } from './helpers/r1csCompare.js';
 import { lowerGraph, type QProgram, type Sample } from '../src/graph/quant/lower.js';
 import { weightsFromConstants } from '../src/graph/quant/privateWeights.js';
 import { quantizeInputs, runProgram } from '../src/graph/quant/reference.js';
@@ -150,6 +152,39 @@ describe('private weights on the op graph', () => {
     const report = await auditSource('graph_private_weights', source, { artifactsDir: dir });
     expect(report.failures).toEqual([]);
   }, 120_000);
+});
+
+describe('the linker', () => {
+  for (const visibility of [VIS, { input: 'private', output: 'class', weights: 'private' } as const]) {
+    it(`links the same constraint system as circom (${visibility.input} input, ${visibility.output}); the linked witness has circom's public signals`, async () => {
+      const p = visibility === VIS ? program : lowerGraph(graphA, samples, { privateWeights: true });
+      const opts = { visibility, classify: visibility.output === 'class', artifactsDir: dir };
+      const circom = await compileGraphProgram(p, { ...opts, emit: 'circom' });
+      const linked = await compileGraphProgram(p, { ...opts, emit: 'linked' });
+      const counts = (c: typeof circom.circuit) => [c.constraints, c.wires, c.outputs, c.publicInputs, c.privateInputs];
+      expect(counts(linked.circuit)).toEqual(counts(circom.circuit));
+      expect(linked.layout).toEqual(circom.layout);
+      const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
+      const [cSet, lSet] = await Promise.all([canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames), canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames)]);
+      expect([...lSet].sort()).toEqual([...cSet].sort());
+      const x = quantizeInputs(p, samples[4]);
+      const priv = visibility.input === 'private' ? { salt: 3n } : {};
+      const w = wtnsValues(await linkedWitness(linked.linked!, p, [{ x, ...priv, weights: otherWeights, weightsSalt: 8n }]));
+      const r1cs = await loadR1cs(linked.circuit.r1csPath);
+      expect(checkWitness(r1cs, w)).toEqual({ ok: true, failing: [] });
+      const cw = await computeWitness(circom.circuit.wasmPath, { x, ...priv, w: otherWeights.flat(), weightsSalt: 8 });
+      const nPublic = 1 + r1cs.nOutputs + r1cs.nPubInputs;
+      expect(w.slice(0, nPublic)).toEqual(cw.slice(0, nPublic));
+    }, 300_000);
+  }
+
+  it('a linked private-weights model proves and verifies', async () => {
+    const linked = await buildGraphModel(graphA, samples, { visibility: VIS, artifactsDir: dir, emit: 'linked' });
+    expect(linked.linked).toBeDefined();
+    const { bundle } = await proveGraph(linked, samples[5], { weightsSalt: 5n, weights: otherWeights });
+    expect(bundle.modelId).toBe(modelIdOfCommitment(await graphWeightsCommitment(program, 5n, otherWeights)));
+    expect((await verify(bundle, linked.key)).valid).toBe(true);
+  }, 300_000);
 });
 
 describe('CLI', () => {

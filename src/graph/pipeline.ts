@@ -83,8 +83,7 @@ export async function compileGraphProgram(program: QProgram, options: GraphCompi
   const { source, layout, instances } = emitGraphCircuit(program, { visibility: options.visibility, classOutput, batch: options.batch });
   const emit = options.emit ?? 'auto';
   if (emit !== 'circom' && emit !== 'linked' && emit !== 'auto') throw new ZkinferError('BAD_INPUT', `emit must be circom, linked or auto (got ${JSON.stringify(emit)})`);
-  if (instances.nW && emit === 'linked') throw new ZkinferError('BAD_INPUT', 'private weights are emitted as circom source only (the linker has no weight inputs yet)');
-  if (emit === 'linked' || (emit === 'auto' && !instances.nW && instanceTerms(instances) > LINK_AUTO_TERMS)) {
+  if (emit === 'linked' || (emit === 'auto' && instanceTerms(instances) > LINK_AUTO_TERMS)) {
     const { circuit, plan } = await linkGraphCircuit(source, instances, { name: 'model', artifactsDir: options.artifactsDir, onProgress: options.onProgress });
     return { program, circuit, layout, linked: plan };
   }
@@ -170,7 +169,7 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
   for (const salt of salts) if (salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
   const witnessInput = { x: k === 1 ? xs[0] : xs, ...(privateInput ? { salt: k === 1 ? salts[0] : salts } : {}), ...(weights ? { w: weights.w, weightsSalt: weights.salt } : {}) };
   const wtns = model.linked
-    ? await linkedWitness(model.linked, model.program, xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}) })))
+    ? await linkedWitness(model.linked, model.program, xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}), ...(weights ? { weights: weights.values, weightsSalt: weights.salt } : {}) })))
     : await computeWitnessBin(model.circuit.wasmPath, witnessInput);
   const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
   const decoded = decodePublicSignals(model.key, publicSignals);
