@@ -19,6 +19,11 @@ import { lowerGraph, type QProgram, type Sample } from '../src/graph/quant/lower
 import { weightsFromConstants } from '../src/graph/quant/privateWeights.js';
 import { quantizeInputs, runProgram } from '../src/graph/quant/reference.js';
 import { verify } from '../src/verify/index.js';
+import { programCosts } from '../src/graph/cost.js';
+import { evaluateAgreement, loadGraph } from '../src/graph/index.js';
+import { BUNDLED_MODELS } from '../src/model/index.js';
+import { loadMnistSplit, type DigitSample } from '../src/model/mnist.js';
+import { PACKAGE_ROOT } from '../src/util/fs.js';
 import { randomSamples } from './helpers/graphCheck.js';
 import { OnnxGraphBuilder } from './helpers/onnxGraph.js';
 
@@ -205,4 +210,28 @@ describe('CLI', () => {
     expect(JSON.parse(verdict)).toMatchObject({ valid: true, modelId: id });
     await expect(cli(['prove', ...common, '--input', input, '-o', out])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/needs --weights-salt/) });
   }, 300_000);
+});
+
+describe('bundled models', () => {
+  const split = loadMnistSplit();
+  const digits = (name: string, ds: DigitSample[]): Sample[] => ds.map((d) => new Map([[name, Float64Array.from(d.pixels)]]));
+  it.each(Object.keys(BUNDLED_MODELS))('%s: every Gemm/Conv weight and bias is private, accuracy within a point of constant weights', async (name) => {
+    const graph = await loadGraph(path.join(PACKAGE_ROOT, BUNDLED_MODELS[name].modelJson));
+    const input = graph.inputs[0].name;
+    const calibration = digits(input, split.train.slice(0, 300));
+    const test = split.test.slice(0, 500);
+    const constant = lowerGraph(graph, calibration);
+    const priv = lowerGraph(graph, calibration, { privateWeights: true });
+    const linearNodes = graph.nodes.filter((n) => ['Gemm', 'MatMul', 'Conv'].includes(n.op));
+    expect(new Set(priv.weights!.map((w) => w.node))).toEqual(new Set(linearNodes.map((n) => n.name)));
+    expect(priv.weights!.filter((w) => w.kind === 'weights')).toHaveLength(linearNodes.length);
+    const labels = test.map((d) => d.label);
+    const accConstant = evaluateAgreement(graph, constant, digits(input, test), labels).accuracy!.quantized;
+    const accPrivate = evaluateAgreement(graph, priv, digits(input, test), labels).accuracy!.quantized;
+    expect(accPrivate).toBeGreaterThanOrEqual(accConstant - 0.01);
+    // Every weight is one product and one range check of its width (the commitment comes on top).
+    const costs = programCosts(priv);
+    const nWeights = priv.weights!.filter((w) => w.kind === 'weights').reduce((a, w) => a + w.values.length, 0);
+    expect(costs.weights).toBeGreaterThanOrEqual(nWeights * 8);
+  }, 120_000);
 });
