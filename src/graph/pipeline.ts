@@ -7,7 +7,7 @@ import * as snarkjs from 'snarkjs';
 import { compileCircom, type CompiledCircuit } from '../circuit/compile.js';
 import { computeWitnessBin, FIELD_P } from '../circuit/witness.js';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle } from '../format/bundle.js';
-import { inputCommitment, randomSalt } from '../format/commitment.js';
+import { chainCommitment, inputCommitment, randomSalt } from '../format/commitment.js';
 import { bundleClaims, decodePublicSignals } from '../format/decode.js';
 import type { ZkinferKey } from '../format/key.js';
 import { setupCircuit, type SetupOptions } from '../setup/index.js';
@@ -21,7 +21,6 @@ import { lowerGraph, type LowerOptions, type QProgram, type Sample } from './qua
 import { unsignedBits } from './quant/prims.js';
 import { quantizeInputs, runProgram } from './quant/reference.js';
 import { programTag, weightGroups } from './quant/privateWeights.js';
-import { chainCommitment } from '../weights/commitment.js';
 import { modelIdOfCommitment } from '../format/modelId.js';
 
 export interface GraphCompileOptions {

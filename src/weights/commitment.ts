@@ -1,4 +1,4 @@
-import { inputCommitment, poseidonHash } from '../format/commitment.js';
+import { chainCommitment } from '../format/commitment.js';
 import { FIELD_P, signedToField } from '../circuit/witness.js';
 import type { QDense, QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
@@ -58,18 +58,6 @@ function checkSalt(salt: bigint): void {
 /** The commitment of `model` (fitted to `arch` first; a model that does not fit gets a clear error). */
 export async function weightsCommitment(model: QuantizedModel, arch: WeightsArchitecture, salt: bigint): Promise<bigint> {
   return chainCommitment(architectureTag(arch), salt, parameterGroups(fitToArchitecture(model, arch), arch));
-}
-
-/**
- * The chain rule shared by both pipelines' private weights (circuits/commit.circom TaggedSalt, then one
- * PackedCommitment per group): state = Poseidon(tag, salt); state = PackedCommitment(group, bits) under
- * state as its salt, per group; the commitment is the final state.
- */
-export async function chainCommitment(tag: bigint, salt: bigint, groups: ReadonlyArray<{ values: number[]; bits: number }>): Promise<bigint> {
-  checkSalt(salt);
-  let state = await poseidonHash([tag, salt]);
-  for (const g of groups) state = await inputCommitment(g.values, g.bits, state);
-  return state;
 }
 
 export { modelIdOfCommitment } from '../format/modelId.js';
