@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel, type ModelCircuit } from '../src/circuit/index.js';
 import { auditModel } from '../tools/audit/auditTargets.js';
@@ -23,7 +21,7 @@ import { architectureTag, modelIdOfCommitment, parameterGroups, weightsCommitmen
 import { emitPrivateWeightsCircuit } from '../src/weights/emit.js';
 import { privateWeightsInputs } from '../src/weights/prove.js';
 import { parseQuantizedModel } from '../src/weights/qmodelFile.js';
-import { randomFloatModel, randomInputs, writeTfjsModel } from './helpers/models.js';
+import { randomFloatModel, randomInputs } from './helpers/models.js';
 import { loadWebCore } from './helpers/webCore.js';
 
 /**
@@ -329,35 +327,5 @@ describe('soundness', () => {
   });
 });
 
-describe('CLI', () => {
-  const run = promisify(execFile);
-  const cli = path.join(path.resolve(import.meta.dirname, '..'), 'bin', 'zkinfer.js');
-
-  it('commit-weights prints the model id; prove --weights private with another weights file verifies under it', async () => {
-    // The same float model and calibration as qa: the CLI compiles the same circuit and reuses the key.
-    const modelJson = await writeTfjsModel(path.join(dir, 'model'), randomFloatModel([16, 8, 4], 1));
-    const cal = path.join(dir, 'calibration.json');
-    await writeFile(cal, JSON.stringify(calibration));
-    const common = ['--model', modelJson, '--calibration', cal];
-    const qbFile = path.join(dir, 'qb.json');
-    await writeFile(qbFile, JSON.stringify(qb));
-    const committed = await run(process.execPath, [cli, 'commit-weights', ...common, '--weights-file', qbFile, '--weights-salt', String(SALT_B)]);
-    const id = modelIdOfCommitment(await weightsCommitment(qb, arch, SALT_B));
-    expect(committed.stdout).toContain(`model id           ${id}`);
-
-    const inputFile = path.join(dir, 'input.json');
-    await writeFile(inputFile, JSON.stringify(inputs[2]));
-    const proof = path.join(dir, 'proof.json');
-    const proved = await run(process.execPath, [cli, 'prove', ...common, '--artifacts', dir, '--weights', 'private', '--weights-file', qbFile, '--weights-salt', String(SALT_B), '--input', inputFile, '-o', proof, '-q']);
-    expect(proved.stdout).toContain(`model id ${id}`);
-    const bundle = JSON.parse(await readFile(proof, 'utf8'));
-    expect(bundle.modelId).toBe(id);
-    expect(bundle.prediction.logits).toEqual(runQuantized(qb, inputs[2]).logits.map(String));
-    const verified = await run(process.execPath, [cli, 'verify', proof, '--artifacts', dir]);
-    expect(verified.stdout).toMatch(new RegExp(`^VALID: model ${id.slice(0, 16)}`));
-
-    const noSalt = await run(process.execPath, [cli, 'prove', ...common, '--artifacts', dir, '--weights', 'private', '--input', inputFile, '-o', proof, '-q']).catch((e) => e);
-    expect(noSalt.code).toBe(2);
-    expect(noSalt.stderr).toMatch(/needs the weights salt/);
-  });
-});
+// The CLI serves private weights on the op graph: commit-weights / prove --weights private / verify are
+// tested in test/graphPrivateWeights.test.ts.

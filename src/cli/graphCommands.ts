@@ -16,6 +16,12 @@ import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, low
 import { BUNDLED_MODELS, MNIST_CALIBRATION_SAMPLES } from '../model/index.js';
 import { asciiDigit, loadMnistSplit, MNIST_PIXELS, type DigitSample } from '../model/mnist.js';
 import { finishDemo } from './demo.js';
+import { parseWeightsSalt, weightsVisibility, type WeightsFlags } from './weightsCommands.js';
+import { randomSalt } from '../format/commitment.js';
+import { modelIdOfCommitment } from '../format/modelId.js';
+import { graphWeightsCommitment, graphWeightsWitness, type GraphWeightsOptions } from '../graph/pipeline.js';
+import { weightsFromConstants } from '../graph/quant/privateWeights.js';
+import type { QProgram } from '../graph/quant/lower.js';
 import { createProgress } from './progress.js';
 
 export interface GraphFlags {
@@ -72,7 +78,7 @@ function lowerOptions(graph: Graph, flags: GraphFlags): LowerOptions {
 }
 
 export function visibilityOf(flags: GraphFlags): Visibility {
-  return { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits' };
+  return { input: flags.privateInput ? 'private' : 'public', output: flags.classOnly ? 'class' : 'logits', ...weightsVisibility(flags) };
 }
 
 /** The model file of --model: a bundled model's name, or a path (.onnx or a tfjs model.json). */
@@ -95,13 +101,12 @@ export function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
 }
 
 export async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
-  if (flags.weights === 'private') fail('BAD_INPUT', '--weights private is available for the bundled models and tfjs model.json files (layer pipeline); ONNX models bake their weights in');
   const graph = loaded ?? (await loadModelGraph(flags.model));
   let calibration: Sample[];
   if (flags.calibration) calibration = await readSamples(graph, flags.calibration);
   else if (flags.model in BUNDLED_MODELS) calibration = digitSamples(graph, loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES));
   else fail('BAD_INPUT', `${flags.model} needs --calibration FILE: inputs in the model's own units (a JSON array of samples, or one sample: a flat array, {name: array}, or EZKL's input.json)`);
-  return { graph, calibration, options: lowerOptions(graph, flags) };
+  return { graph, calibration, options: { ...lowerOptions(graph, flags), privateWeights: weightsVisibility(flags).weights === 'private' } };
 }
 
 function printAgreement(agreement: ReturnType<typeof evaluateAgreement>, what: string): void {
@@ -197,12 +202,13 @@ export async function graphDemoCommand(flags: GraphFlags & { mnistIndex?: string
   const { model } = await buildFromFlags(flags, graph);
   describeModel(model);
   const t = Date.now();
-  const { bundle } = await proveGraphBatch(model, [sample]);
+  // Private weights: a fresh salt (the demo's model id is then new each run, as commit-weights without --weights-salt).
+  const { bundle } = await proveGraphBatch(model, [sample], model.program.weights ? { weightsSalt: randomSalt() } : {});
   const proveSeconds = (Date.now() - t) / 1000;
   return finishDemo(bundle, model.key, proveSeconds, flags.artifacts);
 }
 
-export async function graphProveCommand(flags: GraphFlags & { input?: string; batch?: string; mnistIndex?: string; out: string }): Promise<void> {
+export async function graphProveCommand(flags: GraphFlags & WeightsFlags & { input?: string; batch?: string; mnistIndex?: string; out: string }): Promise<void> {
   if ([flags.input, flags.batch, flags.mnistIndex].filter((f) => f !== undefined).length !== 1) {
     fail('BAD_INPUT', 'prove with one of --input FILE (one sample), --batch FILE (a JSON array of samples: one proof for all) or --mnist-index N (a held-out digit)');
   }
@@ -211,7 +217,7 @@ export async function graphProveCommand(flags: GraphFlags & { input?: string; ba
   const samples = flags.mnistIndex !== undefined ? digitSamples(graph, [heldOutDigit(flags.mnistIndex)]) : flags.input ? [await readSample(graph, flags.input)] : await readSamples(graph, flags.batch!, 'batch input');
   if (flags.batch && samples.length < 2) fail('BAD_INPUT', `batch file ${flags.batch} must hold at least 2 samples`);
   const { model } = await buildFromFlags({ ...flags, batchSize: samples.length }, graph);
-  const { bundle, openings } = await proveGraphBatch(model, samples);
+  const { bundle, openings } = await proveGraphBatch(model, samples, await graphWeightsOptions(flags, model.program));
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
   if (openings.length) {
     const openingFile = `${flags.out.replace(/\.json$/, '')}.opening.json`;
@@ -221,7 +227,40 @@ export async function graphProveCommand(flags: GraphFlags & { input?: string; ba
   for (const o of bundle.outputs ?? []) out(`output     ${o.name} [${o.shape}]: ${o.values.slice(0, 16).map((v) => v.toPrecision(4)).join(' ')}${o.values.length > 16 ? ' ...' : ''}`);
   const classes = (bundle.items ?? [bundle.prediction]).map((p) => p.class).filter((c) => c !== undefined);
   if (classes.length) out(`class${classes.length > 1 ? 'es' : ''}      ${classes.join(', ')}`);
+  if (bundle.weightsCommitment) out(`model id   ${bundle.modelId} (weights commitment ${bundle.weightsCommitment})`);
   out(`proof written to ${flags.out}${samples.length > 1 ? ` (${samples.length} inferences)` : ''}`);
+}
+
+/**
+ * --weights-salt and --weights-file of a private-weights graph model. The weights file is another model
+ * (.onnx or tfjs model.json) of the same architecture: its weights are quantized at the circuit's public
+ * scales and must fit the circuit's widths.
+ */
+async function graphWeightsOptions(flags: GraphFlags & WeightsFlags, program: QProgram): Promise<GraphWeightsOptions> {
+  if (!program.weights) {
+    if (flags.weightsFile !== undefined || flags.weightsSalt !== undefined) fail('BAD_INPUT', '--weights-file and --weights-salt are only used with --weights private');
+    return {};
+  }
+  if (flags.weightsSalt === undefined) fail('BAD_INPUT', '--weights private needs --weights-salt N (the secret salt of the weights commitment; see zkinfer commit-weights)');
+  const salt = parseWeightsSalt(flags.weightsSalt);
+  if (!flags.weightsFile) return { weightsSalt: salt };
+  const other = await loadModelGraph(flags.weightsFile);
+  return { weightsSalt: salt, weights: weightsFromConstants(program, other.constants, flags.weightsFile) };
+}
+
+/**
+ * `zkinfer commit-weights` for graph models: the weights commitment (model id of --weights private
+ * proofs) of --model's weights, or --weights-file's quantized at --model's scales, under a salt.
+ */
+export async function graphCommitWeightsCommand(flags: GraphFlags & WeightsFlags): Promise<void> {
+  const { graph, calibration, options } = await loadWithCalibration({ ...flags, weights: 'private' });
+  const program = lowerGraph(graph, calibration, options);
+  const salt = flags.weightsSalt !== undefined ? parseWeightsSalt(flags.weightsSalt) : randomSalt();
+  const values = flags.weightsFile ? weightsFromConstants(program, (await loadModelGraph(flags.weightsFile)).constants, flags.weightsFile) : undefined;
+  const commitment = await graphWeightsCommitment(program, salt, graphWeightsWitness(program, { weightsSalt: salt, ...(values ? { weights: values } : {}) })!.values);
+  if (flags.weightsSalt === undefined) out(`weights salt       ${salt} (SECRET: provers need it; it keeps the weights from being guessed)`);
+  out(`weights commitment ${commitment}`);
+  out(`model id           ${modelIdOfCommitment(commitment)}`);
 }
 
 export async function graphEvaluateCommand(flags: GraphFlags & { inputs: string; labels?: string }): Promise<void> {

@@ -3,18 +3,13 @@ import { Command, Option } from 'commander';
 import { DEFAULT_MODEL, BUNDLED_MODELS } from '../model/index.js';
 import { ZkinferError } from '../util/errors.js';
 import { checkArtifactsDir } from '../util/fs.js';
-import { checkCommitmentCommand, compileCommand, demoCommand, proveCommand, ptauCommand, setupCommand, verifyCommand } from './commands.js';
+import { checkCommitmentCommand, ptauCommand, verifyCommand } from './commands.js';
 import { exportCalldataCommand, exportVerifierCommand, serveCommand } from './verifierCommands.js';
 import { DEFAULT_QUEUE, serveProverCommand, storeModelCommand, workerCommand } from './queueCommands.js';
-import { commitWeightsCommand } from './weightsCommands.js';
-import { graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
+import { graphCommitWeightsCommand, graphCompileCommand, graphDemoCommand, graphEvaluateCommand, graphProveCommand, graphSetupCommand } from './graphCommands.js';
 import { isSplit, splitCompileCommand, splitProveCommand, splitSetupCommand } from './splitCommands.js';
 
-/**
- * Every model goes through the op-graph pipeline (src/graph), except --weights private, which the layer
- * pipeline (src/weights) still serves until the graph lowerings have their private-weights variant.
- */
-const isGraphModel = (flags: { model: string; weights?: string }) => flags.weights !== 'private' || flags.model.endsWith('.onnx');
+/** Every model, in every visibility mode (private weights included), goes through the op-graph pipeline (src/graph). */
 
 /** The zkinfer CLI. Exit codes: 0 success / valid proof, 1 invalid proof, 2 bad input or failure. */
 const modelOption = () =>
@@ -53,7 +48,7 @@ const program = new Command('zkinfer')
   });
 
 splittable(common(program.command('compile').description('quantize the model and compile its circuit (prints accuracy and constraints)'))).action((flags) =>
-  isSplit(flags) ? splitCompileCommand(flags) : isGraphModel(flags) ? graphCompileCommand(flags) : compileCommand(flags),
+  isSplit(flags) ? splitCompileCommand(flags) : graphCompileCommand(flags),
 );
 
 common(program.command('evaluate').description('float vs quantized agreement of a model on a data set, without proving'))
@@ -63,7 +58,7 @@ common(program.command('evaluate').description('float vs quantized agreement of 
 
 splittable(common(program.command('setup').description('Groth16 setup for the model (cached); writes its verification key')))
   .option('--ptau <file>', 'ceremony powers-of-tau file prepared for phase 2 (verified before use); default: local INSECURE dev ptau')
-  .action((flags) => (isSplit(flags) ? splitSetupCommand(flags) : isGraphModel(flags) ? graphSetupCommand(flags) : setupCommand(flags)));
+  .action((flags) => (isSplit(flags) ? splitSetupCommand(flags) : graphSetupCommand(flags)));
 
 splittable(common(program.command('prove').description('prove one inference and write a proof bundle')))
   .option('--workers <n>', 'with --split: prove the chunks at once on n prover threads (default 0: one after another)')
@@ -72,19 +67,15 @@ splittable(common(program.command('prove').description('prove one inference and 
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
-  .option('--weights-file <file>', 'with --weights private: quantized model JSON whose weights to prove with (default: the --model\'s)')
+  .option('--weights-file <file>', 'with --weights private: another model (.onnx or model.json) of the same architecture whose weights to prove with, quantized at the circuit\'s scales (default: the --model\'s)')
   .option('--weights-salt <n>', 'with --weights private: the secret salt of the weights commitment (see commit-weights)')
-  .action((flags) => (isSplit(flags) ? splitProveCommand(flags) : isGraphModel(flags) ? graphProveCommand(flags) : proveCommand(flags)));
+  .action((flags) => (isSplit(flags) ? splitProveCommand(flags) : graphProveCommand(flags)));
 
-program
-  .command('commit-weights')
-  .description('print the weights commitment (the model id of --weights private proofs) of a model\'s weights under a salt')
-  .addOption(modelOption())
-  .option('--calibration <file>', 'JSON array of integer inputs to calibrate a custom model')
-  .option('--weights-file <file>', 'quantized model JSON whose weights to commit to (default: the --model\'s)')
+// The same lowering flags as compile: the circuit's public scales (and so the commitment's tag) come from them.
+common(program.command('commit-weights').description('print the weights commitment (the model id of --weights private proofs) of a model\'s weights under a salt'))
+  .option('--weights-file <file>', 'another model of the same architecture whose weights to commit to (default: the --model\'s)')
   .option('--weights-salt <n>', 'decimal salt (default: a fresh random salt, printed)')
-  .option('--write-qmodel <file>', 'write the committed quantized model JSON (for prove --weights-file)')
-  .action(commitWeightsCommand);
+  .action(graphCommitWeightsCommand);
 
 program
   .command('verify')
@@ -119,7 +110,7 @@ common(program.command('demo').description('compile, set up, prove and verify on
   .option('--mnist-index <n>', 'which held-out digit', '0')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .action(async (flags) => {
-    process.exitCode = await (isGraphModel(flags) ? graphDemoCommand(flags) : demoCommand(flags));
+    process.exitCode = await graphDemoCommand(flags);
   });
 
 program

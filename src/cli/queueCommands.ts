@@ -6,7 +6,6 @@ import { startServer } from '../server/serve.js';
 import { DEFAULT_BODY_LIMIT } from '../server/app.js';
 import { keyRegistryDir } from '../setup/index.js';
 import { ZkinferError } from '../util/errors.js';
-import type { ModelFlags } from './commands.js';
 import { buildFromFlags, type GraphFlags } from './graphCommands.js';
 
 /** CLI commands of scale-out proving: `store-model`, `worker`, `serve-prover`. */
@@ -19,7 +18,7 @@ function positiveInt(value: string, flag: string): number {
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 /** `zkinfer store-model`: build (cached) and file the model so workers sharing the artifacts dir can prove it. */
-export async function storeModelCommand(flags: GraphFlags & ModelFlags & { batch?: string }): Promise<void> {
+export async function storeModelCommand(flags: GraphFlags & { batch?: string }): Promise<void> {
   if (flags.weights === 'private') throw new ZkinferError('BAD_INPUT', 'store-model and queued proving do not support --weights private (prove it with zkinfer prove)');
   const { model } = await buildFromFlags({ ...flags, batchSize: flags.batch === undefined ? undefined : positiveInt(flags.batch, '--batch') });
   const file = await storeModel(model, flags.artifacts);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { buildPoseidonOpt } from 'circomlibjs';
 import { FIELD_P } from '../circuit/witness.js';
+import { ZkinferError } from '../util/errors.js';
 
 /**
  * Off-circuit twin of circuits/commit.circom: whoever holds an input and its salt (the opening) can check
@@ -37,5 +38,17 @@ export async function inputCommitment(values: number[], bits: number, salt: bigi
   const packed = packInputs(values, bits);
   let state = salt;
   for (let c = 0; c < packed.length; c += 15) state = await poseidonHash([state, ...packed.slice(c, c + 15)]);
+  return state;
+}
+
+/**
+ * A chain of commitments from a constant tag (both pipelines' private weights; circuits/commit.circom
+ * TaggedSalt, then one PackedCommitment per group): state = Poseidon(tag, salt); per group, state =
+ * inputCommitment(group, bits, state); the commitment is the final state.
+ */
+export async function chainCommitment(tag: bigint, salt: bigint, groups: ReadonlyArray<{ values: number[]; bits: number }>): Promise<bigint> {
+  if (typeof salt !== 'bigint' || salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'the weights salt must be a field element in [0, p)');
+  let state = await poseidonHash([tag, salt]);
+  for (const g of groups) state = await inputCommitment(g.values, g.bits, state);
   return state;
 }

@@ -3,6 +3,7 @@ import { gadgetOf, type Gadget } from './gadgets.js';
 import { formBounds, type QProgram } from './quant/lower.js';
 import { inputCheckConstraints } from './instances.js';
 import { size } from './ir.js';
+import { weightCount } from './quant/privateWeights.js';
 
 export interface NodeCost {
   node: string;
@@ -32,7 +33,8 @@ function invP(a: bigint): bigint {
  * for every element of a group) cost one constraint each. Assumes the outputs are public (logits).
  */
 export function outputConstraints(program: QProgram): number {
-  const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0);
+  // Inputs and private weights are main inputs, not internal signals circom could substitute.
+  const nIn = program.inputs.reduce((a, i) => a + size(i.shape), 0) + weightCount(program);
   const pivots = new Map<number, { order: number; row: Map<number, bigint> }>();
   let n = 0;
   for (const o of program.outputs) {
@@ -62,8 +64,9 @@ export function outputConstraints(program: QProgram): number {
   return n - pivots.size;
 }
 
-export function programCosts(program: QProgram): { inputs: number; nodes: NodeCost[]; outputs: number; total: number } {
+export function programCosts(program: QProgram): { inputs: number; weights: number; nodes: NodeCost[]; outputs: number; total: number } {
   const inputs = program.inputs.reduce((a, i) => a + size(i.shape) * inputCheckConstraints(i.lo, i.hi), 0);
+  const weights = (program.weights ?? []).reduce((a, w) => a + w.values.length * w.bits, 0);
   const byNode = new Map<string, NodeCost>();
   const bounds = formBounds(program);
   for (const p of program.prims) {
@@ -75,14 +78,15 @@ export function programCosts(program: QProgram): { inputs: number; nodes: NodeCo
   }
   const nodes = [...byNode.values()];
   const outputs = outputConstraints(program);
-  return { inputs, nodes, outputs, total: inputs + outputs + nodes.reduce((a, n) => a + n.constraints, 0) };
+  return { inputs, weights, nodes, outputs, total: inputs + weights + outputs + nodes.reduce((a, n) => a + n.constraints, 0) };
 }
 
 /** One line per costly node, for people (the class argmax and commitment are not included). */
 export function graphCosts(program: QProgram): string[] {
-  const { inputs, nodes, outputs } = programCosts(program);
+  const { inputs, weights, nodes, outputs } = programCosts(program);
   return [
     `inputs: ${inputs} constraints (range checks)`,
+    ...(weights ? [`private weights: ${weights} constraints (range checks; the commitment is not included)`] : []),
     ...(outputs ? [`outputs: ${outputs} constraints (output assignments circom cannot fold)`] : []),
     ...nodes.map((n) => `${n.node}: ${n.constraints} constraints (${Object.entries(n.gadgets).map(([t, k]) => `${k} x ${t}`).join(', ')})`),
   ];

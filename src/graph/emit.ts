@@ -5,7 +5,7 @@
  *
  * Public signals, in snarkjs order: the outputs (every graph output's integers, concatenated in graph
  * order; absent with class-only visibility), the class (when asked for), the input commitment (private
- * input), then the input integers (public input).
+ * input), the weights commitment (private weights), then the input integers (public input).
  */
 import type { QProgram } from './quant/lower.js';
 import type { Form } from './quant/qtensor.js';
@@ -54,8 +54,8 @@ const suffix = (scale?: number, offset?: bigint) => `${scale !== undefined && sc
 
 /** The circom text of an instance list: one component per gadget instance, forms inline. */
 export function renderGraphCircuit(inst: GraphInstances): string {
-  const { layout, nIn, nOut } = inst;
-  const sig = (s: number) => (s < nIn ? `x[${s}]` : `v[${s - nIn}]`);
+  const { layout, nIn, nOut, nW } = inst;
+  const sig = (s: number) => (s < nIn ? `x[${s}]` : s < nIn + nW ? `w[${s - nIn}]` : `v[${s - nIn - nW}]`);
   const body: string[] = [];
   const line = (s: string) => body.push(`    ${s}`);
   /** Leave the form in var `acc` (long forms over several statements: circom's parser stack is small). */
@@ -102,16 +102,19 @@ export function renderGraphCircuit(inst: GraphInstances): string {
     `    signal input x[${nIn}];`,
     ...(vis.input === 'private' ? ['    signal input salt;'] : []),
     ...(committed ? ['    signal input outSalt;'] : []),
+    ...(nW ? [`    signal input w[${nW}];`, '    signal input weightsSalt;'] : []),
     `    signal ${layout.outputs > 0 ? 'output ' : ''}out[${nOut}];`,
     ...(layout.classIndex >= 0 ? ['    signal output class;'] : []),
     ...(vis.input === 'private' ? ['    signal output inputCommitment;'] : []),
     ...(committed ? ['    signal output outputCommitment;'] : []),
+    ...(nW ? ['    signal output weightsCommitment;'] : []),
     ...(inst.nPrims ? [`    signal v[${inst.nPrims}];`] : []),
     '    var acc;',
   ];
   line(`component inRange[${nIn}];`);
   const outChecks = inst.gadgets.filter((g) => g.name.startsWith('outRange[')).length;
   if (outChecks) line(`component outRange[${outChecks}];`);
+  if (nW) line(`component wRange[${nW}];`);
   let lastNode = '';
   for (const g of inst.gadgets) {
     if (g.node !== undefined && g.node !== lastNode) body.push('', `    // ${g.node}`);

@@ -3,11 +3,12 @@
  * each output goes) from which both the circom source (emit.ts) and the linker (link/) are derived, so the
  * two cannot disagree about the circuit's structure.
  *
- * Main signals: x[nIn] (inputs), salt (private input), out[nOut] (output forms; public with logits
- * visibility), class, inputCommitment, and v[s - nIn] for each primitive's output signal s. With committed
- * outputs (a split chunk), also outSalt (private input) and outputCommitment: out[] is then internal, and
- * the outputs are hashed as a private input is, each range-checked first unless its gadget confines it
- * already (the next chunk range-checks them again as its input).
+ * Main signals: x[nIn] (inputs), salt (private input), w[nW] and weightsSalt (private weights), out[nOut]
+ * (output forms; public with logits visibility), class, inputCommitment, weightsCommitment, and
+ * v[s - nIn - nW] for each primitive's output signal s, then the weights commitment chain's states. With
+ * committed outputs (a split chunk), also outSalt (private input) and outputCommitment: out[] is then
+ * internal, and the outputs are hashed as a private input is, each range-checked first unless its gadget
+ * confines it already (the next chunk range-checks them again as its input).
  */
 import { requantWidth } from './quant/bounds.js';
 import { formBounds, type QProgram } from './quant/lower.js';
@@ -16,20 +17,21 @@ import { signedBits, unsignedBits } from './quant/prims.js';
 import type { Form } from './quant/qtensor.js';
 import { size } from './ir.js';
 import { graphLayout, type GraphCircuitOptions, type GraphLayout } from './layout.js';
+import { programTag, weightCount } from './quant/privateWeights.js';
 
 /** A gadget input port's value: (form over program signals) * scale + offset, or a main signal + offset. */
 export type PortSource =
   | { form: Form; scale?: number; offset?: bigint }
-  | { main: 'salt' | 'outSalt' | 'out'; index?: number; offset?: bigint };
+  | { main: 'salt' | 'outSalt' | 'weightsSalt' | 'out'; index?: number; offset?: bigint };
 
-export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' | 'outputCommitment' };
+export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' | 'outputCommitment' | 'weightsCommitment' };
 
 export interface GadgetInstance {
   /** Component name in the main template: p<signal>, inRange[i], commitment, best. */
   name: string;
   template: string;
-  /** Numbers, or a lookup table (an array parameter). */
-  params: Array<number | number[]>;
+  /** Numbers (a field element as a bigint), or a lookup table (an array parameter). */
+  params: Array<number | bigint | number[]>;
   /** Graph node (for comments and cost reports); absent for the input checks and the class. */
   node?: string;
   inputs: Array<{ port: string; source: PortSource }>;
@@ -41,9 +43,11 @@ export interface GraphInstances {
   layout: GraphLayout;
   nIn: number;
   nOut: number;
-  /** Primitive signals (v[]), numbered from nIn. */
+  /** Private weight signals (w[]), numbered from nIn. */
+  nW: number;
+  /** Signals v[], numbered from nIn + nW: the primitives', then the weights commitment chain's states. */
   nPrims: number;
-  /** Input range checks, the input commitment, the primitives in program order, then the output commitment. */
+  /** Input range checks, the input commitment, the weight range checks and commitment, the primitives in program order, then the output commitment. */
   gadgets: GadgetInstance[];
   /** out[j] = outputs[j] (every graph output's elements, in graph order). */
   outputs: Form[];
@@ -66,6 +70,7 @@ export const TEMPLATE_FILES: Record<string, string> = {
   LessThanSigned: 'arith',
   IsEqual: 'circomlib/circuits/comparators',
   PackedCommitment: 'commit',
+  TaggedSalt: 'commit',
 };
 
 const neg = (v: number): bigint | undefined => (v ? BigInt(-v) : undefined);
@@ -131,6 +136,36 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
       params: [nIn, bits],
       inputs: [...ranges.map(({ lo }, i) => ({ port: `in[${i}]`, source: { form: signal(i), offset: neg(lo) } })), { port: 'salt', source: { main: 'salt' as const } }],
       outputs: [{ port: 'out', target: { main: 'inputCommitment' } }],
+    });
+  }
+
+  const nW = weightCount(program);
+  let nV = program.prims.length;
+  if (layout.visibility.weights === 'private') {
+    // Each weight in its width (w - lo in [0, 2^bits)), then the commitment chain (src/weights/commitment.ts
+    // chainCommitment): TaggedSalt(program tag, weightsSalt), one PackedCommitment per tensor; its states
+    // are signals after the primitives', the last one the public weightsCommitment.
+    const weights = program.weights!;
+    for (const w of weights) {
+      w.values.forEach((_, k) => {
+        gadgets.push({ name: `wRange[${w.first - nIn + k}]`, template: 'UnsignedRange', params: [w.bits], node: w.node, inputs: [{ port: 'in', source: { form: signal(w.first + k), offset: neg(w.lo) } }], outputs: [] });
+      });
+    }
+    const state = () => nIn + nW + nV++;
+    let s = state();
+    gadgets.push({ name: 'weightsTag', template: 'TaggedSalt', params: [programTag(program)], inputs: [{ port: 'salt', source: { main: 'weightsSalt' } }], outputs: [{ port: 'out', target: { signal: s } }] });
+    weights.forEach((w, t) => {
+      const last = t === weights.length - 1;
+      const next = last ? -1 : state();
+      gadgets.push({
+        name: `weightsCommit${t}`,
+        template: 'PackedCommitment',
+        params: [w.values.length, w.bits],
+        node: w.node,
+        inputs: [...w.values.map((_, k) => ({ port: `in[${k}]`, source: { form: signal(w.first + k), offset: neg(w.lo) } })), { port: 'salt', source: { form: signal(s) } }],
+        outputs: [{ port: 'out', target: last ? { main: 'weightsCommitment' as const } : { signal: next } }],
+      });
+      s = next;
     });
   }
 
@@ -203,5 +238,5 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
   // Only the gadget files used: a template library change then invalidates only circuits that use it.
   const used = new Set([...gadgets, ...(classifier ? [classifier] : [])].map((g) => TEMPLATE_FILES[g.template]));
   const includes = ['range', 'requantize', 'max', 'argmax', 'lookup', 'arith', 'circomlib/circuits/comparators', 'commit'].filter((f) => f === 'range' || used.has(f));
-  return { layout, nIn, nOut, nPrims: program.prims.length, gadgets, outputs, classifier, includes };
+  return { layout, nIn, nOut, nW, nPrims: nV, gadgets, outputs, classifier, includes };
 }

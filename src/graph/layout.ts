@@ -16,6 +16,8 @@ export interface GraphLayout {
   commitmentIndex: number;
   /** Offset of item 0's output commitment (a split chunk's committed outputs, which are then not public), or -1. */
   outputCommitmentIndex: number;
+  /** Private weights: the weights commitment (one per proof, after the input commitments). */
+  weightsCommitmentIndex?: number;
   inputOffset: number;
   inputs: number;
   total: number;
@@ -52,7 +54,14 @@ export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}
   if (visibility.input === 'private') pos += k;
   const outputCommitmentIndex = commitOutputs ? pos : -1;
   if (commitOutputs) pos += k;
+  const privateWeights = visibility.weights === 'private';
+  if (!privateWeights && program.weights?.length) fail('BAD_INPUT', 'a program lowered with private weights needs private-weights visibility');
+  if (privateWeights && !program.weights?.length) fail('BAD_INPUT', 'private-weights visibility needs a program lowered with private weights');
+  if (privateWeights && k > 1) fail('BAD_INPUT', `private weights prove one inference per proof (got batch ${k})`);
+  if (privateWeights && commitOutputs) fail('BAD_INPUT', 'a split model cannot take private weights yet: prove it whole with --weights private');
+  const weightsCommitmentIndex = privateWeights ? pos : undefined;
+  if (privateWeights) pos++;
   const inputs = visibility.input === 'public' ? n : 0;
-  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, outputCommitmentIndex, inputOffset: pos, inputs, total: pos + k * inputs };
+  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, outputCommitmentIndex, ...(weightsCommitmentIndex !== undefined ? { weightsCommitmentIndex } : {}), inputOffset: pos, inputs, total: pos + k * inputs };
 }
 

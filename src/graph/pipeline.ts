@@ -7,7 +7,7 @@ import * as snarkjs from 'snarkjs';
 import { compileCircom, type CompiledCircuit } from '../circuit/compile.js';
 import { computeWitnessBin, FIELD_P } from '../circuit/witness.js';
 import { BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle } from '../format/bundle.js';
-import { inputCommitment, randomSalt } from '../format/commitment.js';
+import { chainCommitment, inputCommitment, randomSalt } from '../format/commitment.js';
 import { bundleClaims, decodePublicSignals } from '../format/decode.js';
 import type { ZkinferKey } from '../format/key.js';
 import { setupCircuit, type SetupOptions } from '../setup/index.js';
@@ -20,6 +20,8 @@ import { size, type Graph } from './ir.js';
 import { lowerGraph, type LowerOptions, type QProgram, type Sample } from './quant/lower.js';
 import { unsignedBits } from './quant/prims.js';
 import { quantizeInputs, runProgram } from './quant/reference.js';
+import { programTag, weightGroups } from './quant/privateWeights.js';
+import { modelIdOfCommitment } from '../format/modelId.js';
 
 export interface GraphCompileOptions {
   artifactsDir?: string;
@@ -103,6 +105,7 @@ export function graphKeyParts(c: GraphCircuit): { layout: ZkinferKey['publicSign
       classIndex: layout.classIndex,
       commitmentIndex: layout.commitmentIndex,
       ...(layout.outputCommitmentIndex >= 0 ? { outputCommitmentIndex: layout.outputCommitmentIndex } : {}),
+      ...(layout.weightsCommitmentIndex !== undefined ? { weightsCommitmentIndex: layout.weightsCommitmentIndex } : {}),
       inputOffset: layout.inputOffset,
       inputs: layout.inputs,
       total: layout.total,
@@ -131,7 +134,7 @@ export async function setupGraphCircuit(c: GraphCircuit, options: SetupOptions =
 
 /** Lower, compile and set up a graph (after runPasses) with its calibration samples. */
 export async function buildGraphModel(graph: Graph, calibration: Sample[], options: LowerOptions & GraphCompileOptions & SetupOptions = {}): Promise<GraphModel> {
-  const program = lowerGraph(graph, calibration, options);
+  const program = lowerGraph(graph, calibration, { ...options, privateWeights: options.privateWeights ?? options.visibility?.weights === 'private' });
   return setupGraphCircuit(await compileGraphProgram(program, { ...options, graph }), options);
 }
 
@@ -143,13 +146,15 @@ export interface GraphOpening {
 }
 
 /** Prove one inference (a model compiled with batch 1). */
-export async function proveGraph(model: GraphModel, sample: Sample, options: { salt?: bigint } = {}): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
-  const { bundle, openings } = await proveGraphBatch(model, [sample], options.salt !== undefined ? { salts: [options.salt] } : {});
+export async function proveGraph(model: GraphModel, sample: Sample, options: { salt?: bigint } & GraphWeightsOptions = {}): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
+  const { salt, ...weights } = options;
+  const { bundle, openings } = await proveGraphBatch(model, [sample], { ...(salt !== undefined ? { salts: [salt] } : {}), ...weights });
   return { bundle, ...(openings.length ? { opening: openings[0] } : {}) };
 }
 
 /** One proof for k inferences: the model must have been compiled with batch k. */
-export async function proveGraphBatch(model: GraphModel, samples: Sample[], options: { salts?: bigint[] } = {}): Promise<{ bundle: ProofBundle; openings: GraphOpening[] }> {
+export async function proveGraphBatch(model: GraphModel, samples: Sample[], options: { salts?: bigint[] } & GraphWeightsOptions = {}): Promise<{ bundle: ProofBundle; openings: GraphOpening[] }> {
+  const weights = graphWeightsWitness(model.program, options);
   const k = model.layout.batch;
   if (samples.length !== k) throw new ZkinferError('BAD_INPUT', `this circuit proves batches of ${k} input${k > 1 ? 's' : ''}; got ${samples.length}`);
   const xs = samples.map((sample, b) => {
@@ -164,16 +169,16 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
   if (options.salts && (!privateInput || options.salts.length !== k)) throw new ZkinferError('BAD_INPUT', privateInput ? `expected ${k} salts` : 'salts are only used by private-input circuits');
   const salts = privateInput ? (options.salts ?? xs.map(() => randomSalt())) : [];
   for (const salt of salts) if (salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
-  const witnessInput = { x: k === 1 ? xs[0] : xs, ...(privateInput ? { salt: k === 1 ? salts[0] : salts } : {}) };
+  const witnessInput = { x: k === 1 ? xs[0] : xs, ...(privateInput ? { salt: k === 1 ? salts[0] : salts } : {}), ...(weights ? { w: weights.w, weightsSalt: weights.salt } : {}) };
   const wtns = model.linked
-    ? await linkedWitness(model.linked, model.program, xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}) })))
+    ? await linkedWitness(model.linked, model.program, xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}), ...(weights ? { weights: weights.values, weightsSalt: weights.salt } : {}) })))
     : await computeWitnessBin(model.circuit.wasmPath, witnessInput);
   const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
   const decoded = decodePublicSignals(model.key, publicSignals);
   // The circuit and the reference implement one semantics; disagreement is a zkinfer bug, never a result.
   const openings: GraphOpening[] = [];
   for (const [b, item] of decoded.items.entries()) {
-    if (model.layout.outputs > 0 && item.prediction.logits.join() !== runProgram(model.program, xs[b]).join()) {
+    if (model.layout.outputs > 0 && item.prediction.logits.join() !== runProgram(model.program, xs[b], weights?.values).join()) {
       throw new Error(`internal error: the circuit outputs of item ${b} differ from the integer reference`);
     }
     if (privateInput) {
@@ -183,21 +188,24 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
       openings.push({ input: xs[b], salt: String(salts[b]), commitment: expected });
     }
   }
+  if (weights && String(await weights.commitment) !== decoded.weightsCommitment) throw new Error('internal error: the weights commitment differs from circomlibjs\'s');
   return { bundle: graphBundle(model, proof, publicSignals), openings };
 }
 
 /** The proof bundle of a Groth16 proof of a graph circuit, with the claims its public signals imply. */
 export function graphBundle(model: GraphModel, proof: { pi_a: string[]; pi_b: string[][]; pi_c: string[] }, publicSignals: string[]): ProofBundle {
+  const decoded = decodePublicSignals(model.key, publicSignals);
   return {
     format: BUNDLE_FORMAT,
     version: BUNDLE_VERSION,
     protocol: 'groth16',
     curve: 'bn128',
-    modelId: model.modelId,
+    // Private weights: the model id is the proved weights commitment; the bundle names its key apart.
+    ...(decoded.weightsCommitment !== undefined ? { modelId: modelIdOfCommitment(decoded.weightsCommitment), keyId: model.modelId } : { modelId: model.modelId }),
     visibility: model.layout.visibility,
     publicSignals,
     proof: { pi_a: proof.pi_a, pi_b: proof.pi_b, pi_c: proof.pi_c, protocol: 'groth16', curve: 'bn128' },
-    ...bundleClaims(decodePublicSignals(model.key, publicSignals)),
+    ...bundleClaims(decoded),
   };
 }
 
@@ -206,4 +214,37 @@ export function commitmentValues(program: QProgram, x: number[]): { values: numb
   const los = program.inputs.flatMap((i) => Array.from({ length: size(i.shape) }, () => i.lo));
   const bits = Math.max(...program.inputs.map((i) => unsignedBits(i.hi - i.lo)));
   return { values: x.map((v, k) => v - los[k]), bits };
+}
+
+/** Private-weights proofs: the commitment's salt, and optionally another weight set for the same circuit. */
+export interface GraphWeightsOptions {
+  weightsSalt?: bigint;
+  /** One integer array per private weight tensor (program.weights order); default: the model's. */
+  weights?: number[][];
+}
+
+/** The witness of a private-weights program (null for constant weights, which refuse weights options). */
+export function graphWeightsWitness(program: QProgram, options: GraphWeightsOptions): { w: number[]; values: number[][]; salt: bigint; commitment: Promise<bigint> } | null {
+  const tensors = program.weights ?? [];
+  if (!tensors.length) {
+    if (options.weights !== undefined || options.weightsSalt !== undefined) throw new ZkinferError('BAD_INPUT', 'weights and weightsSalt are only taken by private-weights circuits');
+    return null;
+  }
+  const salt = options.weightsSalt;
+  if (salt === undefined) throw new ZkinferError('BAD_INPUT', 'a private-weights proof needs the weights salt (the model id is the commitment under it)');
+  if (typeof salt !== 'bigint' || salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'the weights salt must be a field element in [0, p)');
+  const values = options.weights ?? tensors.map((t) => t.values);
+  if (values.length !== tensors.length) throw new ZkinferError('BAD_INPUT', `expected ${tensors.length} weight tensors, got ${values.length}`);
+  tensors.forEach((t, i) => {
+    if (values[i].length !== t.values.length) throw new ZkinferError('BAD_INPUT', `weight tensor ${t.name} (node ${t.node}) has ${values[i].length} values, expected ${t.values.length}`);
+    values[i].forEach((v, j) => {
+      if (!Number.isInteger(v) || v < t.lo || v > t.lo + 2 ** t.bits - 1) throw new ZkinferError('BAD_INPUT', `weight ${t.name}[${j}] (node ${t.node}) = ${v} is outside the circuit's ${t.bits}-bit range [${t.lo}, ${t.lo + 2 ** t.bits - 1}]`);
+    });
+  });
+  return { w: values.flat(), values, salt, commitment: graphWeightsCommitment(program, salt, values) };
+}
+
+/** The weights commitment (the model id of a private-weights proof) of a program's weights under a salt. */
+export function graphWeightsCommitment(program: QProgram, salt: bigint, values?: number[][]): Promise<bigint> {
+  return chainCommitment(programTag(program), salt, weightGroups(program, values));
 }

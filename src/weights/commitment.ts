@@ -1,4 +1,4 @@
-import { inputCommitment, poseidonHash } from '../format/commitment.js';
+import { chainCommitment } from '../format/commitment.js';
 import { FIELD_P, signedToField } from '../circuit/witness.js';
 import type { QDense, QuantizedModel } from '../quantize/types.js';
 import { ZkinferError } from '../util/errors.js';
@@ -57,10 +57,7 @@ function checkSalt(salt: bigint): void {
 
 /** The commitment of `model` (fitted to `arch` first; a model that does not fit gets a clear error). */
 export async function weightsCommitment(model: QuantizedModel, arch: WeightsArchitecture, salt: bigint): Promise<bigint> {
-  checkSalt(salt);
-  let state = await poseidonHash([architectureTag(arch), salt]);
-  for (const g of parameterGroups(fitToArchitecture(model, arch), arch)) state = await inputCommitment(g.values, g.bits, state);
-  return state;
+  return chainCommitment(architectureTag(arch), salt, parameterGroups(fitToArchitecture(model, arch), arch));
 }
 
 export { modelIdOfCommitment } from '../format/modelId.js';

@@ -3,8 +3,8 @@
  * port is, as a linear form over model wires.
  *
  * Wires, in snarkjs order: 1, the main outputs (out[] with logits visibility, class, inputCommitment,
- * outputCommitment; per batch item within each), the public inputs x, the private inputs (x, salt, then
- * outSalt), then each instance's
+ * outputCommitment; per batch item within each; then weightsCommitment), the public inputs x, the private
+ * inputs (x, salt, outSalt, then the private weights w[] and weightsSalt), then each instance's
  * own wires (its gadget's outputs and internals, in the gadget's order). A gadget's input wires are not
  * wires of the model: every constraint that reads one reads the linear form that drives it instead (what
  * circom --O2 does with `c.in <== form`), and a primitive's output signal is its gadget's output wire plus
@@ -80,6 +80,10 @@ export interface LinkPlan {
   classWire(b: number): number;
   commitmentWire(b: number): number;
   outputCommitmentWire(b: number): number;
+  /** Private weights (one set per proof): weight signal j, the salt and the commitment (-1 without). */
+  weightWire(j: number): number;
+  weightsSaltWire(): number;
+  weightsCommitmentWire(): number;
   /** What the model wire of an instance's local wire holds beyond the local value (a primitive's offset). */
   shiftOf(instance: number, local: number): bigint;
   /** Model wire of an instance's local wire, or -1 for an eliminated one (then see pivots). */
@@ -93,7 +97,7 @@ export interface LinkPlan {
 }
 
 export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): LinkPlan {
-  const { layout, nIn, nOut } = inst;
+  const { layout, nIn, nOut, nW } = inst;
   const k = layout.batch;
   const vis = layout.visibility;
   const perItem = [...inst.gadgets, ...(inst.classifier ? [inst.classifier] : [])];
@@ -107,6 +111,8 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const committed = layout.outputCommitmentIndex >= 0;
   const hasClass = layout.classIndex >= 0;
   const priv = vis.input === 'private';
+  const pw = nW > 0;
+  if (pw && k > 1) throw new Error('internal error: private weights prove one inference per proof');
   let w = 1;
   let outBase = w;
   if (logits) w += k * nOut;
@@ -116,6 +122,8 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   if (priv) w += k;
   const outCommitBase = w;
   if (committed) w += k;
+  const wcBase = w;
+  if (pw) w += 1;
   const nOutputs = w - 1;
   const xBase = w;
   w += k * nIn;
@@ -123,6 +131,10 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   if (priv) w += k;
   const outSaltBase = w;
   if (committed) w += k;
+  const wBase = w;
+  w += nW;
+  const wSaltBase = w;
+  if (pw) w += 1;
   // With class-only visibility out[] is internal; circom keeps it as a wire too (and removes the
   // latest signal of each assignment instead), so the plan does the same.
   if (!logits) {
@@ -130,7 +142,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     w += k * nOut;
   }
   const nPubInputs = priv ? 0 : k * nIn;
-  const nPrvInputs = (priv ? k * nIn + k : 0) + (committed ? k : 0);
+  const nPrvInputs = (priv ? k * nIn + k : 0) + (committed ? k : 0) + (pw ? nW + 1 : 0);
   const nMain = w;
 
   // Where each primitive's output signal lives: instance (within an item) and port.
@@ -148,6 +160,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const addSignal = (acc: KeyForm, b: number, s: number, c: bigint) => {
     let kk: number;
     if (s < nIn) kk = xBase + b * nIn + s;
+    else if (s < nIn + nW) kk = wBase + s - nIn;
     else {
       const at = primAt.get(s);
       if (!at) throw new Error(`internal error: signal ${s} has no defining instance`);
@@ -164,7 +177,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const outForm = (b: number, j: number): KeyForm => ({ bias: 0n, terms: new Map([[outBase + b * nOut + j, 1n]]) });
   const sourceForm = (b: number, s: PortSource): KeyForm => {
     if ('main' in s) {
-      const f = s.main === 'salt' ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) } : s.main === 'outSalt' ? { bias: 0n, terms: new Map([[outSaltBase + b, 1n]]) } : outForm(b, s.index!);
+      const f = s.main === 'salt' ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) } : s.main === 'outSalt' ? { bias: 0n, terms: new Map([[outSaltBase + b, 1n]]) } : s.main === 'weightsSalt' ? { bias: 0n, terms: new Map([[wSaltBase, 1n]]) } : outForm(b, s.index!);
       return { bias: f.bias + (s.offset ?? 0n), terms: f.terms };
     }
     return formOf(b, s.form, BigInt(s.scale ?? 1), s.offset ?? 0n);
@@ -253,7 +266,7 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
       const i = b * perItem.length + gi;
       for (const o of g.outputs) {
         if ('signal' in o.target) continue;
-        const main = o.target.main === 'class' ? classBase + b : o.target.main === 'outputCommitment' ? outCommitBase + b : commitBase + b;
+        const main = o.target.main === 'class' ? classBase + b : o.target.main === 'outputCommitment' ? outCommitBase + b : o.target.main === 'weightsCommitment' ? wcBase : commitBase + b;
         assign(main, { bias: BigInt(o.offset ?? 0), terms: new Map([[key(i, kindOf[i].outputs.get(o.port)!), 1n]]) });
       }
     });
@@ -388,6 +401,10 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
       if (priv) out.push([saltBase + b, `main.salt${item(b)}`]);
       if (committed) out.push([outSaltBase + b, `main.outSalt${item(b)}`]);
     }
+    if (pw) {
+      out.push([wcBase, 'main.weightsCommitment'], [wSaltBase, 'main.weightsSalt']);
+      for (let j = 0; j < nW; j++) out.push([wBase + j, `main.w[${j}]`]);
+    }
     return out.sort((x, y) => x[0] - y[0]);
   };
 
@@ -410,6 +427,9 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     classWire: (b) => (hasClass ? classBase + b : -1),
     commitmentWire: (b) => (priv ? commitBase + b : -1),
     outputCommitmentWire: (b) => (committed ? outCommitBase + b : -1),
+    weightWire: (j) => (pw ? wBase + j : -1),
+    weightsSaltWire: () => (pw ? wSaltBase : -1),
+    weightsCommitmentWire: () => (pw ? wcBase : -1),
     wireOf,
     shiftOf: (i, l) => shift.get(key(i, l)) ?? 0n,
     constraintsOf,

@@ -31,11 +31,13 @@ function getFe(buf: Uint8Array, at: number): bigint {
   return v;
 }
 
-/** The witness inputs of one item: the input integers, the salt of a private input, the salt of committed outputs. */
+/** The witness inputs of one item: the input integers, the salt of a private input, the salt of committed outputs, and the private weights (one integer array per tensor) and their salt. */
 export interface LinkedItem {
   x: number[];
   salt?: bigint;
   outSalt?: bigint;
+  weights?: number[][];
+  weightsSalt?: bigint;
 }
 
 export async function linkedWitness(plan: LinkPlan, program: QProgram, items: LinkedItem[], stats?: { gadgetCalls: number; gadgetMs: number }): Promise<Uint8Array> {
@@ -57,7 +59,7 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
 
   const perItem = plan.instances.length / items.length;
   for (const [b, item] of items.entries()) {
-    const s = runSignals(program, item.x);
+    const s = runSignals(program, item.x, item.weights);
     const outs = inst.outputs.map((f) => evalForm(f, s));
     item.x.forEach((v, i) => set(plan.xWire(b, i), BigInt(v)));
     if (plan.saltWire(b) >= 0) {
@@ -69,9 +71,18 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
       set(plan.outSaltWire(b), item.outSalt);
     }
     outs.forEach((v, j) => plan.outWire(b, j) >= 0 && set(plan.outWire(b, j), BigInt(v)));
+    if (plan.weightsSaltWire() >= 0) {
+      if (item.weightsSalt === undefined) throw new Error('internal error: a private-weights witness needs the weights salt');
+      for (let j = 0; j < inst.nW; j++) set(plan.weightWire(j), BigInt(s[inst.nIn + j]));
+      set(plan.weightsSaltWire(), item.weightsSalt);
+    }
+    // Signals beyond the program's (the weights commitment chain's states) are field elements, kept as bigints.
+    const chain = new Map<number, bigint>();
     const value = (src: PortSource): bigint => {
-      if ('main' in src) return (src.main === 'salt' ? item.salt! : src.main === 'outSalt' ? item.outSalt! : BigInt(outs[src.index!])) + (src.offset ?? 0n);
-      return BigInt(evalForm(src.form, s)) * BigInt(src.scale ?? 1) + (src.offset ?? 0n);
+      if ('main' in src) return (src.main === 'salt' ? item.salt! : src.main === 'outSalt' ? item.outSalt! : src.main === 'weightsSalt' ? item.weightsSalt! : BigInt(outs[src.index!])) + (src.offset ?? 0n);
+      const f = src.form;
+      const v = f.terms.some(([sig]) => sig >= s.length) ? f.terms.reduce((a, [sig, c]) => a + BigInt(c) * (chain.get(sig) ?? BigInt(s[sig])), BigInt(f.bias)) : BigInt(evalForm(f, s));
+      return v * BigInt(src.scale ?? 1) + (src.offset ?? 0n);
     };
     for (let gi = 0; gi < perItem; gi++) {
       const i = b * perItem + gi;
@@ -98,9 +109,10 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
       }
       for (const o of g.outputs) {
         const got = getFe(w, WTNS_HEADER + kd.outputs.get(o.port)! * N8);
-        if ('signal' in o.target) {
+        if ('signal' in o.target && o.target.signal >= s.length) chain.set(o.target.signal, got);
+        else if ('signal' in o.target) {
           if (mod(got + BigInt(o.offset ?? 0)) !== mod(BigInt(s[o.target.signal]))) throw new Error(`internal error: gadget ${g.name} (${kd.key}) computed ${got}, the integer reference ${s[o.target.signal]}`);
-        } else set(o.target.main === 'class' ? plan.classWire(b) : o.target.main === 'outputCommitment' ? plan.outputCommitmentWire(b) : plan.commitmentWire(b), got + BigInt(o.offset ?? 0));
+        } else set(o.target.main === 'class' ? plan.classWire(b) : o.target.main === 'outputCommitment' ? plan.outputCommitmentWire(b) : o.target.main === 'weightsCommitment' ? plan.weightsCommitmentWire() : plan.commitmentWire(b), got + BigInt(o.offset ?? 0));
       }
       for (let l = 1; l < kd.nWires; l++) {
         const wire = plan.wireOf(i, l);

@@ -159,10 +159,10 @@ export function writeSym(path: string, plan: LinkPlan): void {
       const kd = plan.kindOf[i];
       const prefix = plan.prefixOf(i);
       const g = plan.instances[i];
-      // A primitive's wire also carries circom's name for it, v[s - nIn] (the wire holds port + offset).
+      // A primitive's wire also carries circom's name for it, v[s - nIn - nW] (the wire holds port + offset).
       const itemPrefix = prefix.slice(0, prefix.length - g.name.length - 1);
       const primNames = new Map<number, string>();
-      for (const o of g.outputs) if ('signal' in o.target) primNames.set(kd.outputs.get(o.port)!, `${itemPrefix}v[${o.target.signal - plan.inst.nIn}]`);
+      for (const o of g.outputs) if ('signal' in o.target) primNames.set(kd.outputs.get(o.port)!, `${itemPrefix}v[${o.target.signal - plan.inst.nIn - plan.inst.nW}]`);
       for (let l = 1; l < kd.nWires; l++) {
         if (l >= kd.firstInput && l < kd.firstInput + kd.nInputs) continue;
         const w = plan.wireOf(i, l);

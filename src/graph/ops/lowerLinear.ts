@@ -6,6 +6,7 @@ import { size, tensor, type DType, type Tensor } from '../ir.js';
 import { mergeTerms, type QBuilder, type RealForm } from '../quant/builder.js';
 import { addForms, constForm, less, product, scaleForm, unmaskedElems } from '../quant/composite.js';
 import { signedBits } from '../quant/prims.js';
+import { privateBiasTensor, privateWeightTensor } from '../quant/privateWeights.js';
 import type { Form, LowerCtx, QTensor, Term } from '../quant/qtensor.js';
 
 /** The requantization target of output k: null (exact accumulators) for a graph output no node reads. */
@@ -31,6 +32,12 @@ export function lowerBilinear(
   const wb = ctx.constant(1);
   const range = outputRange(ctx);
   const dtype = a.dtype === 'int' && b.dtype === 'int' ? 'int' : 'float';
+  const privateSide = ctx.b.privateWeights ? [wa, wb].findIndex((w) => w?.dtype === 'float') : -1;
+  if (privateSide >= 0) {
+    // Private weights: the constant side becomes private signals; each product is one Mul, as below.
+    const w = privateWeightTensor(ctx.b, ctx.node.inputs[privateSide], [wa, wb][privateSide]!);
+    return lowerProducts(ctx, privateSide === 0 ? w : a, privateSide === 1 ? w : b, shape, terms, range, extra, true);
+  }
   if (wa || wb) {
     // One side is a constant: its float values are the weights of a linear form over the other side.
     const forms: RealForm[] = Array.from({ length: count }, (_, o) => {
@@ -49,18 +56,45 @@ export function lowerBilinear(
     });
     return ctx.b.linear(dtype, shape, forms, range);
   }
-  // Both computed: exact products at scale sa * sb, one Mul each.
+  return lowerProducts(ctx, a, b, shape, terms, range, extra, false);
+}
+
+/**
+ * Both operands computed (or private weights): exact products at scale sa * sb, one Mul each, summed
+ * exactly, then requantized. With `privateBias`, a constant bias becomes private signals at the products'
+ * scale, as wide as the product sum can be over all admissible weights (privateBiasTensor).
+ */
+function lowerProducts(
+  ctx: LowerCtx,
+  a: QTensor,
+  b: QTensor,
+  shape: number[],
+  terms: (o: number) => Array<[number, number, number]>,
+  range: ReturnType<typeof outputRange>,
+  extra: ((o: number) => [QTensor, number, number]) | undefined,
+  privateBias: boolean,
+): QTensor {
+  const count = shape.reduce((x, y) => x * y, 1);
+  const dtype = a.dtype === 'int' && b.dtype === 'int' ? 'int' : 'float';
   const unit = a.scale * b.scale;
   const prods: QTensor = { dtype, shape, scale: unit, elems: [] };
-  const forms: RealForm[] = Array.from({ length: count }, (_, o) => {
-    const f: RealForm = { bias: 0, terms: [] };
-    const products = terms(o).map(([ia, ib, w]) => {
+  const sums: RealForm[] = Array.from({ length: count }, (_, o) => ({
+    bias: 0,
+    terms: terms(o).map(([ia, ib, w]) => {
       prods.elems.push(product(ctx.b, a.elems[ia], b.elems[ib]));
       return [prods, prods.elems.length - 1, w] as [QTensor, number, number];
-    });
-    f.terms.push(...products);
-    if (extra) f.terms.push(extra(o));
-    return f;
+    }),
+  }));
+  let biasTensor: QTensor | undefined;
+  const biasValue = extra && privateBias ? ctx.constant(2) : undefined;
+  if (biasValue?.dtype === 'float') {
+    const acc = ctx.b.tensorBounds(ctx.b.linear(dtype, shape, sums, null));
+    biasTensor = privateBiasTensor(ctx.b, ctx.node.inputs[2], biasValue, unit, signedBits(Math.min(acc.lo, 0), Math.max(acc.hi, 0)));
+  }
+  const forms: RealForm[] = sums.map((f, o) => {
+    if (!extra) return f;
+    const [c, ic, w] = extra(o);
+    return { bias: 0, terms: [...f.terms, [biasTensor ?? c, ic, w]] };
   });
   const exact = ctx.b.linear(dtype, shape, forms, null);
   return range === null || keepProducts(ctx, exact) ? exact : ctx.b.linear(dtype, shape, forms, range);

@@ -9,6 +9,7 @@ import type { DType, Tensor } from '../ir.js';
 import { evalPrimBounds } from './bounds.js';
 import { requantQuotient, type Interval, type Prim } from './prims.js';
 import type { Form, QTensor, Stats, Term } from './qtensor.js';
+import type { QWeightTensor } from './privateWeights.js';
 
 export interface QuantOptions {
   /** Width of requantized activations (signed, or unsigned when the calibrated values are >= 0). */
@@ -43,6 +44,10 @@ export interface RealForm {
 export class QBuilder {
   readonly signals: Interval[] = [];
   readonly prims: Prim[] = [];
+  /** Private weight tensors (privateWeights.ts), in the order they were made. */
+  readonly weights: QWeightTensor[] = [];
+  /** Lower weight and bias constants of linear ops to private signals (--weights private). */
+  privateWeights = false;
   /** The node whose lowering is running (set by the lowering driver). */
   node = '';
 

@@ -10,6 +10,7 @@ import type { OpCtx } from '../ops/types.js';
 import { DEFAULT_QUANT, QBuilder, type QuantOptions } from './builder.js';
 import { signedBits, unsignedBits, type Prim } from './prims.js';
 import type { Form, LowerCtx, QTensor, Stats } from './qtensor.js';
+import { placeWeightsFirst, type QWeightTensor } from './privateWeights.js';
 
 export type Sample = Map<string, Float64Array>;
 
@@ -45,6 +46,8 @@ export interface QProgram {
   notes: string[];
   /** Class labels the model declares (Graph.labels). */
   labels?: string[];
+  /** Private weights: the weight tensors whose integers are private signals (after the inputs). */
+  weights?: QWeightTensor[];
 }
 
 /** Bounds of a form over a program's signal bounds. */
@@ -80,6 +83,8 @@ export interface LowerOptions extends Partial<QuantOptions> {
   tensors?: Record<string, TensorWidths>;
   /** Calibrated input ranges are widened by this factor so nearby inputs still fit (default 1.25). */
   inputHeadroom?: number;
+  /** Weights and biases of linear ops become private signals behind a commitment (privateWeights.ts). */
+  privateWeights?: boolean;
 }
 
 export const DEFAULT_INPUT_BITS = 12;
@@ -191,6 +196,7 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
   const quant: QuantOptions = { ...DEFAULT_QUANT, ...options };
   const runs = calibration.map((s) => runFloat(graph, s));
   const b = new QBuilder(quant);
+  b.privateWeights = options.privateWeights === true;
   const values = new Map<string, QTensor>();
   const readers = new Map<string, number>();
   for (const node of graph.nodes) for (const n of node.inputs) readers.set(n, (readers.get(n) ?? 0) + 1);
@@ -242,7 +248,10 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
     const t = get(o.name)!;
     return { name: o.name, dtype: t.dtype, shape: t.shape, scale: t.scale, elems: t.elems };
   });
-  return { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes, ...(graph.labels ? { labels: graph.labels } : {}) };
+  const program: QProgram = { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes, ...(graph.labels ? { labels: graph.labels } : {}) };
+  if (!b.privateWeights) return program;
+  if (!b.weights.length) fail('BAD_INPUT', `${graph.name} has no weights to keep private (no Gemm, MatMul, Conv or ConvTranspose with a constant operand)`);
+  return placeWeightsFirst({ ...program, weights: b.weights });
 }
 
 /**

@@ -28,18 +28,22 @@ export function quantizeInputs(program: { inputs: ReadonlyArray<Omit<QProgram['i
   return out;
 }
 
-/** Every signal's value for the given input integers (inputs first, then each primitive's output). */
-export function runSignals(program: QProgram, x: number[]): number[] {
+/**
+ * Every signal's value for the given input integers (inputs first, private weights, then each primitive's
+ * output). `weights`: another weight set for a private-weights program, one integer array per tensor.
+ */
+export function runSignals(program: QProgram, x: number[], weights?: number[][]): number[] {
   const s = new Array<number>(program.signals.length);
   let k = 0;
   for (const input of program.inputs) for (let i = 0; i < size(input.shape); i++) s[input.first + i] = x[k++];
+  (program.weights ?? []).forEach((w, t) => (weights?.[t] ?? w.values).forEach((v, i) => (s[w.first + i] = v)));
   for (const p of program.prims) s[p.out] = evalPrim(p, s);
   return s;
 }
 
 /** The integer outputs, concatenated in graph order (what the circuit makes public). */
-export function runProgram(program: QProgram, x: number[]): number[] {
-  const s = runSignals(program, x);
+export function runProgram(program: QProgram, x: number[], weights?: number[][]): number[] {
+  const s = runSignals(program, x, weights);
   return program.outputs.flatMap((o) => o.elems.map((f) => evalForm(f, s)));
 }
 
