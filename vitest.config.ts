@@ -15,6 +15,7 @@ export const E2E_TESTS = [
   'test/graphBundled.test.ts',
   'test/graphEndToEnd.test.ts',
   'test/graphLink.test.ts',
+  'test/graphPrivateWeights.test.ts',
   'test/graphSplit.test.ts',
   'test/modelStore.test.ts',
   'test/package.test.ts',
