@@ -26,6 +26,9 @@ export const DEFAULT_QUANT: QuantOptions = { activationBits: 8, lookupBits: 8, w
 /** Largest magnitude any form may reach: the reference computes with doubles and must stay exact. */
 export const EXACT = 2 ** 52;
 
+/** Guard bits of a folded requantization (requantizeFolded): its weights' rounding stays below 2^-(G+1) of a unit. */
+export const FOLD_GUARD_BITS = 3;
+
 /** An integer range and the real value of one unit: the target of a requantization. */
 export interface Range {
   scale: number;
@@ -171,7 +174,7 @@ export class QBuilder {
     const mb = this.options.multiplierBits;
     // Integer ratios (clampInt's 1) need no shift: M = ratio exactly, and no remainder bits to constrain.
     const integral = ratios.every((r) => Number.isInteger(r) && r <= 2 ** mb - 1);
-    const shift = integral ? 0 : Math.max(0, Math.floor(Math.log2((2 ** mb - 1) / top)));
+    const shift = this.requantShift(top, integral);
     const hiClamp = range.lo + 2 ** range.bits - 1;
     const elems = t.elems.map((f, i) => {
       const mult = Math.max(1, Math.round(ratios[i] * 2 ** shift));
@@ -186,12 +189,71 @@ export class QBuilder {
         fail('BAD_MODEL', `node '${this.node}': requantization multiplier ${mult.toPrecision(3)} (scale ratio ${ratios[i].toPrecision(3)}) is beyond exact arithmetic (2^53)`);
       }
       if (mult === 1 && shift === 0 && b.lo >= range.lo && b.hi <= hiClamp) return f;
-      const qlo = requantQuotient(b.lo, mult, shift);
-      const qhi = requantQuotient(b.hi, mult, shift);
-      const needsClamp = qlo < range.lo || qhi > hiClamp;
-      return this.prim({ kind: 'requant', in: f, mult, shift, clampLo: needsClamp ? range.lo : null, clampBits: range.bits });
+      return this.requantPrim(f, b, mult, shift, range);
     });
     return { dtype: t.dtype, shape: t.shape, scale: range.scale, elems };
+  }
+
+  /** One requant of form f (bounds b), clamped to `range` only where its bounds can leave it. */
+  private requantPrim(f: Form, b: Interval, mult: number, shift: number, range: Range): Form {
+    const hiClamp = range.lo + 2 ** range.bits - 1;
+    const needsClamp = requantQuotient(b.lo, mult, shift) < range.lo || requantQuotient(b.hi, mult, shift) > hiClamp;
+    return this.prim({ kind: 'requant', in: f, mult, shift, clampLo: needsClamp ? range.lo : null, clampBits: range.bits });
+  }
+
+  /**
+   * Requantize sums of parts with real factors onto `range`, the multiplier folded into the weights:
+   * out[o] = bias[o] + sum_j factors[j] * parts[j][o] (parts: integer forms) becomes
+   * q = floor((sum_j W_j * parts[j][o] + B_o + 2^(s-1)) / 2^s) with W_j = round(factors[j] * 2^s / range.scale),
+   * one requant (M = 1) per element. Rounding the weights moves the sum by at most
+   * 0.5 * (1 + sum_j max|parts[j]|) / 2^s output units, so s = bits(sum_j max|parts[j]|) + FOLD_GUARD_BITS
+   * keeps that near 2^-(FOLD_GUARD_BITS + 1) of a unit (the unfolded path's 10-bit multiplier errs by up to
+   * 2^-10 of the value: 1/8 of a unit at the top of an 8-bit range). The requantization's width is then the output's plus s, instead of the sum's plus the
+   * multiplier's. Undefined when s would exceed `maxShift` (the unfolded requantization's) or the folded
+   * weights would pass exact arithmetic: the caller then requantizes as before.
+   */
+  requantizeFolded(dtype: DType, shape: number[], parts: Form[][], factors: number[], bias: ArrayLike<number>, range: Range, maxShift = Infinity): { shift: number; tensor: QTensor } | undefined {
+    let reach = 0;
+    for (const part of parts) {
+      let m = 0;
+      for (const f of part) {
+        const b = this.bounds(f);
+        m = Math.max(m, Math.abs(b.lo), Math.abs(b.hi));
+      }
+      reach += m;
+    }
+    const shift = Math.max(0, Math.ceil(Math.log2(Math.max(reach, 1))) + FOLD_GUARD_BITS);
+    if (shift > maxShift) return undefined;
+    const weights = factors.map((f) => Math.round((f * 2 ** shift) / range.scale));
+    let top = 0;
+    for (let o = 0; o < parts[0].length; o++) {
+      let v = Math.abs((bias[o] * 2 ** shift) / range.scale);
+      parts.forEach((part, j) => {
+        const b = this.bounds(part[o]);
+        v += Math.abs(weights[j]) * Math.max(Math.abs(b.lo), Math.abs(b.hi));
+      });
+      top = Math.max(top, v);
+    }
+    if (!(top < EXACT / 2)) return undefined;
+    const hiClamp = range.lo + 2 ** range.bits - 1;
+    const elems = parts[0].map((_, o) => {
+      let c = Math.round((bias[o] * 2 ** shift) / range.scale);
+      const terms: Term[] = [];
+      parts.forEach((part, j) => {
+        c += weights[j] * part[o].bias;
+        for (const [s, w] of part[o].terms) terms.push([s, weights[j] * w]);
+      });
+      const f: Form = { bias: c, terms: mergeTerms(terms) };
+      if (f.terms.length === 0) return { bias: Math.min(Math.max(requantQuotient(c, 1, shift), range.lo), hiClamp), terms: [] };
+      return this.requantPrim(f, this.bounds(f), 1, shift, range);
+    });
+    return { shift, tensor: { dtype, shape, scale: range.scale, elems } };
+  }
+
+  /** The shift `requantize` gives a requantization whose largest scale ratio (accumulator / output) is `top`. */
+  requantShift(top: number, integral = false): number {
+    const mb = this.options.multiplierBits;
+    return integral ? 0 : Math.max(0, Math.floor(Math.log2((2 ** mb - 1) / top)));
   }
 
   /** Clamp without rescaling: max(min(x, hi), lo) in integers (a requantization with M = 1, shift 0). */
