@@ -7,8 +7,12 @@ import { checkOpModel, randomSamples } from './helpers/graphCheck.js';
 import { requantWidth } from '../src/graph/quant/bounds.js';
 import { FOLD_GUARD_BITS } from '../src/graph/quant/builder.js';
 import { formBounds, type QProgram } from '../src/graph/quant/lower.js';
+import type { AttrValueSpec } from './helpers/onnxGraph.js';
 import { importOnnxGraph } from '../src/graph/onnx.js';
-import { runPasses } from '../src/graph/passes/index.js';
+import { PASSES, runPasses } from '../src/graph/passes/index.js';
+import { programCosts } from '../src/graph/cost.js';
+import { lowerGraph } from '../src/graph/quant/lower.js';
+import type { Graph } from '../src/graph/ir.js';
 
 /**
  * Cost per activation (issue 15 item 2): sums of computed tensors at unrelated scales are kept as narrow
@@ -69,5 +73,54 @@ describe('element-wise sums of computed tensors', () => {
       expect([q.mult, q.shift]).toEqual([1, 12 + FOLD_GUARD_BITS]);
       expect(requantWidth(q, bounds(q.in)).n).toBeLessThanOrEqual(10);
     }
+  });
+});
+
+/** conv (3x3, 2 -> 3 channels, `pads`) [+ Relu] -> MaxPool(pool attrs) -> Flatten -> Gemm. */
+function convPool(relu: boolean, pads: number[], pool: Record<string, AttrValueSpec>, pooledSize: number): Uint8Array {
+  const g = new OnnxGraphBuilder('convpool');
+  g.input('x', 'float', [1, 2, 8, 8]);
+  g.initializer('w1', 'float', [3, 2, 3, 3], rnd(54, 0.5));
+  g.initializer('b1', 'float', [3], rnd(3, 0.2));
+  let [h] = g.node('Conv', ['x', 'w1', 'b1'], ['c'], { pads });
+  if (relu) [h] = g.node('Relu', [h], ['r']);
+  const [p] = g.node('MaxPool', [h], ['p'], pool);
+  const [fl] = g.node('Flatten', [p], ['fl']);
+  const n = 3 * pooledSize;
+  g.initializer('w2', 'float', [4, n], rnd(4 * n));
+  g.node('Gemm', [fl, 'w2'], ['y'], { transB: 1 });
+  g.output('y', 'float', [1, 4]);
+  return g.encode();
+}
+
+const unfused = (bytes: Uint8Array): Graph => {
+  let g = importOnnxGraph(bytes, 'op');
+  for (const [name, pass] of PASSES) if (name !== 'fuseMaxPool') g = pass(g);
+  return g;
+};
+
+describe('max pooling on accumulators (fuseMaxPool)', () => {
+  it.each<[string, boolean, number[], Record<string, AttrValueSpec>, number, number]>([
+    ['Conv + Relu -> MaxPool 2x2', true, [0, 0, 0, 0], { kernel_shape: [2, 2], strides: [2, 2] }, 9, 0],
+    ['padded Conv (signed) -> MaxPool 2x2 with padding', false, [1, 1, 1, 1], { kernel_shape: [2, 2], strides: [2, 2], pads: [1, 1, 0, 0] }, 16, 1],
+  ])('%s: one requantization per pooled output, fewer constraints, within 2%%, circuit == reference', async (_, relu, pads, pool, pooledSize, singles) => {
+    const bytes = convPool(relu, pads, pool, pooledSize);
+    const { graph, program } = await checkOpModel(bytes, { circuit: true, artifactsDir });
+    expect(graph.nodes.map((n) => n.op)).not.toContain('MaxPool');
+    const conv = graph.nodes.find((n) => n.op === 'Conv')!;
+    expect(conv.attrs.__pool).toBe('MaxPool');
+    const pooled = program.prims.filter((q) => q.node === conv.name);
+    expect(pooled.filter((q) => q.kind === 'requant').length).toBe(3 * pooledSize);
+    // One comparison chain per window, but none for a padded corner's window of a single element.
+    expect(pooled.filter((q) => q.kind === 'max').length).toBe(3 * (pooledSize - singles));
+    const plain = unfused(bytes);
+    expect(plain.nodes.map((n) => n.op)).toContain('MaxPool');
+    const before = programCosts(lowerGraph(plain, randomSamples(plain, 8))).total;
+    expect(programCosts(program).total).toBeLessThan(before);
+  });
+
+  it('overlapping windows (3x3, stride 1) are not fused: comparing wider values there would cost more', () => {
+    const g = runPasses(importOnnxGraph(convPool(true, [1, 1, 1, 1], { kernel_shape: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] }, 64), 'op'));
+    expect(g.nodes.map((n) => n.op)).toContain('MaxPool');
   });
 });

@@ -3,7 +3,7 @@
  * MatMul, Conv with computed weights) or of one operand with constant weights (everything else).
  */
 import { size, tensor, type DType, type Tensor } from '../ir.js';
-import { FOLD_GUARD_BITS, mergeTerms, type QBuilder, type RealForm } from '../quant/builder.js';
+import { FOLD_GUARD_BITS, mergeTerms, type Pooling, type QBuilder, type RealForm } from '../quant/builder.js';
 import { addForms, constForm, less, product, scaleForm } from '../quant/composite.js';
 import { signedBits } from '../quant/prims.js';
 import type { Form, LowerCtx, QTensor, Term } from '../quant/qtensor.js';
@@ -16,7 +16,8 @@ export function outputRange(ctx: LowerCtx, k = 0) {
 /**
  * out[o] = sum over (ia, ib, w) of w * a[ia] * b[ib], plus an optional extra term w * c[ic].
  * When a or b is constant (weights), each product is a term of a linear form; otherwise every product is
- * a Mul primitive (1 constraint) at scale sa * sb, summed exactly, then requantized.
+ * a Mul primitive (1 constraint) at scale sa * sb, summed exactly, then requantized. `pool`: a fused
+ * MaxPool over the outputs (constant weights only; QBuilder.linear).
  */
 export function lowerBilinear(
   ctx: LowerCtx,
@@ -25,6 +26,7 @@ export function lowerBilinear(
   shape: number[],
   terms: (o: number) => Array<[number, number, number]>,
   extra?: (o: number) => [QTensor, number, number],
+  pool?: Pooling,
 ): QTensor {
   const count = shape.reduce((x, y) => x * y, 1);
   const wa = ctx.constant(0);
@@ -47,8 +49,9 @@ export function lowerBilinear(
       }
       return f;
     });
-    return ctx.b.linear(dtype, shape, forms, range);
+    return ctx.b.linear(dtype, shape, forms, range, pool);
   }
+  if (pool) throw new Error(`internal error: node '${ctx.node.name}': a fused pool needs constant weights`);
   // Both computed: exact products at scale sa * sb, one Mul each.
   const unit = a.scale * b.scale;
   const prods: QTensor = { dtype, shape, scale: unit, elems: [] };

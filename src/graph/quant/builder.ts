@@ -43,6 +43,18 @@ export interface RealForm {
   terms: Array<[QTensor, number, number]>;
 }
 
+/**
+ * A max pool applied to a linear op's accumulators before their requantization (a fused MaxPool): output
+ * k is the maximum of elements groups[k]. Floor-requantization with M > 0 and its clamp are monotone
+ * non-decreasing, so requant(max(a, b)) = max(requant(a), requant(b)) for elements sharing one unit, shift
+ * and multiplier: one requantization per pooled output instead of one per element, for a comparison of
+ * the accumulators' width instead of the activations'.
+ */
+export interface Pooling {
+  shape: number[];
+  groups: number[][];
+}
+
 export class QBuilder {
   readonly signals: Interval[] = [];
   readonly prims: Prim[] = [];
@@ -129,9 +141,10 @@ export class QBuilder {
    * (weight x source scale) is an integer multiple of the smallest one (sums, pools, adds of equal
    * scales, concatenation); otherwise `weightBits` per output element. The result is then requantized
    * to `range` (null: keep the exact accumulator, at a scale shared by the tensor; only where the
-   * accumulator bounds stay small or the value is a graph output).
+   * accumulator bounds stay small or the value is a graph output). With `pool`, the maximum of each
+   * window of accumulators is requantized instead (Pooling).
    */
-  linear(dtype: DType, shape: number[], forms: RealForm[], range: Range | null): QTensor {
+  linear(dtype: DType, shape: number[], forms: RealForm[], range: Range | null, pool?: Pooling): QTensor {
     const factors = forms.map((f) => f.terms.map(([src, , w]) => w * src.scale));
     const nonzero = factors.flat().filter((e) => e !== 0).map(Math.abs);
     const unit = nonzero.length ? nonzero.reduce((m, e) => Math.min(m, e), Infinity) : 1;
@@ -151,7 +164,8 @@ export class QBuilder {
     const wmax = 2 ** (this.options.weightBits - 1) - 1;
     if (range === null) {
       const u = exact ? unit : (nonzero.length ? nonzero.reduce((m, e) => Math.max(m, e), 0) : 1) / wmax;
-      return { dtype, shape, scale: u, elems: forms.map((_, o) => accumulate(o, u)) };
+      const elems = forms.map((_, o) => accumulate(o, u));
+      return pool ? { dtype, shape: pool.shape, scale: u, elems: pool.groups.map((g) => this.maxForm(g.map((i) => elems[i]))) } : { dtype, shape, scale: u, elems };
     }
     // Per output element: its own weight scale, then a requantization to the range.
     const units = forms.map((_, o) => {
@@ -159,8 +173,26 @@ export class QBuilder {
       const m = factors[o].reduce((a, e) => Math.max(a, Math.abs(e)), 0);
       return m > 0 ? m / wmax : unit;
     });
+    if (pool) {
+      // Max pooling before the requantization: every element of a window must share one unit (the
+      // coarsest of the window: a border element of a padded Conv may miss a channel's largest weight).
+      for (const g of pool.groups) {
+        const u = g.reduce((m, i) => Math.max(m, units[i]), 0);
+        for (const i of g) units[i] = u;
+      }
+      const accs = forms.map((_, o) => accumulate(o, units[o]));
+      const maxima = pool.groups.map((g) => this.maxForm(g.map((i) => accs[i])));
+      return this.requantize({ dtype, shape: pool.shape, scale: 1, elems: maxima }, range, pool.groups.map((g) => units[g[0]]));
+    }
     const accs = forms.map((_, o) => accumulate(o, units[o]));
     return this.requantize({ dtype, shape, scale: 1, elems: accs }, range, units);
+  }
+
+  /** The maximum of forms at one scale: one MaxOfN, or none for one form or constants. */
+  maxForm(forms: Form[]): Form {
+    if (forms.length === 1) return forms[0];
+    if (forms.every((f) => f.terms.length === 0)) return { bias: Math.max(...forms.map((f) => f.bias)), terms: [] };
+    return this.prim({ kind: 'max', in: forms });
   }
 
   /**
