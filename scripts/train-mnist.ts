@@ -1,8 +1,8 @@
 /**
  * Train the bundled MNIST MLP: 784 -> Dense(H, relu) -> Dense(10, linear logits),
- * or with --arch cnn the small LeNet-style CNN of scripts/mnist-cnn.ts.
+ * or with --arch cnn the small LeNet-style CNN of scripts/mnist-cnn.ts, or with --arch lenet its LeNet-5.
  *
- *   npm run train:mnist -- [--arch mlp|cnn] [--hidden 32] [--epochs N] [--out models/mnist-mlp] [--seed 1]
+ *   npm run train:mnist -- [--arch mlp|cnn|lenet] [--hidden 32] [--epochs N] [--out models/mnist-mlp] [--seed 1]
  *
  * Inputs are pixels / 255 (float32). Loss: softmax cross-entropy on the logits;
  * the saved model outputs logits and contains only Dense layers (relu / linear)
@@ -29,8 +29,9 @@ import { compareAccuracy } from '../src/quantize/accuracy.js';
 import { quantizeModel } from '../src/quantize/quantize.js';
 import { installFastConv2DBackpropFilter } from './fast-conv-grad.js';
 import { buildCnnModel, logitsLayer, CNN_DEFAULT_EPOCHS, CNN_DEFAULT_LEARNING_RATE, CNN_DEFAULT_OUT_DIR, CNN_DESCRIPTION, CNN_INPUT_SHAPE } from './mnist-cnn.js';
+import { buildLenetModel, shiftDigit, LENET_DEFAULT_EPOCHS, LENET_DEFAULT_LEARNING_RATE, LENET_DEFAULT_OUT_DIR, LENET_DESCRIPTION, LENET_SHIFT } from './mnist-cnn.js';
 
-export type MnistArch = 'mlp' | 'cnn';
+export type MnistArch = 'mlp' | 'cnn' | 'lenet';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -190,14 +191,16 @@ async function saveModelAtomic(tf: Tf, model: LayersModel, outDir: string): Prom
 
 export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<TrainMnistResult> {
   const arch = opts.arch ?? 'mlp';
-  if (arch !== 'mlp' && arch !== 'cnn') throw new Error(`arch must be mlp or cnn, got ${String(arch)}`);
-  const cnn = arch === 'cnn';
+  if (arch !== 'mlp' && arch !== 'cnn' && arch !== 'lenet') throw new Error(`arch must be mlp, cnn or lenet, got ${String(arch)}`);
+  const lenet = arch === 'lenet';
+  const cnn = arch === 'cnn' || lenet;
   const hidden = opts.hidden ?? DEFAULT_HIDDEN;
-  const epochs = opts.epochs ?? (cnn ? CNN_DEFAULT_EPOCHS : DEFAULT_EPOCHS);
+  const epochs = opts.epochs ?? (lenet ? LENET_DEFAULT_EPOCHS : cnn ? CNN_DEFAULT_EPOCHS : DEFAULT_EPOCHS);
   const seed = opts.seed ?? DEFAULT_SEED;
   const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
-  const learningRate = opts.learningRate ?? (cnn ? CNN_DEFAULT_LEARNING_RATE : DEFAULT_LEARNING_RATE);
-  const outDir = path.resolve(opts.outDir ?? (cnn ? CNN_DEFAULT_OUT_DIR : DEFAULT_OUT_DIR));
+  const learningRate = opts.learningRate ?? (lenet ? LENET_DEFAULT_LEARNING_RATE : cnn ? CNN_DEFAULT_LEARNING_RATE : DEFAULT_LEARNING_RATE);
+  const outDir = path.resolve(opts.outDir ?? (lenet ? LENET_DEFAULT_OUT_DIR : cnn ? CNN_DEFAULT_OUT_DIR : DEFAULT_OUT_DIR));
+  const description = lenet ? LENET_DESCRIPTION : cnn ? CNN_DESCRIPTION : `MLP 784-${hidden}-10`;
   const log = opts.log ?? ((msg: string) => console.log(msg));
   for (const [k, v] of Object.entries({ hidden, epochs, batchSize })) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${k} must be a positive integer, got ${v}`);
@@ -207,7 +210,7 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
   const { train, test } = loadMnistSplit();
   log(
     `tfjs backend: ${backend}; MNIST train ${train.length}, held-out ${test.length}; ` +
-      `${cnn ? CNN_DESCRIPTION : `MLP 784-${hidden}-10`}, ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`,
+      `${description}${lenet ? ` (shifts <= ${LENET_SHIFT} px)` : ''}, ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`,
   );
 
   // The CNN sees each digit as [28, 28, 1]: the same row-major bytes, so only the tensor shape changes.
@@ -222,7 +225,7 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
   const trainLabels = train.map((s) => s.label);
   const testLabels = test.map((s) => s.label);
 
-  const model = cnn ? buildCnnModel(tf, seed) : buildModel(tf, hidden, seed);
+  const model = lenet ? buildLenetModel(tf, seed) : cnn ? buildCnnModel(tf, seed) : buildModel(tf, hidden, seed);
   // Same gradients bit for bit, ~10x faster CNN training on the cpu backend (see fast-conv-grad.ts).
   const restoreKernel = cnn ? installFastConv2DBackpropFilter(tf) : () => {};
   model.compile({
@@ -235,8 +238,16 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
   const t0 = Date.now();
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
-      const idx = tf.tensor1d(shuffledIndices(train.length, rand), 'int32');
-      const xs = tf.gather(trainT.x, idx);
+      const order = shuffledIndices(train.length, rand);
+      const idx = tf.tensor1d(order, 'int32');
+      // lenet: each digit shifted afresh by up to LENET_SHIFT pixels (augmentation).
+      const shift = () => Math.floor(rand() * (2 * LENET_SHIFT + 1)) - LENET_SHIFT;
+      let xs: Tensor;
+      if (lenet) {
+        const shifted = shaped(toTensors(tf, Array.from(order, (i) => ({ ...train[i], pixels: shiftDigit(train[i].pixels, shift(), shift()) }))));
+        shifted.y.dispose();
+        xs = shifted.x;
+      } else xs = tf.gather(trainT.x, idx);
       const ys = tf.gather(trainT.y, idx);
       idx.dispose();
       const h = await model.fit(xs, ys, { epochs: 1, batchSize, shuffle: false, verbose: 0 });
@@ -267,7 +278,7 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
         input: cnn ? 'pixels / 255, float32[28, 28, 1], row-major (channels last)' : 'pixels / 255, float32[784], row-major 28x28',
         output: 'logits[10] (no softmax)',
         dataset: `npm mnist@1.1.0; per digit, last floor(n*${MNIST_TEST_FRACTION}) samples in package order held out`,
-        ...(cnn ? { arch: CNN_DESCRIPTION } : { hidden }),
+        ...(cnn ? { arch: description, ...(lenet ? { augmentation: `shifts of up to ${LENET_SHIFT} px` } : {}) } : { hidden }),
         epochs,
         batchSize,
         learningRate,
@@ -282,9 +293,11 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
     // Re-import the saved file through zkinfer's own importer and quantize it as the pipeline will.
     const imported = await loadTfjsLayersModel(path.join(outDir, 'model.json'));
     const calibration = train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
-    const qmodel = quantizeModel(imported, calibration, { inputBits: 8, inputScale: 1 / 255 });
-    const acc = compareAccuracy(imported, qmodel, test);
-    log(`held-out accuracy: float ${(acc.float * 100).toFixed(2)}%  quantized ${(acc.quantized * 100).toFixed(2)}%`);
+    if (!lenet) {
+      const qmodel = quantizeModel(imported, calibration, { inputBits: 8, inputScale: 1 / 255 });
+      const acc = compareAccuracy(imported, qmodel, test);
+      log(`held-out accuracy: float ${(acc.float * 100).toFixed(2)}%  quantized ${(acc.quantized * 100).toFixed(2)}%`);
+    }
     return { outDir, trainAccuracy, testAccuracy };
   } finally {
     restoreKernel();
@@ -315,7 +328,7 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('train-mnist')
     .description('Train the MNIST MLP (784 -> H relu -> 10 logits) or a small CNN and save it in tfjs Layers format')
-    .addOption(new Option('--arch <arch>', 'model architecture').choices(['mlp', 'cnn']).default('mlp'))
+    .addOption(new Option('--arch <arch>', 'model architecture').choices(['mlp', 'cnn', 'lenet']).default('mlp'))
     .option('--hidden <n>', 'hidden layer width H (mlp only)', positiveInt, DEFAULT_HIDDEN)
     .option('--epochs <n>', `training epochs (default ${DEFAULT_EPOCHS}; cnn ${CNN_DEFAULT_EPOCHS})`, positiveInt)
     .option('--out <dir>', `output directory (default ${DEFAULT_OUT_DIR}; cnn ${CNN_DEFAULT_OUT_DIR})`)

@@ -68,7 +68,30 @@ function sigmoidDiv(): Uint8Array {
   return g.encode();
 }
 
+/**
+ * Conv + Relu -> MaxPool (fused: max of accumulators, one requantization per window) -> Conv -> x * x + x
+ * (kept as a form) -> Flatten -> Gemm: the cost-per-activation constructions.
+ */
+function poolPoly(): Uint8Array {
+  const g = new OnnxGraphBuilder('poolpoly');
+  g.input('x', 'float', [1, 1, 6, 6]);
+  g.initializer('k1', 'float', [2, 1, 3, 3], rnd(18));
+  g.initializer('k2', 'float', [2, 2, 2, 2], rnd(16));
+  g.initializer('w', 'float', [3, 2], rnd(6));
+  const [c] = g.node('Conv', ['x', 'k1']);
+  const [r] = g.node('Relu', [c]);
+  const [p] = g.node('MaxPool', [r], undefined, { kernel_shape: [2, 2], strides: [2, 2] });
+  const [c2] = g.node('Conv', [p, 'k2']);
+  const [sq] = g.node('Mul', [c2, c2]);
+  const [a] = g.node('Add', [sq, c2]);
+  const [f] = g.node('Flatten', [a]);
+  g.node('Gemm', [f, 'w'], ['y'], { transB: 1 });
+  g.output('y', 'float', [1, 3]);
+  return g.encode();
+}
+
 const MODELS = [
+  { name: 'conv + relu + max pool on accumulators, x * x + x kept as a form', bytes: poolPoly, options: {} },
   { name: 'conv + softmax (class), public input', bytes: convSoftmax, options: {} },
   { name: 'conv + softmax, private input, class only, batch 2', bytes: convSoftmax, options: { visibility: { input: 'private', output: 'class' }, batch: 2 } },
   { name: 'sigmoid lookup + mul + division, private input', bytes: sigmoidDiv, options: { visibility: { input: 'private', output: 'logits' } } },

@@ -166,3 +166,19 @@ describe('committed model models/mnist-mlp', () => {
     warn.mockRestore();
   });
 });
+
+describe('LeNet augmentation (scripts/mnist-cnn.ts shiftDigit)', () => {
+  it('moves a digit by (dx, dy) with zeros shifted in; (0, 0) is the identity', async () => {
+    const { shiftDigit } = await import('../scripts/mnist-cnn.js');
+    const d = loadMnistSplit().train[0].pixels;
+    expect(Array.from(shiftDigit(d, 0, 0))).toEqual(Array.from(d));
+    const s = shiftDigit(d, 2, -1);
+    for (let y = 0; y < 28; y++) {
+      for (let x = 0; x < 28; x++) {
+        const sx = x - 2;
+        const sy = y + 1;
+        expect(s[y * 28 + x]).toBe(sx >= 0 && sy < 28 ? d[sy * 28 + sx] : 0);
+      }
+    }
+  });
+});

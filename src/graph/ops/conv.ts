@@ -8,6 +8,7 @@ import { fail } from '../../util/errors.js';
 import { nodeLabel, size, strides as stridesOf, tensor } from '../ir.js';
 import { need, requireDtype } from './broadcast.js';
 import { lowerBilinear } from './lowerLinear.js';
+import { fusedPoolNode, fusedPoolWindows } from './pool.js';
 import type { OpCtx, OpDef, OpInput, TypeShape } from './types.js';
 
 export const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
@@ -180,6 +181,7 @@ const conv: OpDef = {
     const mg = s.m / s.group;
     const inSize = size(s.inSp);
     const shape = [s.n, s.m, ...win.outSp];
+    const pooled = fusedPoolNode(ctx.node);
     return [
       lowerBilinear(ctx, x!, w!, shape, (flat) => {
         const o = flat % t.O;
@@ -196,7 +198,7 @@ const conv: OpDef = {
           }
         }
         return terms;
-      }, bias ? (flat) => [bias, Math.floor(flat / t.O) % s.m, 1] : undefined),
+      }, bias ? (flat) => [bias, Math.floor(flat / t.O) % s.m, 1] : undefined, pooled ? fusedPoolWindows(ctx, pooled, shape) : undefined),
     ];
   },
 };

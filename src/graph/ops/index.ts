@@ -6,7 +6,7 @@ import { convOps } from './conv.js';
 import { linearOps } from './linear.js';
 import { nonlinearOps } from './nonlinear.js';
 import { normalizeOps } from './normalize.js';
-import { poolOps } from './pool.js';
+import { evalFusedPool, fusedPoolNode, poolOps } from './pool.js';
 import { recurrentOps } from './recurrent.js';
 import { shapeOps } from './shape.js';
 import { NodeAttrs, type Node, type Tensor } from '../ir.js';
@@ -26,13 +26,15 @@ export function supportedOps(): string[] {
 }
 
 /**
- * A node's float outputs: its op's evalFloat, then the activation a fusion pass attached (`__act`,
- * passes/fuse.ts). Constant folding and calibration both evaluate nodes through this.
+ * A node's float outputs: its op's evalFloat, then the activation and max pool fusion passes attached
+ * (`__act`, `__pool`: passes/fuse.ts). Constant folding and calibration both evaluate nodes through this.
  */
 export function evalNode(def: OpDef, ctx: OpCtx, inputs: Array<Tensor | undefined>): Tensor[] {
-  const outs = def.evalFloat(ctx, inputs);
-  if (ctx.node.attrs.__act !== 'Relu') return outs;
-  return outs.map((t, k) => (k === 0 ? { ...t, data: t.data.map((v) => Math.max(0, v)) } : t));
+  let outs = def.evalFloat(ctx, inputs);
+  if (ctx.node.attrs.__act === 'Relu') outs = outs.map((t, k) => (k === 0 ? { ...t, data: t.data.map((v) => Math.max(0, v)) } : t));
+  const pooled = fusedPoolNode(ctx.node);
+  if (pooled) outs = [evalFusedPool(ctx, pooled, outs[0]), ...outs.slice(1)];
+  return outs;
 }
 
 /** Evaluate nodes in order into `values` (an expansion's nodes: ops/recurrent.ts). */

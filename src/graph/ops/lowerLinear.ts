@@ -3,7 +3,7 @@
  * MatMul, Conv with computed weights) or of one operand with constant weights (everything else).
  */
 import { size, tensor, type DType, type Tensor } from '../ir.js';
-import { mergeTerms, type QBuilder, type RealForm } from '../quant/builder.js';
+import { FOLD_GUARD_BITS, mergeTerms, type Pooling, type QBuilder, type RealForm } from '../quant/builder.js';
 import { addForms, constForm, less, product, scaleForm, unmaskedElems } from '../quant/composite.js';
 import { signedBits } from '../quant/prims.js';
 import { privateBiasTensor, privateWeightTensor } from '../quant/privateWeights.js';
@@ -17,7 +17,8 @@ export function outputRange(ctx: LowerCtx, k = 0) {
 /**
  * out[o] = sum over (ia, ib, w) of w * a[ia] * b[ib], plus an optional extra term w * c[ic].
  * When a or b is constant (weights), each product is a term of a linear form; otherwise every product is
- * a Mul primitive (1 constraint) at scale sa * sb, summed exactly, then requantized.
+ * a Mul primitive (1 constraint) at scale sa * sb, summed exactly, then requantized. `pool`: a fused
+ * MaxPool over the outputs (constant weights only; QBuilder.linear).
  */
 export function lowerBilinear(
   ctx: LowerCtx,
@@ -26,6 +27,7 @@ export function lowerBilinear(
   shape: number[],
   terms: (o: number) => Array<[number, number, number]>,
   extra?: (o: number) => [QTensor, number, number],
+  pool?: Pooling,
 ): QTensor {
   const count = shape.reduce((x, y) => x * y, 1);
   const wa = ctx.constant(0);
@@ -36,7 +38,7 @@ export function lowerBilinear(
   if (privateSide >= 0) {
     // Private weights: the constant side becomes private signals; each product is one Mul, as below.
     const w = privateWeightTensor(ctx.b, ctx.node.inputs[privateSide], [wa, wb][privateSide]!);
-    return lowerProducts(ctx, privateSide === 0 ? w : a, privateSide === 1 ? w : b, shape, terms, range, extra, true);
+    return lowerProducts(ctx, privateSide === 0 ? w : a, privateSide === 1 ? w : b, shape, terms, range, extra, true, pool);
   }
   if (wa || wb) {
     // One side is a constant: its float values are the weights of a linear form over the other side.
@@ -54,9 +56,9 @@ export function lowerBilinear(
       }
       return f;
     });
-    return ctx.b.linear(dtype, shape, forms, range);
+    return ctx.b.linear(dtype, shape, forms, range, pool);
   }
-  return lowerProducts(ctx, a, b, shape, terms, range, extra, false);
+  return lowerProducts(ctx, a, b, shape, terms, range, extra, false, pool);
 }
 
 /**
@@ -73,6 +75,7 @@ function lowerProducts(
   range: ReturnType<typeof outputRange>,
   extra: ((o: number) => [QTensor, number, number]) | undefined,
   privateBias: boolean,
+  pool?: Pooling,
 ): QTensor {
   const count = shape.reduce((x, y) => x * y, 1);
   const dtype = a.dtype === 'int' && b.dtype === 'int' ? 'int' : 'float';
@@ -96,8 +99,9 @@ function lowerProducts(
     const [c, ic, w] = extra(o);
     return { bias: 0, terms: [...f.terms, [biasTensor ?? c, ic, w]] };
   });
-  const exact = ctx.b.linear(dtype, shape, forms, null);
-  return range === null || keepProducts(ctx, exact) ? exact : ctx.b.linear(dtype, shape, forms, range);
+  // A fused MaxPool (private weights: passes/fuse.ts fuses on constant weights) pools the exact sums.
+  const exact = ctx.b.linear(dtype, shape, forms, null, pool);
+  return range === null || keepProducts(ctx, exact) ? exact : ctx.b.linear(dtype, shape, forms, range, pool);
 }
 
 /** Headroom (bits over two activations) up to which products of computed tensors stay unrequantized. */
@@ -145,7 +149,8 @@ export interface SumPart {
  * out[o] = sum over parts of coef * in[map[o]]. Constants go into the forms' biases. When every real
  * factor (coef x scale) is an integer multiple of the smallest, the sum is an exact form at that unit (no
  * constraint); it is kept unless its width grew by more than 4 bits over the widest operand (then one
- * requantization onto the calibrated output range). Otherwise the operands are weighted by integers
+ * requantization onto the calibrated output range, its multiplier folded into the weights when that is
+ * narrower: QBuilder.requantizeFolded). Otherwise the operands are weighted by integers
  * onto a unit giving the smallest factor 12 bits of precision, and requantized (kept, for a graph output no node reads).
  * int tensors: always exact at scale 1.
  */
@@ -161,8 +166,10 @@ export function lowerSum(ctx: LowerCtx, dtype: DType, shape: number[], parts: Su
   const unit = nonzero.length ? Math.min(...nonzero) : 1;
   const exact = dtype !== 'float' || nonzero.every((e) => Math.abs(e / unit - Math.round(e / unit)) < 1e-9 * (e / unit) && e / unit <= 2 ** 20);
   // Not exact: a unit fine enough for 12 bits of the SMALLEST factor (weights are free constants), but no
-  // finer than 2^-24 of the largest (a smaller term is below the sum's precision anyway).
-  const u = dtype !== 'float' ? 1 : exact ? unit : Math.max(unit / 2 ** 12, Math.max(...nonzero) / 2 ** 24);
+  // finer than 2^-24 of the largest (a smaller term is below the sum's precision anyway); coarser when
+  // that already meets the requantization's precision (sumUnit).
+  const finest = Math.max(unit / 2 ** 12, Math.max(...nonzero) / 2 ** 24);
+  const u = dtype !== 'float' ? 1 : exact ? unit : ctx.graphOutputOnly() ? finest : sumUnit(b, computed, factors, bias, unit, finest, b.rangeFor(ctx.outStats()).scale);
   const weights = factors.map((f) => Math.round(f / u));
   const elems = Array.from({ length: count }, (_, o) => {
     const f = weightedSum(computed.map((p, j) => [p.q.elems[p.map[o]], weights[j]]));
@@ -171,8 +178,37 @@ export function lowerSum(ctx: LowerCtx, dtype: DType, shape: number[], parts: Su
   const out: QTensor = { dtype, shape, scale: u, elems };
   if (dtype !== 'float' || ctx.graphOutputOnly()) return out;
   // Measured without mask entries (scores + -1e9): they stay exact, and Softmax makes them exactly 0.
-  if (exact && widthOf(b, { ...out, elems: unmaskedElems(b, out) }) <= Math.max(...computed.map((p) => widthOf(b, p.q))) + 4) return out;
-  return b.requantize(out, b.rangeFor(ctx.outStats()));
+  if (widthOf(b, { ...out, elems: unmaskedElems(b, out) }) <= Math.max(...computed.map((p) => widthOf(b, p.q))) + 4) return out;
+  // One requantization: with the multiplier folded into the operands' weights when that needs the
+  // smaller shift (x * x + x: the operands' 15 bits plus guard bits, not the 12-bit unit plus a 10-bit multiplier).
+  const range = b.rangeFor(ctx.outStats());
+  const operands = computed.map((p) => Array.from({ length: count }, (_, o) => p.q.elems[p.map[o]]));
+  const folded = b.requantizeFolded(dtype, shape, operands, factors, bias, range, b.requantShift(u / range.scale) - 1);
+  return folded ? folded.tensor : b.requantize(out, range);
+}
+
+/**
+ * The unit of an inexact sum: unit / 2^k (unit: the smallest |factor|) for the least k <= 12 at which
+ * rounding the operands' weights and the constants onto it moves no element by more than
+ * 2^-(FOLD_GUARD_BITS + 1) of `target` (the unit of the calibrated output range the sum would be
+ * requantized to), computed from the operands' bounds; `finest` when no k meets it. The sum is then as
+ * precise as its requantization and only a few bits wider than its widest operand (x * x + x: 3 bits
+ * over x * x), so it can be kept as a form while narrow (lowerSum).
+ */
+function sumUnit(b: QBuilder, parts: SumPart[], factors: number[], bias: Float64Array, unit: number, finest: number, target: number): number {
+  const reach = parts.map((p) => {
+    const i = b.tensorBounds(p.q);
+    return Math.max(Math.abs(i.lo), Math.abs(i.hi));
+  });
+  const budget = target * 2 ** -(FOLD_GUARD_BITS + 1);
+  for (let k = 0; k <= 12; k++) {
+    const u = unit / 2 ** k;
+    if (u <= finest) break;
+    let err = bias.some((v) => v !== 0) ? u / 2 : 0;
+    factors.forEach((f, j) => (err += Math.abs(Math.round(f / u) * u - f) * reach[j]));
+    if (err <= budget) return u;
+  }
+  return finest;
 }
 
 /**

@@ -6,7 +6,7 @@
  * positions inside the input, or with count_include_pad by those inside the padded input.
  */
 import { fail } from '../../util/errors.js';
-import { nodeLabel, size, tensor, type Tensor } from '../ir.js';
+import { NodeAttrs, nodeLabel, size, tensor, type Node, type Tensor } from '../ir.js';
 import { need, onlyOutputs, requireDtype } from './broadcast.js';
 import { windowAttrs, windowTable, type Window } from './conv.js';
 import { maxOf } from '../quant/composite.js';
@@ -104,22 +104,59 @@ const averagePool: OpDef = {
   },
 };
 
-/** The forms of each window's positions inside the input, per (plane, output position). */
-function poolWindows(x: QTensor, t: ReturnType<typeof windowTable>): Form[][] {
-  const planes = x.shape[0] * x.shape[1];
-  const inSize = size(x.shape.slice(2));
-  const out: Form[][] = [];
+/** The flat input indices of each window's positions inside the input, per (plane, output position). */
+function windowIndices(shape: readonly number[], t: ReturnType<typeof windowTable>): number[][] {
+  const planes = shape[0] * shape[1];
+  const inSize = size(shape.slice(2));
+  const out: number[][] = [];
   for (let p = 0; p < planes; p++) {
     for (let o = 0; o < t.O; o++) {
-      const v: Form[] = [];
+      const v: number[] = [];
       for (let k = 0; k < t.K; k++) {
         const i = t.idx[o * t.K + k];
-        if (i >= 0) v.push(x.elems[p * inSize + i]);
+        if (i >= 0) v.push(p * inSize + i);
       }
       out.push(v);
     }
   }
   return out;
+}
+
+/** The forms of each window's positions inside the input, per (plane, output position). */
+function poolWindows(x: QTensor, t: ReturnType<typeof windowTable>): Form[][] {
+  return windowIndices(x.shape, t).map((v) => v.map((i) => x.elems[i]));
+}
+
+/**
+ * A MaxPool fused into the Conv that feeds it (passes/fuse.ts fuseMaxPool) is described by the Conv's
+ * `__pool.*` attributes: the pool node they make, or undefined when the node has none.
+ */
+export function fusedPoolNode(host: Node): Node | undefined {
+  if (host.attrs.__pool !== 'MaxPool') return undefined;
+  const attrs: Node['attrs'] = {};
+  for (const [k, v] of Object.entries(host.attrs)) if (k.startsWith('__pool.')) attrs[k.slice('__pool.'.length)] = v;
+  return { name: host.name, op: 'MaxPool', inputs: [], outputs: [], attrs };
+}
+
+const poolCtx = (ctx: OpCtx, node: Node): OpCtx => ({ node, attrs: new NodeAttrs(node), opset: ctx.opset });
+
+/** The fused pool's float output from the host's (after its activation). */
+export function evalFusedPool(ctx: OpCtx, pooled: Node, x: Tensor): Tensor {
+  return pool(x, poolWindow(poolCtx(ctx, pooled), x.shape), max);
+}
+
+/** The fused pool's output shape and, per output, the host output elements it takes the maximum of. */
+export function fusedPoolWindows(ctx: OpCtx, pooled: Node, shape: number[]): { shape: number[]; groups: number[][] } {
+  const win = poolWindow(poolCtx(ctx, pooled), shape);
+  const groups = windowIndices(shape, windowTable(win));
+  if (groups.some((g) => g.length === 0)) fail('UNSUPPORTED_LAYER', `${nodeLabel(pooled)}: a pooling window lies entirely in the padding`);
+  return { shape: [shape[0], shape[1], ...win.outSp], groups };
+}
+
+/** Whether a MaxPool's windows never overlap (strides >= dilated kernel), the condition for fusing it. */
+export function disjointWindows(ctx: OpCtx, shape: readonly number[]): boolean {
+  const win = poolWindow(ctx, shape);
+  return win.kSp.every((k, d) => win.strides[d] >= (k - 1) * win.dilations[d] + 1);
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));

@@ -9,8 +9,18 @@
  * - fuseActivation: a linear op, then Relu (or Clip with min 0 and no max): the activation becomes the
  *   node's `__act` attribute. Fused ops requantize their output onto the range calibrated after the
  *   activation, whose low end is then 0, so the requantization's clamp is the Relu (no extra constraint).
+ * - fuseMaxPool: a Conv with constant weights (and its fused activation), then a MaxPool whose windows
+ *   do not overlap: the pool becomes the Conv's `__pool` attributes, and the Conv takes each window's
+ *   maximum of its accumulators before requantizing (QBuilder.linear's Pooling: exact, since the
+ *   requantization is monotone). Per pooled output of a 2x2 window that is 3 comparisons of the
+ *   accumulators' width and 1 requantization, instead of 4 requantizations and 3 comparisons of the
+ *   activations' width; with overlapping windows it would not be cheaper (one comparison chain per
+ *   output, not per element), so those stay apart.
+ * - cancelTransposes: a Transpose whose only reader is a Transpose undoing it (tfjs layers wrap every
+ *   NHWC layer in such pairs): both go, so the layers around them can fuse.
  */
-import { nodeLabel, size, tensor, type Graph, type Node, type Tensor } from '../ir.js';
+import { NodeAttrs, nodeLabel, size, tensor, type Graph, type Node, type Tensor } from '../ir.js';
+import { disjointWindows } from '../ops/pool.js';
 
 /** Ops whose lowering always ends by requantizing onto the calibrated output range (ops/linear.ts). */
 export const ACTIVATION_HOSTS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
@@ -144,6 +154,40 @@ export function fuseActivation(graph: Graph): Graph {
     if (!isRelu && !clipAtZero) continue;
     host.attrs = { ...host.attrs, __act: 'Relu' };
     absorb(graph, host, act);
+  }
+  return graph;
+}
+
+export function fuseMaxPool(graph: Graph, opset = 13): Graph {
+  for (const host of [...graph.nodes]) {
+    if (host.op !== 'Conv' || host.attrs.__pool !== undefined || !graph.constants.has(host.inputs[1])) continue;
+    const pool = soleReader(uses(graph), host.outputs[0]);
+    const shape = graph.values?.get(host.outputs[0])?.shape;
+    if (!pool || pool.op !== 'MaxPool' || pool.inputs[0] !== host.outputs[0] || pool.outputs.filter(Boolean).length !== 1 || !shape) continue;
+    if (!disjointWindows({ node: pool, attrs: new NodeAttrs(pool), opset }, shape)) continue;
+    const attrs: Node['attrs'] = { ...host.attrs, __pool: 'MaxPool' };
+    for (const [k, v] of Object.entries(pool.attrs)) attrs[`__pool.${k}`] = v;
+    host.attrs = attrs;
+    absorb(graph, host, pool);
+  }
+  return graph;
+}
+
+/** perm of b(a(x)) for Transposes a then b. */
+const composePerms = (a: number[], b: number[]) => b.map((i) => a[i]);
+
+export function cancelTransposes(graph: Graph): Graph {
+  for (const first of [...graph.nodes]) {
+    if (first.op !== 'Transpose' || !graph.nodes.includes(first)) continue;
+    const second = soleReader(uses(graph), first.outputs[0]);
+    const a = first.attrs.perm;
+    const b = second?.attrs.perm;
+    if (!second || second.op !== 'Transpose' || !Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) continue;
+    const out = second.outputs[0];
+    if (uses(graph).outputs.has(out)) continue;
+    if (!composePerms(a as number[], b as number[]).every((p, i) => p === i)) continue;
+    for (const n of graph.nodes) n.inputs = n.inputs.map((i) => (i === out ? first.inputs[0] : i));
+    graph.nodes = graph.nodes.filter((n) => n !== first && n !== second);
   }
   return graph;
 }

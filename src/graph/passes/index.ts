@@ -7,7 +7,7 @@ import { deadNodes } from './deadNodes.js';
 import { dropBatch } from './dropBatch.js';
 import { inferShapes } from './fold.js';
 import { eliminateIdentity } from './identity.js';
-import { foldBatchNorm, foldChannelAffine, fuseActivation } from './fuse.js';
+import { cancelTransposes, foldBatchNorm, foldChannelAffine, fuseActivation, fuseMaxPool } from './fuse.js';
 
 export const PASSES: ReadonlyArray<[string, (g: Graph) => Graph]> = [
   // Before anything else reads the graph: pass-through nodes go, and dead branches are not checked.
@@ -19,9 +19,11 @@ export const PASSES: ReadonlyArray<[string, (g: Graph) => Graph]> = [
   // Folding leaves nodes that only fed a folded Shape, and constants nothing reads any more.
   ['deadNodes', deadNodes],
   // Fusions that save constraints (passes/fuse.ts), now that constants are folded and shapes known.
+  ['cancelTransposes', cancelTransposes],
   ['foldBatchNorm', foldBatchNorm],
   ['foldChannelAffine', (g) => foldChannelAffine(g, (v) => g.values?.get(v)?.shape.length)],
   ['fuseActivation', fuseActivation],
+  ['fuseMaxPool', (g) => fuseMaxPool(g, g.opset)],
 ];
 
 export function runPasses(graph: Graph): Graph {
@@ -30,4 +32,4 @@ export function runPasses(graph: Graph): Graph {
   return g;
 }
 
-export { deadNodes, dropBatch, eliminateIdentity, inferShapes, foldBatchNorm, foldChannelAffine, fuseActivation };
+export { deadNodes, dropBatch, eliminateIdentity, inferShapes, foldBatchNorm, foldChannelAffine, fuseActivation, cancelTransposes, fuseMaxPool };

@@ -27,6 +27,9 @@ export const DEFAULT_QUANT: QuantOptions = { activationBits: 8, lookupBits: 8, w
 /** Largest magnitude any form may reach: the reference computes with doubles and must stay exact. */
 export const EXACT = 2 ** 52;
 
+/** Guard bits of a folded requantization (requantizeFolded): its weights' rounding stays below 2^-(G+1) of a unit. */
+export const FOLD_GUARD_BITS = 3;
+
 /** An integer range and the real value of one unit: the target of a requantization. */
 export interface Range {
   scale: number;
@@ -39,6 +42,18 @@ export interface Range {
 export interface RealForm {
   bias: number;
   terms: Array<[QTensor, number, number]>;
+}
+
+/**
+ * A max pool applied to a linear op's accumulators before their requantization (a fused MaxPool): output
+ * k is the maximum of elements groups[k]. Floor-requantization with M > 0 and its clamp are monotone
+ * non-decreasing, so requant(max(a, b)) = max(requant(a), requant(b)) for elements sharing one unit, shift
+ * and multiplier: one requantization per pooled output instead of one per element, for a comparison of
+ * the accumulators' width instead of the activations'.
+ */
+export interface Pooling {
+  shape: number[];
+  groups: number[][];
 }
 
 export class QBuilder {
@@ -131,9 +146,10 @@ export class QBuilder {
    * (weight x source scale) is an integer multiple of the smallest one (sums, pools, adds of equal
    * scales, concatenation); otherwise `weightBits` per output element. The result is then requantized
    * to `range` (null: keep the exact accumulator, at a scale shared by the tensor; only where the
-   * accumulator bounds stay small or the value is a graph output).
+   * accumulator bounds stay small or the value is a graph output). With `pool`, the maximum of each
+   * window of accumulators is requantized instead (Pooling).
    */
-  linear(dtype: DType, shape: number[], forms: RealForm[], range: Range | null): QTensor {
+  linear(dtype: DType, shape: number[], forms: RealForm[], range: Range | null, pool?: Pooling): QTensor {
     const factors = forms.map((f) => f.terms.map(([src, , w]) => w * src.scale));
     const nonzero = factors.flat().filter((e) => e !== 0).map(Math.abs);
     const unit = nonzero.length ? nonzero.reduce((m, e) => Math.min(m, e), Infinity) : 1;
@@ -153,7 +169,8 @@ export class QBuilder {
     const wmax = 2 ** (this.options.weightBits - 1) - 1;
     if (range === null) {
       const u = exact ? unit : (nonzero.length ? nonzero.reduce((m, e) => Math.max(m, e), 0) : 1) / wmax;
-      return { dtype, shape, scale: u, elems: forms.map((_, o) => accumulate(o, u)) };
+      const elems = forms.map((_, o) => accumulate(o, u));
+      return pool ? { dtype, shape: pool.shape, scale: u, elems: pool.groups.map((g) => this.maxForm(g.map((i) => elems[i]))) } : { dtype, shape, scale: u, elems };
     }
     // Per output element: its own weight scale, then a requantization to the range.
     const units = forms.map((_, o) => {
@@ -161,8 +178,26 @@ export class QBuilder {
       const m = factors[o].reduce((a, e) => Math.max(a, Math.abs(e)), 0);
       return m > 0 ? m / wmax : unit;
     });
+    if (pool) {
+      // Max pooling before the requantization: every element of a window must share one unit (the
+      // coarsest of the window: a border element of a padded Conv may miss a channel's largest weight).
+      for (const g of pool.groups) {
+        const u = g.reduce((m, i) => Math.max(m, units[i]), 0);
+        for (const i of g) units[i] = u;
+      }
+      const accs = forms.map((_, o) => accumulate(o, units[o]));
+      const maxima = pool.groups.map((g) => this.maxForm(g.map((i) => accs[i])));
+      return this.requantize({ dtype, shape: pool.shape, scale: 1, elems: maxima }, range, pool.groups.map((g) => units[g[0]]));
+    }
     const accs = forms.map((_, o) => accumulate(o, units[o]));
     return this.requantize({ dtype, shape, scale: 1, elems: accs }, range, units);
+  }
+
+  /** The maximum of forms at one scale: one MaxOfN, or none for one form or constants. */
+  maxForm(forms: Form[]): Form {
+    if (forms.length === 1) return forms[0];
+    if (forms.every((f) => f.terms.length === 0)) return { bias: Math.max(...forms.map((f) => f.bias)), terms: [] };
+    return this.prim({ kind: 'max', in: forms });
   }
 
   /**
@@ -176,7 +211,7 @@ export class QBuilder {
     const mb = this.options.multiplierBits;
     // Integer ratios (clampInt's 1) need no shift: M = ratio exactly, and no remainder bits to constrain.
     const integral = ratios.every((r) => Number.isInteger(r) && r <= 2 ** mb - 1);
-    const shift = integral ? 0 : Math.max(0, Math.floor(Math.log2((2 ** mb - 1) / top)));
+    const shift = this.requantShift(top, integral);
     const hiClamp = range.lo + 2 ** range.bits - 1;
     const elems = t.elems.map((f, i) => {
       const mult = Math.max(1, Math.round(ratios[i] * 2 ** shift));
@@ -191,12 +226,71 @@ export class QBuilder {
         fail('BAD_MODEL', `node '${this.node}': requantization multiplier ${mult.toPrecision(3)} (scale ratio ${ratios[i].toPrecision(3)}) is beyond exact arithmetic (2^53)`);
       }
       if (mult === 1 && shift === 0 && b.lo >= range.lo && b.hi <= hiClamp) return f;
-      const qlo = requantQuotient(b.lo, mult, shift);
-      const qhi = requantQuotient(b.hi, mult, shift);
-      const needsClamp = qlo < range.lo || qhi > hiClamp;
-      return this.prim({ kind: 'requant', in: f, mult, shift, clampLo: needsClamp ? range.lo : null, clampBits: range.bits });
+      return this.requantPrim(f, b, mult, shift, range);
     });
     return { dtype: t.dtype, shape: t.shape, scale: range.scale, elems };
+  }
+
+  /** One requant of form f (bounds b), clamped to `range` only where its bounds can leave it. */
+  private requantPrim(f: Form, b: Interval, mult: number, shift: number, range: Range): Form {
+    const hiClamp = range.lo + 2 ** range.bits - 1;
+    const needsClamp = requantQuotient(b.lo, mult, shift) < range.lo || requantQuotient(b.hi, mult, shift) > hiClamp;
+    return this.prim({ kind: 'requant', in: f, mult, shift, clampLo: needsClamp ? range.lo : null, clampBits: range.bits });
+  }
+
+  /**
+   * Requantize sums of parts with real factors onto `range`, the multiplier folded into the weights:
+   * out[o] = bias[o] + sum_j factors[j] * parts[j][o] (parts: integer forms) becomes
+   * q = floor((sum_j W_j * parts[j][o] + B_o + 2^(s-1)) / 2^s) with W_j = round(factors[j] * 2^s / range.scale),
+   * one requant (M = 1) per element. Rounding the weights moves the sum by at most
+   * 0.5 * (1 + sum_j max|parts[j]|) / 2^s output units, so s = bits(sum_j max|parts[j]|) + FOLD_GUARD_BITS
+   * keeps that near 2^-(FOLD_GUARD_BITS + 1) of a unit (the unfolded path's 10-bit multiplier errs by up to
+   * 2^-10 of the value: 1/8 of a unit at the top of an 8-bit range). The requantization's width is then the output's plus s, instead of the sum's plus the
+   * multiplier's. Undefined when s would exceed `maxShift` (the unfolded requantization's) or the folded
+   * weights would pass exact arithmetic: the caller then requantizes as before.
+   */
+  requantizeFolded(dtype: DType, shape: number[], parts: Form[][], factors: number[], bias: ArrayLike<number>, range: Range, maxShift = Infinity): { shift: number; tensor: QTensor } | undefined {
+    let reach = 0;
+    for (const part of parts) {
+      let m = 0;
+      for (const f of part) {
+        const b = this.bounds(f);
+        m = Math.max(m, Math.abs(b.lo), Math.abs(b.hi));
+      }
+      reach += m;
+    }
+    const shift = Math.max(0, Math.ceil(Math.log2(Math.max(reach, 1))) + FOLD_GUARD_BITS);
+    if (shift > maxShift) return undefined;
+    const weights = factors.map((f) => Math.round((f * 2 ** shift) / range.scale));
+    let top = 0;
+    for (let o = 0; o < parts[0].length; o++) {
+      let v = Math.abs((bias[o] * 2 ** shift) / range.scale);
+      parts.forEach((part, j) => {
+        const b = this.bounds(part[o]);
+        v += Math.abs(weights[j]) * Math.max(Math.abs(b.lo), Math.abs(b.hi));
+      });
+      top = Math.max(top, v);
+    }
+    if (!(top < EXACT / 2)) return undefined;
+    const hiClamp = range.lo + 2 ** range.bits - 1;
+    const elems = parts[0].map((_, o) => {
+      let c = Math.round((bias[o] * 2 ** shift) / range.scale);
+      const terms: Term[] = [];
+      parts.forEach((part, j) => {
+        c += weights[j] * part[o].bias;
+        for (const [s, w] of part[o].terms) terms.push([s, weights[j] * w]);
+      });
+      const f: Form = { bias: c, terms: mergeTerms(terms) };
+      if (f.terms.length === 0) return { bias: Math.min(Math.max(requantQuotient(c, 1, shift), range.lo), hiClamp), terms: [] };
+      return this.requantPrim(f, this.bounds(f), 1, shift, range);
+    });
+    return { shift, tensor: { dtype, shape, scale: range.scale, elems } };
+  }
+
+  /** The shift `requantize` gives a requantization whose largest scale ratio (accumulator / output) is `top`. */
+  requantShift(top: number, integral = false): number {
+    const mb = this.options.multiplierBits;
+    return integral ? 0 : Math.max(0, Math.floor(Math.log2((2 ** mb - 1) / top)));
   }
 
   /** Clamp without rescaling: max(min(x, hi), lo) in integers (a requantization with M = 1, shift 0). */

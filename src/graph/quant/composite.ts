@@ -101,9 +101,7 @@ export function select(b: QBuilder, cond: Form, x: Form, sx: number, y: Form, sy
 
 /** The maximum of forms at one scale (max pooling, ReduceMax); constants fold. */
 export function maxOf(b: QBuilder, forms: Form[]): Form {
-  if (forms.length === 1) return forms[0];
-  if (forms.every((f) => f.terms.length === 0)) return constForm(Math.max(...forms.map((f) => f.bias)));
-  return b.prim({ kind: 'max', in: forms });
+  return b.maxForm(forms);
 }
 
 /** A constant this far (in real units) below a group's largest lower bound has exp = 0 at any width (e^-64 < 2^-92). */
