@@ -221,7 +221,8 @@ describe('bundled models', () => {
     const test = split.test.slice(0, 500);
     const constant = lowerGraph(graph, calibration);
     const priv = lowerGraph(graph, calibration, { privateWeights: true });
-    const linearNodes = graph.nodes.filter((n) => ['Gemm', 'MatMul', 'Conv'].includes(n.op));
+    // The ops with weights: a constant operand (attention's Q.K^T and attention.V multiply computed tensors).
+    const linearNodes = graph.nodes.filter((n) => ['Gemm', 'MatMul', 'Conv'].includes(n.op) && n.inputs.some((i) => graph.constants.has(i)));
     expect(new Set(priv.weights!.map((w) => w.node))).toEqual(new Set(linearNodes.map((n) => n.name)));
     expect(priv.weights!.filter((w) => w.kind === 'weights')).toHaveLength(linearNodes.length);
     const labels = test.map((d) => d.label);

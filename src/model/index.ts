@@ -32,6 +32,11 @@ export const BUNDLED_MODELS: Record<string, { modelJson: string; description: st
     description: 'MNIST rows as 14 tokens: embedding + positions, one self-attention block (width 16), feed-forward, dense 10; npm run train:transformer',
     graphOnly: true,
   },
+  lenet: {
+    modelJson: 'models/mnist-lenet/model.json',
+    description: 'MNIST LeNet-5: conv 6@5x5 relu, maxpool 2, conv 16@5x5 relu, maxpool 2, dense 120, 84, 10; npm run train:mnist -- --arch lenet',
+    graphOnly: true,
+  },
 };
 /** The bundled models the layer pipeline reads (tfjs Dense/Conv models); the others are graph-only. */
 export const LAYER_BUNDLED_MODELS = Object.keys(BUNDLED_MODELS).filter((k) => !BUNDLED_MODELS[k].graphOnly);
@@ -50,7 +55,7 @@ export interface LoadOptions {
 export async function loadModelSource(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ModelSource> {
   const bundled = BUNDLED_MODELS[spec];
   if (bundled) {
-    if (bundled.graphOnly) throw new ZkinferError('BAD_INPUT', `the bundled ${spec} model is an ONNX graph: it runs on the graph pipeline only (not with --weights private)`);
+    if (bundled.graphOnly) throw new ZkinferError('BAD_INPUT', `the bundled ${spec} model runs on the graph pipeline only (zkinfer's CLI and src/graph), not on the layer pipeline of buildModel`);
     const float = await loadTfjsLayersModel(path.join(PACKAGE_ROOT, bundled.modelJson));
     const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
     return { float, calibration, inputBits: 8, inputScale: 1 / 255, labels: Array.from({ length: 10 }, (_, i) => String(i)) };
