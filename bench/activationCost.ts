@@ -57,7 +57,13 @@ async function measure(model: string): Promise<ModelFigures | undefined> {
     inputs: costs.inputs,
     total: costs.total,
     agreement,
-    nodes: costs.nodes.map((n) => ({ node: n.node, constraints: n.constraints, gadgets: Object.entries(n.gadgets).map(([t, k]) => `${k} x ${t}`).join(', ') })),
+    nodes: costs.nodes.map((n) => ({
+      node: n.node,
+      constraints: n.constraints,
+      gadgets: Object.entries(n.gadgets)
+        .map(([t, k]) => `${k} x ${t}`)
+        .join(', '),
+    })),
   };
 }
 
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
   const beforeFile = arg('--before');
   const before: ModelFigures[] = beforeFile ? JSON.parse(await readFile(beforeFile, 'utf8')) : [];
   let md = '# Constraints per node (cost per activation)\n\n';
-  md += 'From `npm run bench:activation`: each node\'s constraints as its gadgets state them (what `zkinfer compile` prints\n';
+  md += "From `npm run bench:activation`: each node's constraints as its gadgets state them (what `zkinfer compile` prints\n";
   md += `before compiling; the class argmax is not included). "before": the same script run on ${arg('--before-label') ?? 'the checkout whose JSON `--before` gave'}.\n`;
   for (const f of figures) {
     const b = before.find((x) => x.model === f.model);

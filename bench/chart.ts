@@ -104,7 +104,10 @@ function panel(series: ChartSeries[], left: number, title: string, yTitle: strin
     for (const p of s.points) out.push(marker(s.marker, px(p), sy(value(p)), s.color, p.bundled));
     // Label the largest sweep point with its value, so the gap reads without the grid.
     const last = sweep[sweep.length - 1];
-    if (last) out.push(`<text x="${(sx(last.parameters) - 8).toFixed(1)}" y="${(sy(value(last)) - 10).toFixed(1)}" text-anchor="end" font-size="11" fill="${s.color}">${fmt(value(last), unit)}</text>`);
+    if (last)
+      out.push(
+        `<text x="${(sx(last.parameters) - 8).toFixed(1)}" y="${(sy(value(last)) - 10).toFixed(1)}" text-anchor="end" font-size="11" fill="${s.color}">${fmt(value(last), unit)}</text>`,
+      );
   }
   return out.join('\n');
 }

@@ -45,7 +45,11 @@ const WIDTHS = [
 type Widths = (typeof WIDTHS)[number];
 
 function lowerOptions(graph: Graph, w: Widths) {
-  return { activationBits: w.activationBits, lookupBits: w.lookupBits, inputs: Object.fromEntries(graph.inputs.filter((i) => i.dtype === 'float').map((i) => [i.name, { bits: w.inputBits }])) };
+  return {
+    activationBits: w.activationBits,
+    lookupBits: w.lookupBits,
+    inputs: Object.fromEntries(graph.inputs.filter((i) => i.dtype === 'float').map((i) => [i.name, { bits: w.inputBits }])),
+  };
 }
 
 function args() {
@@ -81,10 +85,12 @@ async function reference(file: string, graph: Graph, sample: Sample): Promise<{ 
 function relError(got: number[][], want: Float64Array[]): number {
   let err = 0;
   let top = 0;
-  want.forEach((w, o) => w.forEach((v, i) => {
-    err = Math.max(err, Math.abs(got[o][i] - v));
-    top = Math.max(top, Math.abs(v));
-  }));
+  want.forEach((w, o) =>
+    w.forEach((v, i) => {
+      err = Math.max(err, Math.abs(got[o][i] - v));
+      top = Math.max(top, Math.abs(v));
+    }),
+  );
   return top > 0 ? err / top : err;
 }
 
@@ -126,7 +132,19 @@ async function runModel(dir: string, name: string, opts: ReturnType<typeof args>
     const got = (verdict.output?.outputs ?? []).map((o) => o.values);
     const rel = verdict.valid ? relError(got, want) : Infinity;
     const ok = verdict.valid && rel <= opts.tolerance;
-    return { model: name, ops, note, result: ok ? 'pass' : 'fail', bits, constraints: model.circuit.constraints, relError: rel, setupSeconds, proveSeconds, verifyMs, ...(verdict.valid ? {} : { reason: verdict.reason }) };
+    return {
+      model: name,
+      ops,
+      note,
+      result: ok ? 'pass' : 'fail',
+      bits,
+      constraints: model.circuit.constraints,
+      relError: rel,
+      setupSeconds,
+      proveSeconds,
+      verifyMs,
+      ...(verdict.valid ? {} : { reason: verdict.reason }),
+    };
   } catch (err) {
     const reason = err instanceof ZkinferError ? err.message : `internal error: ${(err as Error).stack?.split('\n').slice(0, 3).join(' | ')}`;
     return { model: name, ops, result: 'error', reason };
@@ -138,7 +156,18 @@ const ROW = 'CONFORMANCE-ROW ';
 
 /** Run one model in a child process (this script with `--one NAME`), killed after the timeout. */
 function runIsolated(name: string, opts: ReturnType<typeof args>): Promise<Row> {
-  const argv = [...process.execArgv, process.argv[1], opts.dir, '--one', name, '--tolerance', String(opts.tolerance), '--artifacts', opts.artifacts, ...(opts.compileOnly ? ['--compile-only'] : [])];
+  const argv = [
+    ...process.execArgv,
+    process.argv[1],
+    opts.dir,
+    '--one',
+    name,
+    '--tolerance',
+    String(opts.tolerance),
+    '--artifacts',
+    opts.artifacts,
+    ...(opts.compileOnly ? ['--compile-only'] : []),
+  ];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -169,7 +198,9 @@ async function main(): Promise<void> {
     .filter((n) => !opts.only || opts.only.includes(n))
     .sort();
   const rows: Row[] = [];
-  process.stdout.write(`${pad('model', 24)} ${pad('result', 6)} ${'bits'.padStart(4)} ${'constraints'.padStart(11)} ${'rel err'.padStart(8)} ${'setup s'.padStart(8)} ${'prove s'.padStart(8)} ${'verify ms'.padStart(9)} ${'RSS MB'.padStart(7)}  ops / reason\n`);
+  process.stdout.write(
+    `${pad('model', 24)} ${pad('result', 6)} ${'bits'.padStart(4)} ${'constraints'.padStart(11)} ${'rel err'.padStart(8)} ${'setup s'.padStart(8)} ${'prove s'.padStart(8)} ${'verify ms'.padStart(9)} ${'RSS MB'.padStart(7)}  ops / reason\n`,
+  );
   for (const name of names) {
     const r = await runIsolated(name, opts);
     rows.push(r);

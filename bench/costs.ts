@@ -109,7 +109,8 @@ export function gadgetCosts(models: AuditedModel[]): GadgetRow[] {
 export function layerCosts(models: AuditedModel[]): LayerRow[] {
   const rows: LayerRow[] = [];
   for (const { name, q, report } of models) {
-    if (report.expectedNonlinear !== report.nonlinear) throw new Error(`${name}: the gadgets' counts do not add up to the circuit's (${report.expectedNonlinear} vs ${report.nonlinear})`);
+    if (report.expectedNonlinear !== report.nonlinear)
+      throw new Error(`${name}: the gadgets' counts do not add up to the circuit's (${report.expectedNonlinear} vs ${report.nonlinear})`);
     const groups = new Map<string, { gadgets: Set<string>; instances: number; constraints: number }>();
     for (const c of report.components) {
       const m = /^main\.(rq|mp)(\d+)\[/.exec(c.path);
@@ -196,7 +197,13 @@ export async function batchCosts(artifactsDir: string, ks: number[]): Promise<Ba
   return rows;
 }
 
-export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: ModeRow[], batches: BatchRow[], privateWeights?: PrivateWeightsRow | { failed: string } | null): string {
+export function costsMarkdown(
+  gadgets: GadgetRow[],
+  layers: LayerRow[],
+  modes: ModeRow[],
+  batches: BatchRow[],
+  privateWeights?: PrivateWeightsRow | { failed: string } | null,
+): string {
   const n = (v: number | null) => (v === null ? '?' : v.toLocaleString('en-US'));
   return [
     '## Constraints by layer',
@@ -239,7 +246,10 @@ export function costsMarkdown(gadgets: GadgetRow[], layers: LayerRow[], modes: M
     '| k | constraints | ptau | setup s | prove s | prove s per inference |',
     '|---:|---:|---:|---:|---:|---:|',
     // k = 1 is the bundled model's own circuit, already set up in the same artifacts directory: a cache hit.
-    ...batches.map((b) => `| ${b.k} | ${n(b.constraints)} | 2^${b.ptauPower} | ${b.setupSeconds < 1 ? 'cached' : b.setupSeconds.toFixed(1)} | ${b.proveSeconds.toFixed(2)} | ${b.perInferenceSeconds.toFixed(3)} |`),
+    ...batches.map(
+      (b) =>
+        `| ${b.k} | ${n(b.constraints)} | 2^${b.ptauPower} | ${b.setupSeconds < 1 ? 'cached' : b.setupSeconds.toFixed(1)} | ${b.proveSeconds.toFixed(2)} | ${b.perInferenceSeconds.toFixed(3)} |`,
+    ),
     '',
   ].join('\n');
 }

@@ -4,13 +4,13 @@
 //
 // For snarkjs, `new` + `contribute` run first (untimed); only preparePhase2 is timed.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import * as snarkjs from "snarkjs";
-import { buildBn128 } from "ffjavascript";
-import { generateDevPtau } from "../src/setup/devPtau.js";
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as snarkjs from 'snarkjs';
+import { buildBn128 } from 'ffjavascript';
+import { generateDevPtau } from '../src/setup/devPtau.js';
 
 export interface DevPtauBenchRow {
   power: number;
@@ -21,7 +21,7 @@ export interface DevPtauBenchRow {
 /** Times generateDevPtau for every power in either list, and snarkjs's prepare step for `snarkjsPowers`. */
 export async function benchDevPtau(powers: number[], snarkjsPowers: number[]): Promise<DevPtauBenchRow[]> {
   const all = [...new Set([...powers, ...snarkjsPowers])].sort((a, b) => a - b);
-  const dir = mkdtempSync(join(tmpdir(), "zkinfer-bench-ptau-"));
+  const dir = mkdtempSync(join(tmpdir(), 'zkinfer-bench-ptau-'));
   const rows: DevPtauBenchRow[] = [];
   try {
     for (const power of all) {
@@ -37,7 +37,7 @@ export async function benchDevPtau(powers: number[], snarkjsPowers: number[]): P
         const f1 = join(dir, `pot_${power}_1.ptau`);
         const f2 = join(dir, `pot_${power}_final.ptau`);
         await snarkjs.powersOfTau.newAccumulator(curve, power, f0);
-        await snarkjs.powersOfTau.contribute(f0, f1, "bench", `bench entropy ${Math.random()}`);
+        await snarkjs.powersOfTau.contribute(f0, f1, 'bench', `bench entropy ${Math.random()}`);
         const t1 = performance.now();
         await snarkjs.powersOfTau.preparePhase2(f1, f2);
         row.snarkjsPrepareSeconds = (performance.now() - t1) / 1000;
@@ -57,9 +57,9 @@ function parseList(args: string[], flag: string, fallback: number[]): number[] {
   const i = args.indexOf(flag);
   if (i < 0) return fallback;
   const v = args[i + 1];
-  if (v === undefined || v.startsWith("--")) throw new Error(`${flag} needs a comma-separated list of powers (or "none")`);
-  if (v === "" || v === "none") return [];
-  return v.split(",").map((s) => {
+  if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a comma-separated list of powers (or "none")`);
+  if (v === '' || v === 'none') return [];
+  return v.split(',').map((s) => {
     const n = Number(s);
     if (!Number.isInteger(n)) throw new Error(`${flag}: bad power "${s}"`);
     return n;
@@ -67,19 +67,19 @@ function parseList(args: string[], flag: string, fallback: number[]): number[] {
 }
 
 export function formatTable(rows: DevPtauBenchRow[]): string {
-  const lines = ["| power | generateDevPtau (s) | snarkjs prepare phase2 (s) | speedup |", "|---:|---:|---:|---:|"];
+  const lines = ['| power | generateDevPtau (s) | snarkjs prepare phase2 (s) | speedup |', '|---:|---:|---:|---:|'];
   for (const r of rows) {
     const sj = r.snarkjsPrepareSeconds;
-    const speedup = sj === undefined ? "" : `${(sj / r.devSeconds).toFixed(1)}x`;
-    lines.push(`| 2^${r.power} | ${r.devSeconds.toFixed(2)} | ${sj === undefined ? "-" : sj.toFixed(2)} | ${speedup} |`);
+    const speedup = sj === undefined ? '' : `${(sj / r.devSeconds).toFixed(1)}x`;
+    lines.push(`| 2^${r.power} | ${r.devSeconds.toFixed(2)} | ${sj === undefined ? '-' : sj.toFixed(2)} | ${speedup} |`);
   }
-  return lines.join("\n");
+  return lines.join('\n');
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const powers = parseList(args, "--powers", [10, 12, 14]);
-  const snarkjsPowers = parseList(args, "--snarkjs", [10, 12]);
+  const powers = parseList(args, '--powers', [10, 12, 14]);
+  const snarkjsPowers = parseList(args, '--snarkjs', [10, 12]);
   const rows = await benchDevPtau(powers, snarkjsPowers);
   console.log(formatTable(rows));
 }

@@ -31,7 +31,14 @@ const rnd = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Mat
 const CASES: Case[] = [
   { label: 'Relu', op: 'Relu' },
   { label: 'LeakyRelu(0.01)', op: 'LeakyRelu', attrs: { alpha: f(0.01) } },
-  { label: 'Clip(-1, 1)', op: 'Clip', consts: [[[], [-1]], [[], [1]]] },
+  {
+    label: 'Clip(-1, 1)',
+    op: 'Clip',
+    consts: [
+      [[], [-1]],
+      [[], [1]],
+    ],
+  },
   { label: 'Abs', op: 'Abs' },
   { label: 'HardSigmoid', op: 'HardSigmoid' },
   { label: 'Sigmoid', op: 'Sigmoid' },
@@ -43,7 +50,16 @@ const CASES: Case[] = [
   { label: 'Mul (two computed)', op: 'Mul', twoInputs: true },
   { label: 'Add (two computed)', op: 'Add', twoInputs: true },
   { label: 'Mul by a constant', op: 'Mul', consts: [[[], [0.37]]] },
-  { label: 'Gemm 16 -> 16', op: 'Gemm', consts: [[[16, 16], rnd(256, 1)], [[16], rnd(16, 2)]], attrs: { transB: 1 }, shape: [1, 16] },
+  {
+    label: 'Gemm 16 -> 16',
+    op: 'Gemm',
+    consts: [
+      [[16, 16], rnd(256, 1)],
+      [[16], rnd(16, 2)],
+    ],
+    attrs: { transB: 1 },
+    shape: [1, 16],
+  },
   { label: 'Conv 3x3, 2 -> 4 channels', op: 'Conv', consts: [[[4, 2, 3, 3], rnd(72, 3)]], attrs: { pads: [1, 1, 1, 1] }, shape: [1, 2, 6, 6] },
   { label: 'MaxPool 2x2', op: 'MaxPool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, shape: [1, 2, 6, 6] },
   { label: 'AveragePool 2x2', op: 'AveragePool', attrs: { kernel_shape: [2, 2], strides: [2, 2] }, shape: [1, 2, 6, 6] },
@@ -71,7 +87,10 @@ async function main(): Promise<void> {
     try {
       const bytes = model(c);
       const graph = runPasses(importOnnxGraph(bytes, c.label));
-      const samples: Sample[] = Array.from({ length: 16 }, (_, k) => new Map(graph.inputs.map((i, j) => [i.name, Float64Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, (_, n) => 3 * Math.sin(k * 31 + n * 7.3 + j))])));
+      const samples: Sample[] = Array.from(
+        { length: 16 },
+        (_, k) => new Map(graph.inputs.map((i, j) => [i.name, Float64Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, (_, n) => 3 * Math.sin(k * 31 + n * 7.3 + j))])),
+      );
       const program = lowerGraph(graph, samples);
       const compiled = await compileCircom(emitGraphCircuit(program).source, { name: 'op', artifactsDir: dir });
       const inputChecks = program.inputs.reduce((a, i) => a + i.shape.reduce((x, y) => x * y, 1) * unsignedBits(i.hi - i.lo), 0);
@@ -93,7 +112,14 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`${rows[rows.length - 1]}\n`);
   }
-  const md = ['# Graph operators: constraints per element', '', `Measured ${new Date().toISOString()} by \`npm run bench:ops\` (8-bit activations and lookup domains, 12-bit float inputs; input range checks excluded).`, '', ...rows, ''].join('\n');
+  const md = [
+    '# Graph operators: constraints per element',
+    '',
+    `Measured ${new Date().toISOString()} by \`npm run bench:ops\` (8-bit activations and lookup domains, 12-bit float inputs; input range checks excluded).`,
+    '',
+    ...rows,
+    '',
+  ].join('\n');
   await writeFile(path.join(import.meta.dirname, 'graph-ops.md'), md);
   await rm(dir, { recursive: true, force: true });
   process.exit(0);

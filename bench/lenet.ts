@@ -18,7 +18,8 @@ export interface LenetConfig {
 
 export const CIFAR_LENET: LenetConfig = { channels: 3, side: 32, kernel: 5, conv: [6, 16], dense: [120, 84], classes: 10 };
 
-export const lenetName = (c: LenetConfig) => `lenet ${c.channels}x${c.side}x${c.side} conv ${c.conv[0]},${c.conv[1]}@${c.kernel}x${c.kernel} dense ${c.dense[0]},${c.dense[1]},${c.classes}`;
+export const lenetName = (c: LenetConfig) =>
+  `lenet ${c.channels}x${c.side}x${c.side} conv ${c.conv[0]},${c.conv[1]}@${c.kernel}x${c.kernel} dense ${c.dense[0]},${c.dense[1]},${c.classes}`;
 
 let seed = 7;
 const rnd = (n: number, s: number) => Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2 * s);
@@ -58,5 +59,19 @@ export function lenetOnnx(c: LenetConfig): Uint8Array {
 
 /** n random inputs in [-1, 1] (calibration and proving samples). */
 export function lenetSamples(graph: Graph, n: number): Sample[] {
-  return Array.from({ length: n }, () => new Map(graph.inputs.map((i) => [i.name, Float64Array.from(rnd(i.shape.reduce((a, b) => a * b, 1), 1))])));
+  return Array.from(
+    { length: n },
+    () =>
+      new Map(
+        graph.inputs.map((i) => [
+          i.name,
+          Float64Array.from(
+            rnd(
+              i.shape.reduce((a, b) => a * b, 1),
+              1,
+            ),
+          ),
+        ]),
+      ),
+  );
 }

@@ -58,7 +58,21 @@ function cnn(): Uint8Array {
 }
 
 const samplesOf = (graph: Graph, n: number): Sample[] =>
-  Array.from({ length: n }, () => new Map(graph.inputs.map((i) => [i.name, Float64Array.from(rnd(i.shape.reduce((a, b) => a * b, 1), 1))])));
+  Array.from(
+    { length: n },
+    () =>
+      new Map(
+        graph.inputs.map((i) => [
+          i.name,
+          Float64Array.from(
+            rnd(
+              i.shape.reduce((a, b) => a * b, 1),
+              1,
+            ),
+          ),
+        ]),
+      ),
+  );
 
 interface Row {
   model: string;
@@ -91,7 +105,17 @@ async function measure(name: string, graph: Graph, calibration: Sample[]): Promi
       circomSeconds = (performance.now() - t) / 1000;
       if (c.circuit.constraints !== linked.circuit.constraints) throw new Error(`${name}: circom ${c.circuit.constraints} constraints, linker ${linked.circuit.constraints}`);
     }
-    return { model: name, constraints: linked.info.constraints, formTerms: terms, writtenTerms: linked.info.terms, kinds: linked.info.kinds, linkSeconds, gadgetSeconds: linked.info.ms.gadgets / 1000, witnessSeconds, circomSeconds };
+    return {
+      model: name,
+      constraints: linked.info.constraints,
+      formTerms: terms,
+      writtenTerms: linked.info.terms,
+      kinds: linked.info.kinds,
+      linkSeconds,
+      gadgetSeconds: linked.info.ms.gadgets / 1000,
+      witnessSeconds,
+      circomSeconds,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -99,14 +123,32 @@ async function measure(name: string, graph: Graph, calibration: Sample[]): Promi
 
 async function main(): Promise<void> {
   const models: Array<[string, () => Promise<{ graph: Graph; calibration: Sample[] }>]> = [
-    ['mlp 64-32-10', async () => { const graph = runPasses(importOnnxGraph(mlp([64, 32, 10]), 'm')); return { graph, calibration: samplesOf(graph, 4) }; }],
-    ['cnn 8@3x3 + pool + dense', async () => { const graph = runPasses(importOnnxGraph(cnn(), 'm')); return { graph, calibration: samplesOf(graph, 4) }; }],
+    [
+      'mlp 64-32-10',
+      async () => {
+        const graph = runPasses(importOnnxGraph(mlp([64, 32, 10]), 'm'));
+        return { graph, calibration: samplesOf(graph, 4) };
+      },
+    ],
+    [
+      'cnn 8@3x3 + pool + dense',
+      async () => {
+        const graph = runPasses(importOnnxGraph(cnn(), 'm'));
+        return { graph, calibration: samplesOf(graph, 4) };
+      },
+    ],
   ];
   if (peer) {
     for (const name of ['large_mlp', 'lenet_5']) {
       const dir = path.join(peer, name);
       if (!existsSync(path.join(dir, 'network.onnx'))) continue;
-      models.push([name, async () => { const graph = await loadGraph(path.join(dir, 'network.onnx')); return { graph, calibration: [await readSample(graph, path.join(dir, 'input.json'))] }; }]);
+      models.push([
+        name,
+        async () => {
+          const graph = await loadGraph(path.join(dir, 'network.onnx'));
+          return { graph, calibration: [await readSample(graph, path.join(dir, 'input.json'))] };
+        },
+      ]);
     }
   }
   const rows: Row[] = [];

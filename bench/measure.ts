@@ -37,7 +37,10 @@ const send = (m: ChildMessage) => new Promise<void>((resolve) => process.send!(m
 const progress = (stage: string, done: number, total: number) => void send({ type: 'progress', stage, done, total });
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
-const digits = (n: number, offset = 0) => loadMnistSplit().test.slice(offset, offset + n).map((d) => Array.from(d.pixels));
+const digits = (n: number, offset = 0) =>
+  loadMnistSplit()
+    .test.slice(offset, offset + n)
+    .map((d) => Array.from(d.pixels));
 
 async function build(job: Extract<Job, { kind: 'build' }>) {
   const { qmodel, quantizeSeconds } = await quantizedVariant(job.variant);

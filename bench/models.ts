@@ -45,7 +45,9 @@ export async function quantizedVariant(id: string): Promise<{ qmodel: QuantizedM
   if (!m) throw new Error(`unknown benchmark model ${id}`);
   const width = Number(m[1]);
   const float = randomFloatModel([MNIST_PIXELS, width, 10], 1000 + width, `random-784-${width}-10`);
-  const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+  const calibration = loadMnistSplit()
+    .train.slice(0, MNIST_CALIBRATION_SAMPLES)
+    .map((s) => s.pixels);
   const t = performance.now();
   const qmodel = quantizeModel(float, calibration, { inputBits: 8, inputScale: 1 / 255, labels: LABELS });
   return { qmodel, quantizeSeconds: (performance.now() - t) / 1000 };
@@ -87,11 +89,22 @@ export function residualExample(): QuantizedModel {
   const r = rng(2026);
   const weights = (n: number, fanIn: number) => Float32Array.from({ length: n }, () => ((r() * 2 - 1) * 1.5) / Math.sqrt(fanIn));
   const conv = (name: string, inShape: Shape3, outShape: Shape3, stride: number, pad: number, activation: 'relu' | 'linear'): FloatConv2D => ({
-    kind: 'conv2d', name, inShape, outShape, kernelSize: [3, 3], strides: [stride, stride], pads: [pad, pad, pad, pad], depthwise: false,
-    kernel: weights(9 * inShape[2] * outShape[2], 9 * inShape[2]), bias: weights(outShape[2], 9), activation,
+    kind: 'conv2d',
+    name,
+    inShape,
+    outShape,
+    kernelSize: [3, 3],
+    strides: [stride, stride],
+    pads: [pad, pad, pad, pad],
+    depthwise: false,
+    kernel: weights(9 * inShape[2] * outShape[2], 9 * inShape[2]),
+    bias: weights(outShape[2], 9),
+    activation,
   });
   const float: FloatModel = {
-    name: 'residual-example', inputShape: [28, 28, 1], notes: [],
+    name: 'residual-example',
+    inputShape: [28, 28, 1],
+    notes: [],
     layers: [
       conv('conv0', [28, 28, 1], [13, 13, 4], 2, 0, 'relu'),
       conv('conv1', [13, 13, 4], [13, 13, 4], 1, 1, 'linear'),
@@ -100,6 +113,8 @@ export function residualExample(): QuantizedModel {
       { kind: 'dense', name: 'logits', inputSize: 144, outputSize: 10, kernel: weights(1440, 144), bias: weights(10, 144), activation: 'linear' },
     ],
   };
-  const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+  const calibration = loadMnistSplit()
+    .train.slice(0, MNIST_CALIBRATION_SAMPLES)
+    .map((s) => s.pixels);
   return quantizeModel(float, calibration, { inputBits: 8, inputScale: 1 / 255, labels: LABELS });
 }

@@ -90,7 +90,11 @@ function toOrtTensor(name: string, type: string, input: OrtInput): ort.Tensor {
     case 'uint64':
       return new ort.Tensor('uint64', BigUint64Array.from(integers(), BigInt), dims);
     case 'bool':
-      return new ort.Tensor('bool', Uint8Array.from(nums, (v) => (v !== 0 ? 1 : 0)), dims);
+      return new ort.Tensor(
+        'bool',
+        Uint8Array.from(nums, (v) => (v !== 0 ? 1 : 0)),
+        dims,
+      );
   }
   const ctor = INT_ARRAYS[type];
   if (!ctor) throw new Error(`input '${name}' has element type ${type}, which runOnnx cannot feed`);

@@ -18,10 +18,50 @@ import { decodeOnnxModel, encodeOnnxModel, ONNX_DTYPE, type OnnxTensor } from '.
  * (an attention mask compared with 0), which onnxruntime refuses by the letter of opset 10.
  */
 const SAME_AT_11 = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Sqrt', 'Neg', 'Abs', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'Relu', 'Erf',
-  'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Concat', 'Split', 'Slice',
-  'Gather', 'Shape', 'Cast', 'Identity', 'Constant', 'ConstantOfShape', 'Expand', 'Where', 'Equal', 'Less',
-  'Greater', 'Not', 'And', 'Or', 'Softmax', 'LogSoftmax', 'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Tanh',
+  'Sigmoid',
+  'Relu',
+  'Erf',
+  'MatMul',
+  'Gemm',
+  'Transpose',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Concat',
+  'Split',
+  'Slice',
+  'Gather',
+  'Shape',
+  'Cast',
+  'Identity',
+  'Constant',
+  'ConstantOfShape',
+  'Expand',
+  'Where',
+  'Equal',
+  'Less',
+  'Greater',
+  'Not',
+  'And',
+  'Or',
+  'Softmax',
+  'LogSoftmax',
+  'ReduceMean',
+  'ReduceSum',
+  'ReduceMax',
+  'ReduceMin',
 ]);
 
 /** The model read at opset 11, when it is an opset-10 model made only of ops that mean the same there; else null. */
@@ -59,7 +99,9 @@ export function widenNarrowMatMul(bytes: Uint8Array): Uint8Array | null {
   if (!graph) return null;
   const narrow = new Set([
     ...graph.initializer.filter((t) => NARROW.has(t.data_type ?? 0)).map((t) => t.name),
-    ...graph.node.filter((n) => n.attribute.some((a) => (n.op_type === 'Cast' && a.name === 'to' && NARROW.has(a.i ?? 0)) || (n.op_type === 'Constant' && NARROW.has(a.t?.data_type ?? 0)))).flatMap((n) => n.output),
+    ...graph.node
+      .filter((n) => n.attribute.some((a) => (n.op_type === 'Cast' && a.name === 'to' && NARROW.has(a.i ?? 0)) || (n.op_type === 'Constant' && NARROW.has(a.t?.data_type ?? 0))))
+      .flatMap((n) => n.output),
   ]);
   if (!graph.node.some((n) => LINEAR.has(n.op_type ?? '') && n.input.some((i) => narrow.has(i)))) return null;
   let changed = false;

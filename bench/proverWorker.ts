@@ -15,10 +15,7 @@ import { baselineParameterInputs, proveBaseline } from './baseline/emitBaseline.
 import { loadBuilt } from './built.js';
 
 export type ProverRequest = { type: 'prove'; id: number; input: number[] };
-export type ProverResponse =
-  | { type: 'ready' }
-  | { type: 'proved'; id: number; bundle: ProofBundle; seconds: number }
-  | { type: 'error'; message: string };
+export type ProverResponse = { type: 'ready' } | { type: 'proved'; id: number; bundle: ProofBundle; seconds: number } | { type: 'error'; message: string };
 
 const post = (m: ProverResponse) => parentPort!.postMessage(m);
 

@@ -41,7 +41,9 @@ export interface QueueBenchRow {
 
 function startWorker(redisUrl: string, queue: string, prefix: string, artifactsDir: string): { child: ChildProcess; ready: Promise<void> } {
   const bin = path.join(PACKAGE_ROOT, 'bin', 'zkinfer.js');
-  const child = spawn(process.execPath, [bin, 'worker', '--redis', redisUrl, '--queue', queue, '--prefix', prefix, '--artifacts', artifactsDir, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [bin, 'worker', '--redis', redisUrl, '--queue', queue, '--prefix', prefix, '--artifacts', artifactsDir, '--quiet'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (l) => l.includes(' ready: queue ') && resolve());
     child.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before it was ready`)));
@@ -82,9 +84,17 @@ export async function benchProvingQueue(options: QueueBenchOptions = {}): Promis
     const workers = Array.from({ length: n }, () => startWorker(redisUrl, 'bench', prefix, artifactsDir));
     try {
       await Promise.all(workers.map((w) => w.ready));
-      await drain(queue, model.modelId, Array.from({ length: n }, (_, i) => input(1000 + i))); // warm-up
+      await drain(
+        queue,
+        model.modelId,
+        Array.from({ length: n }, (_, i) => input(1000 + i)),
+      ); // warm-up
       const t0 = performance.now();
-      const done = await drain(queue, model.modelId, Array.from({ length: proofs }, (_, i) => input(i)));
+      const done = await drain(
+        queue,
+        model.modelId,
+        Array.from({ length: proofs }, (_, i) => input(i)),
+      );
       const wallSeconds = (performance.now() - t0) / 1000;
       for (const s of done) {
         const r = await verify(s.bundle!, model.key);

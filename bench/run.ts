@@ -74,13 +74,14 @@ function serviceMarkdown(load: VerifyLoadResult | { failed: string }, queue: Que
         `${load.verificationsPerSecond.mean.toFixed(1)} verifications/s (min ${load.verificationsPerSecond.min}, max ${load.verificationsPerSecond.max}); ` +
         `latency p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms; ${load.errors} errors, ${load.non2xx} non-2xx, ` +
         `${load.mismatches} wrong answers. One in-process verify: ${load.inProcessVerifyMs.toFixed(1)} ms.`;
-  const queueRows = 'failed' in queue
-    ? [`FAILED: ${queue.failed}`]
-    : [
-        '| worker processes | proofs | wall s | proofs per minute | speedup |',
-        '|---:|---:|---:|---:|---:|',
-        ...queue.map((r) => `| ${r.workers} | ${r.proofs} | ${r.wallSeconds.toFixed(1)} | ${r.proofsPerMinute.toFixed(1)} | ${r.speedup.toFixed(2)}x |`),
-      ];
+  const queueRows =
+    'failed' in queue
+      ? [`FAILED: ${queue.failed}`]
+      : [
+          '| worker processes | proofs | wall s | proofs per minute | speedup |',
+          '|---:|---:|---:|---:|---:|',
+          ...queue.map((r) => `| ${r.workers} | ${r.proofs} | ${r.wallSeconds.toFixed(1)} | ${r.proofsPerMinute.toFixed(1)} | ${r.speedup.toFixed(2)}x |`),
+        ];
   return ['## Verification service under load', '', loadText, '', '## Proving queue (BullMQ on Redis, worker processes on this machine)', '', ...queueRows, ''].join('\n');
 }
 
@@ -149,18 +150,20 @@ async function main() {
       }
     }
 
-    const comparisons: Comparison[] = variants.filter((v) => v.baseline).map((v) => {
-      const ours = models.find((x) => x.variant === v.id && x.impl === 'zkinfer')!;
-      const base = models.find((x) => x.variant === v.id && x.impl === 'baseline')!;
-      return {
-        variant: v.id,
-        layers: ours.layers,
-        parameters: ours.parameters,
-        constraints: { zkinfer: ours.constraints, baseline: base.constraints, ratio: base.constraints / ours.constraints },
-        proveSeconds: { zkinfer: ours.proveSeconds.median, baseline: base.proveSeconds.median, ratio: base.proveSeconds.median / ours.proveSeconds.median },
-        provePeakRssMiB: { zkinfer: ours.peakRssMiB, baseline: base.peakRssMiB },
-      };
-    });
+    const comparisons: Comparison[] = variants
+      .filter((v) => v.baseline)
+      .map((v) => {
+        const ours = models.find((x) => x.variant === v.id && x.impl === 'zkinfer')!;
+        const base = models.find((x) => x.variant === v.id && x.impl === 'baseline')!;
+        return {
+          variant: v.id,
+          layers: ours.layers,
+          parameters: ours.parameters,
+          constraints: { zkinfer: ours.constraints, baseline: base.constraints, ratio: base.constraints / ours.constraints },
+          proveSeconds: { zkinfer: ours.proveSeconds.median, baseline: base.proveSeconds.median, ratio: base.proveSeconds.median / ours.proveSeconds.median },
+          provePeakRssMiB: { zkinfer: ours.peakRssMiB, baseline: base.peakRssMiB },
+        };
+      });
 
     // Throughput on one model: one at a time (snarkjs's own threads) vs pools of single-threaded workers.
     const modelFile = files.get(`${SETTINGS.throughputModel}-zkinfer`)!;

@@ -111,6 +111,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   }
   const json = path.join(path.dirname(fileURLToPath(import.meta.url)), 'sequence-conformance.json');
   const extra = process.argv.slice(2);
-  const r = spawnSync(process.execPath, [...process.execArgv, path.join(path.dirname(fileURLToPath(import.meta.url)), 'conformance.ts'), dir, '--json', json, '--artifacts', path.join(dir, 'artifacts'), ...extra], { stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, path.join(path.dirname(fileURLToPath(import.meta.url)), 'conformance.ts'), dir, '--json', json, '--artifacts', path.join(dir, 'artifacts'), ...extra],
+    { stdio: 'inherit' },
+  );
   process.exit(r.status ?? 1);
 }

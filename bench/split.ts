@@ -39,7 +39,11 @@ const MODELS: Record<string, LenetConfig> = {
   small: COMPILE_MODELS.small,
 };
 const which = opt('--model') ?? 'cifar';
-const config = MODELS[which] ?? (() => { throw new Error(`--model: one of ${Object.keys(MODELS).join(', ')}`); })();
+const config =
+  MODELS[which] ??
+  (() => {
+    throw new Error(`--model: one of ${Object.keys(MODELS).join(', ')}`);
+  })();
 const chunkCounts = (opt('--chunks') ?? '2,4').split(',').map(Number);
 const secs = (t: number) => (performance.now() - t) / 1000;
 const log = (line: string) => process.stderr.write(`[bench:split] ${line}\n`);
@@ -119,7 +123,19 @@ async function benchWhole(graph: Graph, calibration: Sample[], samples: Sample[]
   const v = await verifyBundle(model.key, bundle);
   const verifyMs = 1000 * secs(t);
   if (!v.valid) throw new Error(`whole bundle did not verify: ${v.reason}`);
-  return { variant: 'whole', cuts: '—', constraints: [circuit.circuit.constraints], compileS, setupS, proveMainS, prove1S, prove2S: prove1S, verifyMs, bundleBytes: JSON.stringify(bundle).length, keyBytes: JSON.stringify(model.key).length };
+  return {
+    variant: 'whole',
+    cuts: '—',
+    constraints: [circuit.circuit.constraints],
+    compileS,
+    setupS,
+    proveMainS,
+    prove1S,
+    prove2S: prove1S,
+    verifyMs,
+    bundleBytes: JSON.stringify(bundle).length,
+    keyBytes: JSON.stringify(model.key).length,
+  };
 }
 
 async function benchSplit(graph: Graph, calibration: Sample[], samples: Sample[], n: number, artifactsDir: string): Promise<Row> {
@@ -128,7 +144,10 @@ async function benchSplit(graph: Graph, calibration: Sample[], samples: Sample[]
   let t = performance.now();
   const circuits = await compileSplit(split, { artifactsDir, graph, emit: 'linked' });
   const compileS = secs(t);
-  await ptauFor(circuits.chunks.map((c) => c.circuit), artifactsDir);
+  await ptauFor(
+    circuits.chunks.map((c) => c.circuit),
+    artifactsDir,
+  );
   log(`setup (${circuits.chunks.map((c) => c.circuit.constraints).join(' + ')} constraints)`);
   t = performance.now();
   const model: SplitModel = await setupSplit(circuits, { artifactsDir });
@@ -199,9 +218,12 @@ async function main(): Promise<void> {
     lines.push(
       '| variant | cuts | constraints | compile s | setup s | prove s (snarkjs threads) | prove s (1 prover thread) | prove s (2 prover threads) | verify ms | bundle bytes | key bytes |',
       '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.variant} | ${r.cuts} | ${r.constraints.join(' + ')} | ${r.compileS.toFixed(1)} | ${r.setupS.toFixed(1)} | ${r.proveMainS.toFixed(1)} | ${r.prove1S.toFixed(1)} | ${r.variant === 'whole' ? '—' : r.prove2S.toFixed(1)} | ${r.verifyMs.toFixed(0)} | ${r.bundleBytes} | ${r.keyBytes} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.variant} | ${r.cuts} | ${r.constraints.join(' + ')} | ${r.compileS.toFixed(1)} | ${r.setupS.toFixed(1)} | ${r.proveMainS.toFixed(1)} | ${r.prove1S.toFixed(1)} | ${r.variant === 'whole' ? '—' : r.prove2S.toFixed(1)} | ${r.verifyMs.toFixed(0)} | ${r.bundleBytes} | ${r.keyBytes} |`,
+      ),
       '',
-      'A chain with one link swapped for the same chunk\'s proof on another input was rejected for every split.',
+      "A chain with one link swapped for the same chunk's proof on another input was rejected for every split.",
       '',
     );
   }
@@ -212,7 +234,10 @@ async function main(): Promise<void> {
       '',
       '| model | constraints | form terms | lower s | compile s | of which gadget compiles s | peak RSS MB | µs per term | µs per term after gadget compiles |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.model} | ${r.constraints} | ${r.terms} | ${r.lowerSeconds.toFixed(1)} | ${r.compileSeconds.toFixed(1)} | ${r.gadgetSeconds.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.usPerTerm.toFixed(1)} | ${((1e6 * (r.compileSeconds - r.gadgetSeconds)) / r.terms).toFixed(1)} |`),
+      ...rows.map(
+        (r) =>
+          `| ${r.model} | ${r.constraints} | ${r.terms} | ${r.lowerSeconds.toFixed(1)} | ${r.compileSeconds.toFixed(1)} | ${r.gadgetSeconds.toFixed(1)} | ${r.peakRssMb.toFixed(0)} | ${r.usPerTerm.toFixed(1)} | ${((1e6 * (r.compileSeconds - r.gadgetSeconds)) / r.terms).toFixed(1)} |`,
+      ),
       '',
     );
   }

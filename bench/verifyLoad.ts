@@ -86,7 +86,8 @@ export async function benchVerifyLoad(options: VerifyLoadOptions = {}): Promise<
     const headers = { 'content-type': 'application/json' };
     const first = await fetch(`${url}/v1/verify`, { method: 'POST', headers, body });
     const expectBody = await first.text();
-    if (first.status !== 200 || !(JSON.parse(expectBody) as { valid: boolean }).valid) throw new Error(`service did not accept the benchmark bundle: ${first.status} ${expectBody}`);
+    if (first.status !== 200 || !(JSON.parse(expectBody) as { valid: boolean }).valid)
+      throw new Error(`service did not accept the benchmark bundle: ${first.status} ${expectBody}`);
     const r = await autocannon({
       url: `${url}/v1/verify`,
       method: 'POST',

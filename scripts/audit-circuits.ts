@@ -24,10 +24,26 @@ function templateSummary(reports: AuditReport[]): string {
     const allowed = r.findings.filter((f) => f.allowedBy).length;
     const stated = top.stated === null ? '-' : top.stated.length > 40 ? `${top.stated.slice(0, 37)}...` : top.stated;
     const hints = [...new Set(r.templates.flatMap((t) => t.hints.map((h) => `${t.instance.split('(')[0]}.${h}`)))].join(' ') || '-';
-    rows.push([r.name, String(r.constraints), String(r.nonlinear), stated, top.expected === null ? '-' : String(top.expected), `${r.findings.length} (${allowed})`, r.failures.length ? 'FAIL' : 'ok', hints]);
+    rows.push([
+      r.name,
+      String(r.constraints),
+      String(r.nonlinear),
+      stated,
+      top.expected === null ? '-' : String(top.expected),
+      `${r.findings.length} (${allowed})`,
+      r.failures.length ? 'FAIL' : 'ok',
+      hints,
+    ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 if (!flag('--models-only')) {
@@ -58,7 +74,8 @@ if (!flag('--templates-only')) {
 }
 
 console.log('Allow-list (findings tolerated, with the reason and the test that shows it):');
-for (const rule of ALLOWED_FINDINGS) console.log(`  ${rule.kind} ${rule.template}.${rule.signal.source}${rule.onlyAsMain ? ' (template compiled alone)' : ''}: ${rule.reason}\n    shown by ${rule.shownBy}`);
+for (const rule of ALLOWED_FINDINGS)
+  console.log(`  ${rule.kind} ${rule.template}.${rule.signal.source}${rule.onlyAsMain ? ' (template compiled alone)' : ''}: ${rule.reason}\n    shown by ${rule.shownBy}`);
 console.log(`\n${failures.length ? `FAIL: ${failures.length} problem(s)` : 'PASS'} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 for (const f of failures) console.log(`  ${f}`);
 process.exitCode = failures.length ? 1 : 0;

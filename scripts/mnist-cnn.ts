@@ -69,7 +69,18 @@ export function buildLenetModel(tf: Tf, seed: number): LayersModel {
   const model = tf.sequential({ name: 'mnist_lenet5' });
   const glorot = (k: number) => tf.initializers.glorotUniform({ seed: seed + k });
   const conv = (name: string, filters: number, k: number, first: boolean) =>
-    tf.layers.conv2d({ name, ...(first ? { inputShape: CNN_INPUT_SHAPE } : {}), filters, kernelSize: 5, strides: 1, padding: 'valid', dataFormat: 'channelsLast', activation: 'relu', kernelInitializer: glorot(k), biasInitializer: 'zeros' });
+    tf.layers.conv2d({
+      name,
+      ...(first ? { inputShape: CNN_INPUT_SHAPE } : {}),
+      filters,
+      kernelSize: 5,
+      strides: 1,
+      padding: 'valid',
+      dataFormat: 'channelsLast',
+      activation: 'relu',
+      kernelInitializer: glorot(k),
+      biasInitializer: 'zeros',
+    });
   model.add(conv('conv1', 6, 0, true));
   model.add(tf.layers.maxPooling2d({ name: 'pool1', poolSize: 2, strides: 2, padding: 'valid' }));
   model.add(conv('conv2', 16, 1, false));

@@ -59,7 +59,11 @@ export async function startWebServer(opts: { host?: string; port?: number } = {}
   const { address, port } = server.address() as AddressInfo;
   return {
     url: `http://${address}:${port}/`,
-    close: () => new Promise<void>((resolve, reject) => { server.closeAllConnections(); server.close((err) => (err ? reject(err) : resolve())); }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? reject(err) : resolve()));
+      }),
   };
 }
 

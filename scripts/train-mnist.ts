@@ -230,8 +230,7 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
   const restoreKernel = cnn ? installFastConv2DBackpropFilter(tf) : () => {};
   model.compile({
     optimizer: tf.train.adam(learningRate),
-    loss: (yTrue: Tensor, yPred: Tensor) =>
-      tf.losses.softmaxCrossEntropy(yTrue, yPred, undefined, 0, tf.Reduction.NONE),
+    loss: (yTrue: Tensor, yPred: Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred, undefined, 0, tf.Reduction.NONE),
   });
 
   const rand = mulberry32(seed ^ 0x5eed);
@@ -244,7 +243,12 @@ export async function trainMnistMlp(opts: TrainMnistOptions = {}): Promise<Train
       const shift = () => Math.floor(rand() * (2 * LENET_SHIFT + 1)) - LENET_SHIFT;
       let xs: Tensor;
       if (lenet) {
-        const shifted = shaped(toTensors(tf, Array.from(order, (i) => ({ ...train[i], pixels: shiftDigit(train[i].pixels, shift(), shift()) }))));
+        const shifted = shaped(
+          toTensors(
+            tf,
+            Array.from(order, (i) => ({ ...train[i], pixels: shiftDigit(train[i].pixels, shift(), shift()) })),
+          ),
+        );
         shifted.y.dispose();
         xs = shifted.x;
       } else xs = tf.gather(trainT.x, idx);

@@ -99,7 +99,12 @@ async function train(): Promise<void> {
   for (const [name, dims] of Object.entries(parameterShapes(shape))) {
     const fanIn = dims.length > 1 ? dims[0] : 1;
     const lim = name.startsWith('b') ? 0 : name === 'P' ? 0.1 : Math.sqrt(6 / (fanIn + dims[dims.length - 1]));
-    vars[name] = tf.variable(tf.tensor(Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, () => (rand() * 2 - 1) * lim), dims));
+    vars[name] = tf.variable(
+      tf.tensor(
+        Float32Array.from({ length: dims.reduce((x, y) => x * y, 1) }, () => (rand() * 2 - 1) * lim),
+        dims,
+      ),
+    );
   }
   const forward = (x: import('@tensorflow/tfjs').Tensor) => {
     const n = x.shape[0];
@@ -136,11 +141,28 @@ async function train(): Promise<void> {
     let loss = 0;
     for (let i = 0; i + batch <= order.length; i += batch) {
       const ds = order.slice(i, i + batch).map((k) => split.train[k]);
-      const l = opt.minimize(() => tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(ds.map((s) => s.label), 'int32'), 10), forward(toX(ds)))) as import('@tensorflow/tfjs').Scalar, true);
+      const l = opt.minimize(
+        () =>
+          tf.tidy(() =>
+            tf.losses.softmaxCrossEntropy(
+              tf.oneHot(
+                tf.tensor1d(
+                  ds.map((s) => s.label),
+                  'int32',
+                ),
+                10,
+              ),
+              forward(toX(ds)),
+            ),
+          ) as import('@tensorflow/tfjs').Scalar,
+        true,
+      );
       loss += l!.dataSync()[0];
       l!.dispose();
     }
-    console.log(`epoch ${ep + 1}/${epochs}: loss ${(loss / Math.floor(order.length / batch)).toFixed(4)}, test accuracy ${(100 * accuracy(split.test)).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    console.log(
+      `epoch ${ep + 1}/${epochs}: loss ${(loss / Math.floor(order.length / batch)).toFixed(4)}, test accuracy ${(100 * accuracy(split.test)).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+    );
   }
   const params = Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, v.dataSync() as Float32Array]));
   await mkdir(out, { recursive: true });

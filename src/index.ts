@@ -66,7 +66,16 @@ export { parseBundle, type ProofBundle } from './format/bundle.js';
 export { parseKey, modelIdOf, type ZkinferKey } from './format/key.js';
 export { ZkinferError } from './util/errors.js';
 export { loadKeyRegistry, createKeyRegistry, verifyWithRegistry, type KeyRegistry, type KeyEntry, type RegistryVerdict, type VerifyFailure } from './verify/registry.js';
-export { solidityVerifier, solidityCallData, encodeVerifyProofCall, verifierCallArgs, verifyProofSignature, estimateVerifierRuntimeBytes, type VerifierCallArgs, type VerifierOptions } from './verify/solidity.js';
+export {
+  solidityVerifier,
+  solidityCallData,
+  encodeVerifyProofCall,
+  verifierCallArgs,
+  verifyProofSignature,
+  estimateVerifierRuntimeBytes,
+  type VerifierCallArgs,
+  type VerifierOptions,
+} from './verify/solidity.js';
 export { buildApp, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT_MS, type AppOptions, type ModelSummary } from './server/app.js';
 export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
 export { storeModel, loadStoredModel, manifestPath } from './prove/modelStore.js';

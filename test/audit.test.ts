@@ -40,7 +40,7 @@ describe('header formulas', () => {
     expect(evalConstraintFormula(rq, { s: 3n, n: 5n, h: 4n })).toBe(9n);
     const relu = parseConstraintFormula('4 when h < n - 1 (IsZero over the high bits: 2, two products: 2); 1 when h >= n - 1. Guarantees: ...', ['n', 'h'])!;
     expect([evalConstraintFormula(relu, { n: 5n, h: 2n }), evalConstraintFormula(relu, { n: 5n, h: 4n })]).toEqual([4n, 1n]);
-    expect(parseConstraintFormula('n. Used for the model\'s input pixels.', ['n'])!.clauses).toEqual([{ expr: 'n', when: null }]);
+    expect(parseConstraintFormula("n. Used for the model's input pixels.", ['n'])!.clauses).toEqual([{ expr: 'n', when: null }]);
     expect(parseConstraintFormula('only the Poseidon calls (about 240 + 30 * width each, width = inputs per call).', ['n', 'bits'])).toBeNull();
     expect(parseConstraintFormula('n * k', ['n'])).toBeNull(); // k is not a parameter
   });
@@ -49,12 +49,46 @@ describe('header formulas', () => {
 describe('every template in circuits/, compiled alone', () => {
   // Every template, both branches of each `if` on parameters; npm run audit:circuits runs all of TEMPLATE_CASES.
   const CASES: Record<string, Array<Array<TemplateArg>>> = {
-    Num2Bits: [[8]], IsZero: [[]], SignedBits: [[4]], UnsignedRange: [[8]], DivFloorPow2: [[0, 4], [2, 3]],
-    ReluClampFromBits: [[5, 2], [5, 4]], RequantReluClamp: [[3, 5, 2], [3, 5, 4]], ArgMax: [[3, 3]],
-    PackedCommitment: [[40, 8]], Max2: [[3]], MaxOfN: [[1, 3], [3, 2]],
-    PrivateDense: [[3, 2, 4]], PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2]], TaggedSalt: [[12345]],
+    Num2Bits: [[8]],
+    IsZero: [[]],
+    SignedBits: [[4]],
+    UnsignedRange: [[8]],
+    DivFloorPow2: [
+      [0, 4],
+      [2, 3],
+    ],
+    ReluClampFromBits: [
+      [5, 2],
+      [5, 4],
+    ],
+    RequantReluClamp: [
+      [3, 5, 2],
+      [3, 5, 4],
+    ],
+    ArgMax: [[3, 3]],
+    PackedCommitment: [[40, 8]],
+    Max2: [[3]],
+    MaxOfN: [
+      [1, 3],
+      [3, 2],
+    ],
+    PrivateDense: [[3, 2, 4]],
+    PrivateRequant: [
+      [1, 2, 0, 4, 4],
+      [2, 3, 3, 5, 2],
+    ],
+    TaggedSalt: [[12345]],
     // Op-graph gadgets: both branches of OneHot and of Lookup (single row, w = 1), an odd width.
-    OneHot: [[1], [3]], Lookup: [[1, [3, -5]], [3, auditTable(3)]], Mul: [[]], Select: [[]], LessThanSigned: [[3]], DivFloor: [[3, 2]], IsEqual: [[]],
+    OneHot: [[1], [3]],
+    Lookup: [
+      [1, [3, -5]],
+      [3, auditTable(3)],
+    ],
+    Mul: [[]],
+    Select: [[]],
+    LessThanSigned: [[3]],
+    DivFloor: [[3, 2]],
+    IsEqual: [[]],
   };
   let reports: AuditReport[];
   let coverage: string[];
@@ -66,7 +100,11 @@ describe('every template in circuits/, compiled alone', () => {
     expect(coverage).toEqual([]);
     const { own } = await templateLibrary();
     expect(own.length).toBeGreaterThanOrEqual(7);
-    for (const t of own) expect(reports.some((r) => r.name.startsWith(`${t}(`)), t).toBe(true);
+    for (const t of own)
+      expect(
+        reports.some((r) => r.name.startsWith(`${t}(`)),
+        t,
+      ).toBe(true);
     expect(reports.length).toBe(Object.values(CASES).flat().length);
     for (const t of Object.keys(CASES)) expect(TEMPLATE_CASES[t], `the CLI audits ${t} too`).toBeDefined();
   });
@@ -83,7 +121,11 @@ describe('every template in circuits/, compiled alone', () => {
   });
 
   it('RequantReluClamp and the models have no unused wire; ReluClampFromBits alone leaves exactly its unread inputs', () => {
-    for (const r of reports.filter((x) => x.name.startsWith('RequantReluClamp'))) expect(r.findings.filter((f) => f.kind === 'unused'), r.name).toEqual([]);
+    for (const r of reports.filter((x) => x.name.startsWith('RequantReluClamp')))
+      expect(
+        r.findings.filter((f) => f.kind === 'unused'),
+        r.name,
+      ).toEqual([]);
     for (const r of reports.filter((x) => x.name.startsWith('ReluClampFromBits'))) {
       const [n, h] = r.name.match(/\d+/g)!.map(Number);
       const unused = r.findings.filter((f) => f.kind === 'unused').map((f) => f.names[0]);
@@ -102,7 +144,9 @@ describe('every template in circuits/, compiled alone', () => {
 describe('array template parameters (Lookup tables) in a caller, as the op-graph emitter writes them', () => {
   it('a table from a `var` array of main and one as a literal: both Lookups counted by the header formula', async () => {
     const T = auditTable(4, 7);
-    const r = await auditSource('lookup_in_caller', `pragma circom 2.1.6;
+    const r = await auditSource(
+      'lookup_in_caller',
+      `pragma circom 2.1.6;
 include "lookup.circom";
 include "arith.circom";
 template Graph() {
@@ -119,9 +163,15 @@ template Graph() {
     y <== m.out;
 }
 component main {public [x]} = Graph();
-`, { artifactsDir });
+`,
+      { artifactsDir },
+    );
     expect(r.failures).toEqual([]);
-    expect(r.components.map((c) => [c.template, c.expected])).toEqual([['Lookup(4, [])', 9], ['Lookup(2, [])', 3], ['Mul()', 1]]);
+    expect(r.components.map((c) => [c.template, c.expected])).toEqual([
+      ['Lookup(4, [])', 9],
+      ['Lookup(2, [])', 3],
+      ['Mul()', 1],
+    ]);
     expect(r.nonlinear).toBe(13);
   });
 });
@@ -137,7 +187,10 @@ describe('model circuits', () => {
       expect(r.nonlinear, spec).toBe(r.constraints);
       expect(attributionExact(r), spec).toBe(true);
       const isZeros = r.templates.filter((t) => t.instance === 'IsZero()').reduce((n, t) => n + t.instances, 0);
-      expect(r.findings.map((f) => f.allowedBy?.template), spec).toEqual(Array(isZeros).fill('IsZero'));
+      expect(
+        r.findings.map((f) => f.allowedBy?.template),
+        spec,
+      ).toEqual(Array(isZeros).fill('IsZero'));
       if (spec === 'mlp') {
         expect(r.templates.find((t) => t.instance === 'UnsignedRange(8)')?.instances).toBe(784);
         expect(isZeros).toBe(32);
@@ -149,15 +202,46 @@ describe('model circuits', () => {
     const float = randomFloatModel([12, 6, 5, 4], 11);
     const q = quantizeModel(float, randomInputs(20, 12, 8, 12), { inputBits: 8, inputScale: 1 / 255 });
     const cnn: QuantizedModel = {
-      format: 'zkinfer-qmodel', version: 1, name: 'cnn', input: { shape: [4, 4, 1], bits: 8, scale: 1 }, output: { size: 3, logitScale: 1 }, notes: [],
+      format: 'zkinfer-qmodel',
+      version: 1,
+      name: 'cnn',
+      input: { shape: [4, 4, 1], bits: 8, scale: 1 },
+      output: { size: 3, logitScale: 1 },
+      notes: [],
       layers: [
-        { kind: 'conv2d', name: 'conv', inShape: [4, 4, 1], outShape: [3, 3, 2], kernelSize: [2, 2], strides: [1, 1], pads: [0, 0, 0, 0], depthwise: false,
-          weights: [3, -2, 1, 4, -1, 2, 5, -3], bias: [5, -7], weightScales: [1, 1], requant: { multipliers: [3, 2], shift: 3, activation: 'relu', outBits: 4, outScale: 1 } },
+        {
+          kind: 'conv2d',
+          name: 'conv',
+          inShape: [4, 4, 1],
+          outShape: [3, 3, 2],
+          kernelSize: [2, 2],
+          strides: [1, 1],
+          pads: [0, 0, 0, 0],
+          depthwise: false,
+          weights: [3, -2, 1, 4, -1, 2, 5, -3],
+          bias: [5, -7],
+          weightScales: [1, 1],
+          requant: { multipliers: [3, 2], shift: 3, activation: 'relu', outBits: 4, outScale: 1 },
+        },
         { kind: 'maxpool', name: 'pool', inShape: [3, 3, 2], outShape: [2, 2, 2], poolSize: [2, 2], strides: [1, 1], requant: null },
-        { kind: 'dense', name: 'out', inputSize: 8, outputSize: 3, weights: Array.from({ length: 24 }, (_, i) => ((i * 37) % 21) - 10), bias: [0, 1, -1], weightScales: [1, 1, 1], requant: null },
+        {
+          kind: 'dense',
+          name: 'out',
+          inputSize: 8,
+          outputSize: 3,
+          weights: Array.from({ length: 24 }, (_, i) => ((i * 37) % 21) - 10),
+          bias: [0, 1, -1],
+          weightScales: [1, 1, 1],
+          requant: null,
+        },
       ],
     };
-    const variants: Array<[QuantizedModel, object]> = [[q, {}], [q, { visibility: { input: 'private', output: 'class' } }], [q, { batch: 2 }], [cnn, {}]];
+    const variants: Array<[QuantizedModel, object]> = [
+      [q, {}],
+      [q, { visibility: { input: 'private', output: 'class' } }],
+      [q, { batch: 2 }],
+      [cnn, {}],
+    ];
     for (const [model, options] of variants) {
       const r = await auditModel(model, { artifactsDir, ...options });
       expect(r.failures, JSON.stringify(options)).toEqual([]);
@@ -173,19 +257,24 @@ describe('the audit catches planted bugs', () => {
   const audit = (name: string, body: string) => auditSource(name, `pragma circom 2.1.6;\n${body}\n`, { artifactsDir });
 
   it('a `<--` hint that no constraint checks (only squared into the output)', async () => {
-    const r = await audit('planted_hint', `template Hint() {
+    const r = await audit(
+      'planted_hint',
+      `template Hint() {
     signal input in; signal output out;
     signal q;
     q <-- in \\ 4;       // floor division as a hint, never tied to in
     out <== q * q;
 }
-component main {public [in]} = Hint();`);
+component main {public [in]} = Hint();`,
+    );
     expect(kinds(r)).toEqual(['unused main.in', 'single-use main.q']);
     expect(r.failures.join('\n')).toMatch(/unused: main\.in/);
   });
 
   it('a remainder without a range check (its one linear constraint is folded away, the input is left unconstrained)', async () => {
-    const r = await audit('planted_remainder', `include "circomlib/circuits/bitify.circom";
+    const r = await audit(
+      'planted_remainder',
+      `include "circomlib/circuits/bitify.circom";
 template UncheckedRemainder() {
     signal input in; signal output q;
     signal r;
@@ -194,39 +283,52 @@ template UncheckedRemainder() {
     component qRange = Num2Bits(3);
     qRange.in <== q;
 }
-component main {public [in]} = UncheckedRemainder();`);
+component main {public [in]} = UncheckedRemainder();`,
+    );
     expect(kinds(r)).toEqual(['unused main.in']);
   });
 
   it('a hint used only linearly in one constraint (slack added to a product)', async () => {
-    const r = await audit('planted_slack', `template Slack() {
+    const r = await audit(
+      'planted_slack',
+      `template Slack() {
     signal input a; signal input b; signal output out;
     signal slack;
     slack <-- 0;
     out <== a * b + slack;
 }
-component main {public [a, b]} = Slack();`);
+component main {public [a, b]} = Slack();`,
+    );
     expect(kinds(r)).toEqual(['linear-single main.slack']);
   });
 
   it('an IsZero without in * out === 0 is flagged: the allowance is for circomlib IsZero, not for a signal named inv', async () => {
-    const r = await audit('planted_iszero', `template MyIsZero() {
+    const r = await audit(
+      'planted_iszero',
+      `template MyIsZero() {
     signal input in; signal output out; signal inv;
     inv <-- in != 0 ? 1 / in : 0;
     out <== -in * inv + 1;
 }
-component main {public [in]} = MyIsZero();`);
+component main {public [in]} = MyIsZero();`,
+    );
     expect(kinds(r)).toEqual(['single-use main.inv']);
   });
 
   it('an unused public input, and a header that understates the constraint count', async () => {
-    const unused = await audit('planted_unused', 'template Unused() { signal input a; signal input b; signal output out; out <== a * a; }\ncomponent main {public [a, b]} = Unused();');
+    const unused = await audit(
+      'planted_unused',
+      'template Unused() { signal input a; signal input b; signal output out; out <== a * a; }\ncomponent main {public [a, b]} = Unused();',
+    );
     expect(kinds(unused)).toEqual(['unused main.b']);
-    const header = await audit('planted_header', `include "circomlib/circuits/bitify.circom";
+    const header = await audit(
+      'planted_header',
+      `include "circomlib/circuits/bitify.circom";
 // Twice(n): two range checks.
 // Constraints: n
 template Twice(n) { signal input in; component a = Num2Bits(n); a.in <== in; component b = Num2Bits(n); b.in <== in + 1; }
-component main {public [in]} = Twice(3);`);
+component main {public [in]} = Twice(3);`,
+    );
     expect(header.findings).toEqual([]);
     expect(header.failures).toEqual(['6 non-linear constraints, the stated counts add up to 3']);
   });
@@ -237,7 +339,10 @@ component main {public [in]} = Twice(3);`);
     const r1cs: R1csSystem = { prime: FIELD_P, nVars: 4, nOutputs: 1, nPubInputs: 1, nPrvInputs: 0, constraints: [[new Map([[2, 1n]]), new Map([[2, 1n]]), new Map([[1, 1n]])]] };
     const sym = (names: string[]): SymbolEntry[] => names.map((name, i) => ({ label: i + 1, varIdx: i + 1, component: 0, name }));
     const alone = await readCircomProgram('include "requantize.circom";\ncomponent main {public [q]} = ReluClampFromBits(5, 2);', INCLUDE_DIRS);
-    const inside = await readCircomProgram('include "requantize.circom";\ntemplate W() { signal input x; signal output out; component act = ReluClampFromBits(5, 2); out <== x * x; }\ncomponent main {public [x]} = W();', INCLUDE_DIRS);
+    const inside = await readCircomProgram(
+      'include "requantize.circom";\ntemplate W() { signal input x; signal output out; component act = ReluClampFromBits(5, 2); out <== x * x; }\ncomponent main {public [x]} = W();',
+      INCLUDE_DIRS,
+    );
     const a = auditCircuit('alone', r1cs, sym(['main.out', 'main.x', 'main.q']), alone, { allow: ALLOWED_FINDINGS });
     const b = auditCircuit('inside', r1cs, sym(['main.out', 'main.x', 'main.act.q']), inside, { allow: ALLOWED_FINDINGS });
     expect(kinds(a)).toEqual(['unused main.q (allowed)']);

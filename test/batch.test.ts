@@ -31,7 +31,10 @@ beforeAll(async () => {
 describe('batch proofs', () => {
   it('imports the written tfjs model faithfully', async () => {
     const float = await loadTfjsLayersModel(modelJson);
-    expect(float.layers.map((l) => (l.kind === 'dense' ? [l.inputSize, l.outputSize, l.activation] : [l.kind]))).toEqual([[10, 6, 'relu'], [6, 3, 'linear']]);
+    expect(float.layers.map((l) => (l.kind === 'dense' ? [l.inputSize, l.outputSize, l.activation] : [l.kind]))).toEqual([
+      [10, 6, 'relu'],
+      [6, 3, 'linear'],
+    ]);
   });
 
   it('proves 4 inferences in one proof; every item equals the reference and verifies', async () => {

@@ -66,7 +66,10 @@ describe('the shared verifier cases', () => {
     expect([...packages].sort()).toEqual(['@noble/hashes', 'zod']);
     expect(web.inputs.filter((f) => f.startsWith('node:') || /circomlibjs|circom_runtime|ffjavascript/.test(f))).toEqual([]);
     const sources = web.inputs.filter((f) => f.startsWith('src/'));
-    expect(sources.every((f) => /^src\/(format|verify|util\/errors)/.test(f)), sources.join(' ')).toBe(true);
+    expect(
+      sources.every((f) => /^src\/(format|verify|util\/errors)/.test(f)),
+      sources.join(' '),
+    ).toBe(true);
   });
 
   it('the non-canonical proofs are real attacks: snarkjs alone accepts a coordinate + q and a Jacobian pi_a', async () => {
@@ -120,18 +123,29 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
     const page = await context.newPage();
     const offsite: string[] = [];
     // snarkjs's field arithmetic runs in web workers made from blob: URLs of this origin: local too.
-    page.on('request', (r) => { if (!r.url().startsWith(server.url) && !r.url().startsWith(`blob:${server.url}`)) offsite.push(r.url()); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith(server.url) && !r.url().startsWith(`blob:${server.url}`)) offsite.push(r.url());
+    });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}verify.html`);
     await page.waitForSelector('#verdict[data-state="ready"]', { timeout: 30_000 });
-    return { page, done: () => { expect(errors).toEqual([]); expect(offsite).toEqual([]); } };
+    return {
+      page,
+      done: () => {
+        expect(errors).toEqual([]);
+        expect(offsite).toEqual([]);
+      },
+    };
   }
 
   /** Load the page, give it the key and the bundle as picked files, press Verify, read #verdict. */
   async function verdictFor(key: unknown, bundle: unknown): Promise<{ page: Page; valid: string | null; text: string; reason: string | null }> {
     const { page, done } = await openPage();
-    for (const [which, value] of [['key', key], ['bundle', bundle]] as const) {
+    for (const [which, value] of [
+      ['key', key],
+      ['bundle', bundle],
+    ] as const) {
       const text = JSON.stringify(value);
       await page.setInputFiles(`#${which}-file`, { name: `${which}.json`, mimeType: 'application/json', buffer: Buffer.from(text) });
       await page.waitForFunction(([id, n]) => (document.getElementById(id) as HTMLTextAreaElement).value.length === n, [`${which}-json`, text.length] as const);
@@ -156,19 +170,23 @@ describe.skipIf(!HAVE_CHROMIUM)(`web/verify.html in headless Chromium${HAVE_CHRO
     await page.close();
   });
 
-  it('gives the expected verdict, with the library\'s reason, on every shared case', async () => {
+  it("gives the expected verdict, with the library's reason, on every shared case", async () => {
     const { page, done } = await openPage();
     for (const c of cases) {
-      await page.evaluate(([key, bundle]) => {
-        (document.getElementById('key-json') as HTMLTextAreaElement).value = key;
-        (document.getElementById('bundle-json') as HTMLTextAreaElement).value = bundle;
-        document.getElementById('verdict')!.dataset.state = 'ready';
-      }, [JSON.stringify(c.key), JSON.stringify(c.bundle)] as const);
+      await page.evaluate(
+        ([key, bundle]) => {
+          (document.getElementById('key-json') as HTMLTextAreaElement).value = key;
+          (document.getElementById('bundle-json') as HTMLTextAreaElement).value = bundle;
+          document.getElementById('verdict')!.dataset.state = 'ready';
+        },
+        [JSON.stringify(c.key), JSON.stringify(c.bundle)] as const,
+      );
       await page.click('#verify');
       await page.waitForSelector('#verdict[data-state="done"]', { timeout: 60_000 });
       const v = page.locator('#verdict');
       const [valid, text, reason] = [await v.getAttribute('data-valid'), (await v.textContent()) ?? '', (await v.getAttribute('data-reason')) ?? ''];
-      const pageVerdict = valid === 'true' ? 'valid' : text.startsWith('KEY ERROR: ') ? `key error: ${reason}` : text.startsWith('INVALID: ') ? `invalid: ${reason}` : `page error: ${text}`;
+      const pageVerdict =
+        valid === 'true' ? 'valid' : text.startsWith('KEY ERROR: ') ? `key error: ${reason}` : text.startsWith('INVALID: ') ? `invalid: ${reason}` : `page error: ${text}`;
       const lib = await verdictOf(() => verify(c.bundle, c.key));
       expectVerdict(pageVerdict, c.expect, c.name);
       expect(pageVerdict, c.name).toBe(lib);

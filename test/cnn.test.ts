@@ -38,7 +38,10 @@ function randomize(model: import('@tensorflow/tfjs').LayersModel, seed: number) 
   model.setWeights(
     model.getWeights().map((w, k) => {
       const positive = /variance/.test(names[k]);
-      return tf.tensor(Array.from({ length: w.size }, () => (positive ? 0.5 + r() : (r() * 2 - 1) * 0.6)), w.shape);
+      return tf.tensor(
+        Array.from({ length: w.size }, () => (positive ? 0.5 + r() : (r() * 2 - 1) * 0.6)),
+        w.shape,
+      );
     }),
   );
 }
@@ -106,11 +109,17 @@ describe('tfjs convolutional import', () => {
   }
 
   it('names unsupported convolution options', async () => {
-    const dilated = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 2, dilationRate: 2, name: 'dil' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const dilated = tf.sequential({
+      layers: [tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 2, dilationRate: 2, name: 'dil' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+    });
     await expect(loadTfjsLayersModel(await save(dilated, 'dilated'))).rejects.toThrow(/layer dil \(Conv2D\): dilation_rate 2x2 is not supported/);
-    const samePool = tf.sequential({ layers: [tf.layers.maxPooling2d({ inputShape: [5, 5, 1], poolSize: 2, padding: 'same', name: 'sp' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const samePool = tf.sequential({
+      layers: [tf.layers.maxPooling2d({ inputShape: [5, 5, 1], poolSize: 2, padding: 'same', name: 'sp' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+    });
     await expect(loadTfjsLayersModel(await save(samePool, 'samepool'))).rejects.toThrow(/layer sp \(MaxPooling2D\): padding same is not supported/);
-    const tanh = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2, activation: 'tanh', name: 'ct' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    const tanh = tf.sequential({
+      layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 2, activation: 'tanh', name: 'ct' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })],
+    });
     await expect(loadTfjsLayersModel(await save(tanh, 'tanh'))).rejects.toThrow(/layer ct \(Conv2D\): activation 'tanh' is not supported/);
   });
 });

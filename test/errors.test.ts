@@ -33,7 +33,10 @@ function expectError(fn: () => unknown, code: string, pattern: RegExp) {
 }
 
 async function expectRejects(p: Promise<unknown>, code: string, pattern: RegExp) {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ZkinferError);
   expect((err as ZkinferError).code).toBe(code);
   expect((err as Error).message).toMatch(pattern);
@@ -103,9 +106,24 @@ describe('verify inputs', () => {
     expectError(() => parseBundle(null), 'BAD_BUNDLE', /malformed proof bundle/);
     expectError(() => parseBundle({ format: 'zkinfer-proof', version: 2 }), 'BAD_BUNDLE', /unsupported version 2/);
     const base = {
-      format: 'zkinfer-proof', version: 1, protocol: 'groth16', curve: 'bn128', modelId: 'a'.repeat(64), publicSignals: ['1'],
+      format: 'zkinfer-proof',
+      version: 1,
+      protocol: 'groth16',
+      curve: 'bn128',
+      modelId: 'a'.repeat(64),
+      publicSignals: ['1'],
       visibility: { input: 'public', output: 'logits' },
-      proof: { pi_a: ['1', '2', '1'], pi_b: [['1', '2'], ['3', '4'], ['1', '0']], pi_c: ['1', '2', '1'], protocol: 'groth16', curve: 'bn128' },
+      proof: {
+        pi_a: ['1', '2', '1'],
+        pi_b: [
+          ['1', '2'],
+          ['3', '4'],
+          ['1', '0'],
+        ],
+        pi_c: ['1', '2', '1'],
+        protocol: 'groth16',
+        curve: 'bn128',
+      },
       prediction: { class: 1, logits: ['1', '-2'], scores: [0.1, -0.2], note: '' },
     };
     expect(parseBundle(base).modelId).toBe('a'.repeat(64));
@@ -137,7 +155,11 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
     json.weightsManifest[0].weights[0].shape = [-1, 32];
     await writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
     await copyFile(path.join(path.dirname(modelJson), 'weights.bin'), path.join(dir, 'weights.bin'));
-    await expectRejects(loadTfjsLayersModel(path.join(dir, 'model.json')), 'BAD_MODEL', /weight hidden\/kernel: shape \[-1,32\] in the weights manifest must be a list of non-negative integers/);
+    await expectRejects(
+      loadTfjsLayersModel(path.join(dir, 'model.json')),
+      'BAD_MODEL',
+      /weight hidden\/kernel: shape \[-1,32\] in the weights manifest must be a list of non-negative integers/,
+    );
   });
 
   it('an ONNX weight of -4.6e29 is named with its node/layer in both pipelines (was: a stack trace or a circom syntax error)', async () => {
@@ -148,30 +170,75 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
     w1[5] = -4.6e29;
     const [h] = g.node('Gemm', ['x', g.initializer('w1', 'float', [3, 4], w1), g.initializer('b1', 'float', [3], [0.1, 0.2, 0.3])], undefined, { transB: 1 });
     const [r] = g.node('Relu', [h]);
-    g.output(g.node('Gemm', [r, g.initializer('w2', 'float', [4, 3], Array.from({ length: 12 }, (_, i) => (i - 6) / 10)), g.initializer('b2', 'float', [4], [0, 0, 0, 0])], ['y'], { transB: 1 })[0], 'float');
+    g.output(
+      g.node(
+        'Gemm',
+        [
+          r,
+          g.initializer(
+            'w2',
+            'float',
+            [4, 3],
+            Array.from({ length: 12 }, (_, i) => (i - 6) / 10),
+          ),
+          g.initializer('b2', 'float', [4], [0, 0, 0, 0]),
+        ],
+        ['y'],
+        { transB: 1 },
+      )[0],
+      'float',
+    );
     const file = path.join(dir, 'huge.onnx');
     await writeFile(file, g.encode());
     // Graph pipeline (what the CLI routes .onnx files to).
     const graph = await loadGraph(file);
-    const samples = [[1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]].map((x) => new Map([['x', Float64Array.from(x)]]));
+    const samples = [
+      [1, 2, 3, 4],
+      [0.1, 0.2, 0.3, 0.4],
+    ].map((x) => new Map([['x', Float64Array.from(x)]]));
     const calFile = path.join(dir, 'cal.json');
-    await writeFile(calFile, JSON.stringify([[1, 2, 3, 4], [0.1, 0.2, 0.3, 0.4]]));
-    expectError(() => lowerGraph(graph, samples), 'BAD_MODEL', /node 'gemm_0': requantization multiplier .* is beyond exact arithmetic .*its largest constant input is w1\[5\] = -4\.60e\+29/);
+    await writeFile(
+      calFile,
+      JSON.stringify([
+        [1, 2, 3, 4],
+        [0.1, 0.2, 0.3, 0.4],
+      ]),
+    );
+    expectError(
+      () => lowerGraph(graph, samples),
+      'BAD_MODEL',
+      /node 'gemm_0': requantization multiplier .* is beyond exact arithmetic .*its largest constant input is w1\[5\] = -4\.60e\+29/,
+    );
     const run = await cli('compile', '-m', file, '--calibration', calFile, '-q', '--artifacts', dir);
     expect(run.code).toBe(2);
     oneLine(run.stderr);
     expect(run.stderr).toMatch(/w1\[5\] = -4\.60e\+29/);
     // Layer pipeline (buildModel / loadModelSource of an .onnx file).
-    await writeFile(calFile, JSON.stringify([[1, 2, 3, 4], [10, 20, 30, 40], [255, 0, 255, 0]]));
+    await writeFile(
+      calFile,
+      JSON.stringify([
+        [1, 2, 3, 4],
+        [10, 20, 30, 40],
+        [255, 0, 255, 0],
+      ]),
+    );
     const source = await loadModelSource(file, { calibrationFile: calFile });
-    expectError(() => quantizeModel(source.float, source.calibration, { inputBits: 8, inputScale: 1 / 255 }), 'BAD_MODEL', /layer gemm_0: scaled accumulators reach .*its largest weight is kernel\[\d+\] = -4\.60e\+29/);
+    expectError(
+      () => quantizeModel(source.float, source.calibration, { inputBits: 8, inputScale: 1 / 255 }),
+      'BAD_MODEL',
+      /layer gemm_0: scaled accumulators reach .*its largest weight is kernel\[\d+\] = -4\.60e\+29/,
+    );
   }, 60_000);
 
   it('--artifacts naming a regular file is one line, exit 2, before any work (was: ENOTDIR stack trace)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-art-'));
     const file = path.join(dir, 'plain.txt');
     await writeFile(file, 'not a folder');
-    for (const args of [['compile', '-q'], ['setup', '-q'], ['verify', 'proof.json']]) {
+    for (const args of [
+      ['compile', '-q'],
+      ['setup', '-q'],
+      ['verify', 'proof.json'],
+    ]) {
       const run = await cli(...args, '--artifacts', file);
       expect(run.code, run.stderr).toBe(2);
       oneLine(run.stderr);
@@ -181,7 +248,11 @@ describe('hardening (issue 14): one line and the documented exit code', () => {
     const nested = await cli('compile', '-q', '--artifacts', path.join(file, 'sub'));
     expect([nested.code, nested.stderr]).toEqual([2, expect.stringMatching(/a part of that path is a regular file/)]);
     // The library says the same instead of throwing ENOTDIR.
-    await expectRejects(writeFileAtomic(path.join(file, 'circuits', 'x.json'), '{}'), 'BAD_INPUT', /cannot create folder .*plain\.txt\/circuits: a part of that path is a regular file/);
+    await expectRejects(
+      writeFileAtomic(path.join(file, 'circuits', 'x.json'), '{}'),
+      'BAD_INPUT',
+      /cannot create folder .*plain\.txt\/circuits: a part of that path is a regular file/,
+    );
   }, 60_000);
 
   it('prove --batch with a wrong-length item fails before any compile or setup (was: after the 83 s setup)', async () => {

@@ -44,15 +44,30 @@ interface Circuit {
   sym: Map<string, number>;
 }
 const MAINS: Record<string, string> = {
-  'UnsignedRange(1)': 'range', 'UnsignedRange(2)': 'range', 'UnsignedRange(4)': 'range',
-  'SignedBits(1)': 'range', 'SignedBits(2)': 'range', 'SignedBits(4)': 'range',
+  'UnsignedRange(1)': 'range',
+  'UnsignedRange(2)': 'range',
+  'UnsignedRange(4)': 'range',
+  'SignedBits(1)': 'range',
+  'SignedBits(2)': 'range',
+  'SignedBits(4)': 'range',
   'IsZero()': 'circomlib/circuits/comparators',
-  'DivFloorPow2(0, 3)': 'requantize', 'DivFloorPow2(1, 3)': 'requantize', 'DivFloorPow2(2, 3)': 'requantize', 'DivFloorPow2(3, 2)': 'requantize',
-  'RequantReluClamp(2, 3, 1)': 'requantize', 'RequantReluClamp(2, 3, 2)': 'requantize', 'RequantReluClamp(2, 4, 1)': 'requantize',
-  'RequantReluClamp(2, 4, 2)': 'requantize', 'RequantReluClamp(0, 3, 1)': 'requantize', 'RequantReluClamp(1, 4, 5)': 'requantize',
-  'ArgMax(2, 2)': 'argmax', 'ArgMax(3, 2)': 'argmax', 'ArgMax(3, 3)': 'argmax',
+  'DivFloorPow2(0, 3)': 'requantize',
+  'DivFloorPow2(1, 3)': 'requantize',
+  'DivFloorPow2(2, 3)': 'requantize',
+  'DivFloorPow2(3, 2)': 'requantize',
+  'RequantReluClamp(2, 3, 1)': 'requantize',
+  'RequantReluClamp(2, 3, 2)': 'requantize',
+  'RequantReluClamp(2, 4, 1)': 'requantize',
+  'RequantReluClamp(2, 4, 2)': 'requantize',
+  'RequantReluClamp(0, 3, 1)': 'requantize',
+  'RequantReluClamp(1, 4, 5)': 'requantize',
+  'ArgMax(2, 2)': 'argmax',
+  'ArgMax(3, 2)': 'argmax',
+  'ArgMax(3, 3)': 'argmax',
   'PackedCommitment(2, 2)': 'commit',
-  'Max2(2)': 'max', 'Max2(3)': 'max', 'MaxOfN(3, 2)': 'max',
+  'Max2(2)': 'max',
+  'Max2(3)': 'max',
+  'MaxOfN(3, 2)': 'max',
 };
 const INPUTS: Record<string, string> = { ArgMax: 'in', PackedCommitment: 'in, salt', Max2: 'a, c', MaxOfN: 'in' };
 const circuits: Record<string, Circuit> = {};
@@ -82,7 +97,10 @@ afterAll(() => {
 function solve(main: string, inputs: Record<string, bigint>) {
   const c = circuits[main];
   const fixed = new Map(Object.entries(inputs).map(([name, v]) => [c.sym.get(`main.${name}`)!, v]));
-  expect([...fixed.keys()].every((w) => w !== undefined && w > 0), `${main}: inputs ${Object.keys(inputs)}`).toBe(true);
+  expect(
+    [...fixed.keys()].every((w) => w !== undefined && w > 0),
+    `${main}: inputs ${Object.keys(inputs)}`,
+  ).toBe(true);
   return { c, ...allSolutions(c.r1cs, fixed) };
 }
 const value = (c: Circuit, w: bigint[], name: string) => fieldToSigned(w[c.sym.get(name)!]);
@@ -143,7 +161,12 @@ describe('IsZero (circomlib)', () => {
 
 describe('DivFloorPow2: the quotient and remainder are unique', () => {
   it('(s, n) in {(0,3), (1,3), (2,3), (3,2)}: one witness per input in range with q = floor(in / 2^s); none outside', async () => {
-    for (const [s, n] of [[0, 3], [1, 3], [2, 3], [3, 2]]) {
+    for (const [s, n] of [
+      [0, 3],
+      [1, 3],
+      [2, 3],
+      [3, 2],
+    ]) {
       const main = `DivFloorPow2(${s}, ${n})`;
       const lim = pow2(s + n - 1);
       for (const x of probe(-lim, lim, s + n)) {
@@ -162,7 +185,14 @@ describe('DivFloorPow2: the quotient and remainder are unique', () => {
 });
 
 describe('RequantReluClamp: requantize + ReLU + clamp', () => {
-  const cases: Array<[number, number, number]> = [[2, 3, 1], [2, 3, 2], [2, 4, 1], [2, 4, 2], [0, 3, 1], [1, 4, 5]];
+  const cases: Array<[number, number, number]> = [
+    [2, 3, 1],
+    [2, 3, 2],
+    [2, 4, 1],
+    [2, 4, 2],
+    [0, 3, 1],
+    [1, 4, 5],
+  ];
   it('every input in range: all witnesses give out = clamp(floor(in / 2^s), 0, 2^h - 1) and agree on every wire but IsZero.inv', async () => {
     let freeInv = 0;
     for (const [s, n, h] of cases) {
@@ -178,7 +208,10 @@ describe('RequantReluClamp: requantize + ReLU + clamp', () => {
         const honest = await computeWitness(c.wasm, { in: v });
         const inv = c.sym.get('main.act.fits.inv') ?? -1;
         // Only the IsZero inverse may be unpinned (clamping branch, high bits all zero).
-        expect([...guessed].filter((w) => w !== inv), `${main} in=${v}`).toEqual([]);
+        expect(
+          [...guessed].filter((w) => w !== inv),
+          `${main} in=${v}`,
+        ).toEqual([]);
         if (guessed.size) freeInv++;
         expect(solutions.length, `${main} in=${v}`).toBe(guessed.size ? 4 : 1);
         const strip = (w: bigint[]) => w.map((y, i) => (i === inv ? 0n : y));
@@ -193,7 +226,11 @@ describe('RequantReluClamp: requantize + ReLU + clamp', () => {
 describe('ArgMax: one-hot selector, first maximum', () => {
   it('(N, b) in {(2,2), (3,2), (3,3)}: every input vector in [-2^(b-1), 2^(b-1))^N has one witness, index = first argmax', async () => {
     let vectors = 0;
-    for (const [N, b] of [[2, 2], [3, 2], [3, 3]]) {
+    for (const [N, b] of [
+      [2, 2],
+      [3, 2],
+      [3, 3],
+    ]) {
       const main = `ArgMax(${N}, ${b})`;
       const half = Number(pow2(b - 1));
       const all: bigint[][] = [[]];
@@ -230,7 +267,16 @@ describe('pooling max: Max2 and MaxOfN', () => {
       }
       // Beyond the precondition the gadget still never lies: a witness exists exactly when a - c lies in
       // [-2^b, 2^b) (the range of its difference bits), and then out is the true (signed) maximum.
-      for (const [a, c] of [[top, 0n], [0n, top], [top + 1n, 0n], [0n, top + 1n], [P - 1n, top - 1n], [P - 1n, top], [pow2(200), 0n], [0n, P - top]]) {
+      for (const [a, c] of [
+        [top, 0n],
+        [0n, top],
+        [top + 1n, 0n],
+        [0n, top + 1n],
+        [P - 1n, top - 1n],
+        [P - 1n, top],
+        [pow2(200), 0n],
+        [0n, P - top],
+      ]) {
         const { c: circuit, solutions } = solve(main, { a, c });
         const [sa, sc] = [fieldToSigned(a), fieldToSigned(c)];
         const fits = sa - sc >= -top && sa - sc < top;
@@ -289,7 +335,8 @@ describe('field-wrap attacks, spelled out: fixing an output to p - x, 2^k or a v
   it.each(cases)('%s with %o: %s', (main, inputs, signal, truth, attacks) => {
     const wire = circuits[main].sym.get(`main.${signal}`)!;
     expect(wire, `${main}.${signal} survives --O2`).toBeGreaterThan(0);
-    const withFixed = (v: bigint) => allSolutions(circuits[main].r1cs, new Map([...Object.entries(inputs).map(([n, x]) => [circuits[main].sym.get(`main.${n}`)!, x] as [number, bigint]), [wire, v]]));
+    const withFixed = (v: bigint) =>
+      allSolutions(circuits[main].r1cs, new Map([...Object.entries(inputs).map(([n, x]) => [circuits[main].sym.get(`main.${n}`)!, x] as [number, bigint]), [wire, v]]));
     expect(withFixed(truth).solutions.length, 'the true value has its witness').toBe(1);
     for (const a of attacks) expect(withFixed(a).solutions, `${main}.${signal} = ${a}`).toEqual([]);
   });

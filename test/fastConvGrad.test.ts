@@ -16,9 +16,21 @@ describe('fast Conv2DBackpropFilter (training only)', () => {
       const { tf } = await loadTf();
       if (tf.getBackend() !== 'cpu') ctx.skip(); // the patch is a no-op elsewhere
       const r = rng(7);
-      const x = tf.tensor4d(Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, () => r() * 2 - 1), c.x as never);
-      const f = tf.tensor4d(Float32Array.from({ length: c.f.reduce((a, b) => a * b) }, () => r() * 2 - 1), c.f as never);
-      const grad = () => tf.grad((w: import('@tensorflow/tfjs').Tensor) => tf.conv2d(x, w as import('@tensorflow/tfjs').Tensor4D, c.strides, c.pad).square().sum())(f);
+      const x = tf.tensor4d(
+        Float32Array.from({ length: c.x.reduce((a, b) => a * b) }, () => r() * 2 - 1),
+        c.x as never,
+      );
+      const f = tf.tensor4d(
+        Float32Array.from({ length: c.f.reduce((a, b) => a * b) }, () => r() * 2 - 1),
+        c.f as never,
+      );
+      const grad = () =>
+        tf.grad((w: import('@tensorflow/tfjs').Tensor) =>
+          tf
+            .conv2d(x, w as import('@tensorflow/tfjs').Tensor4D, c.strides, c.pad)
+            .square()
+            .sum(),
+        )(f);
       const stock = await grad().data();
       const restore = installFastConv2DBackpropFilter(tf);
       let fast: Float32Array;

@@ -125,7 +125,10 @@ function rejectUnlessSame(c: Circuit, honest: bigint[], tampered: bigint[], what
 /** The witness must be a real change, the honest one must pass and the tampered one must fail. */
 function expectRejected(c: Circuit, honest: bigint[], tampered: bigint[], what: string) {
   expect(passes(c, honest), `honest witness (${what})`).toBe(true);
-  expect(tampered.some((v, i) => fp(v) !== fp(honest[i])), `tampering changed nothing (${what})`).toBe(true);
+  expect(
+    tampered.some((v, i) => fp(v) !== fp(honest[i])),
+    `tampering changed nothing (${what})`,
+  ).toBe(true);
   expect(checkWitness(c.r1cs, tampered).failing.length, `accepted a wrong witness: ${what}`).toBeGreaterThan(0);
 }
 
@@ -264,13 +267,20 @@ describe('R1CS evaluator (tools/r1cs.ts)', () => {
       const c = circuits.div04;
       expect(assemble(c, divValues('main', 0, 4, input, input, 0n, 'int').v)).toEqual(await honestWitness(c, { in: input }));
     }
-    for (const [name, h] of [['rq352', 2], ['rq353', 3], ['rq354', 4]] as const) {
+    for (const [name, h] of [
+      ['rq352', 2],
+      ['rq353', 3],
+      ['rq354', 4],
+    ] as const) {
       for (const input of [-128n, -37n, -1n, 0n, 31n, 32n, 75n, 127n]) {
         const c = circuits[name];
         expect(assemble(c, requantValues({ s: 3, n: 5, h }, input))).toEqual(await honestWitness(c, { in: input }));
       }
     }
-    for (const ins of [[1n, -2n, 1n], [-4n, -4n, 3n]]) {
+    for (const ins of [
+      [1n, -2n, 1n],
+      [-4n, -4n, 3n],
+    ]) {
       const c = circuits.am33;
       expect(assemble(c, argmaxValues(3, ins, oneHot(3, firstArgmax(ins)), 'int'))).toEqual(await honestWitness(c, { in: ins }));
     }
@@ -302,7 +312,10 @@ describe('DivFloorPow2', () => {
     await expectNoWitness(c(), { in: HI });
     await expectNoWitness(c(), { in: LO - 1n });
     // The nearest candidates (q one past the range, bits either way) all fail.
-    for (const [x, q] of [[HI, pow2(N - 1)], [LO - 1n, -pow2(N - 1) - 1n]]) {
+    for (const [x, q] of [
+      [HI, pow2(N - 1)],
+      [LO - 1n, -pow2(N - 1) - 1n],
+    ]) {
       for (const mode of MODES) expect(passes(c(), assemble(c(), divValues('main', S, N, x, q, x - q * 4n, mode).v))).toBe(false);
     }
     await expectNoWitness(circuits.div04, { in: 8 });
@@ -340,7 +353,11 @@ describe('DivFloorPow2', () => {
     }
     // s = 0: any nonzero remainder is rejected.
     const h0 = await honestWitness(circuits.div04, { in: 3 });
-    for (const [q, r] of [[2n, 1n], [4n, -1n], [3n - 16n, 16n]]) {
+    for (const [q, r] of [
+      [2n, 1n],
+      [4n, -1n],
+      [3n - 16n, 16n],
+    ]) {
       expectRejected(circuits.div04, h0, assemble(circuits.div04, divValues('main', 0, 4, 3n, q, r, 'int').v), `s=0 (q, r) = (${q}, ${r})`);
     }
   });
@@ -663,13 +680,15 @@ describe('ArgMax', () => {
     for (const ins of vectors(3, -4, 4)) {
       const honest = await honestWitness(C, { in: ins });
       const passing = new Map<string, bigint[]>();
-      for (const s0 of values) for (const s1 of values) for (const s2 of values) {
-        for (const mode of MODES) {
-          const w = assemble(C, argmaxValues(3, ins, [s0, s1, s2], mode));
-          checked++;
-          if (passes(C, w)) passing.set(w.join(','), w);
-        }
-      }
+      for (const s0 of values)
+        for (const s1 of values)
+          for (const s2 of values) {
+            for (const mode of MODES) {
+              const w = assemble(C, argmaxValues(3, ins, [s0, s1, s2], mode));
+              checked++;
+              if (passes(C, w)) passing.set(w.join(','), w);
+            }
+          }
       expect([...passing.values()], `${ins}`).toEqual([honest]);
       expect(sig(C, honest, 'main.index')).toBe(BigInt(firstArgmax(ins)));
     }

@@ -52,7 +52,7 @@ describe('element-wise sums of computed tensors', () => {
     expect(primsOf(program, 'mul_1').length).toBe(3 * 6 * 6);
   });
 
-  it('a sum that must be requantized folds the multiplier into its weights: the shift is the operands\' width plus the guard bits', async () => {
+  it("a sum that must be requantized folds the multiplier into its weights: the shift is the operands' width plus the guard bits", async () => {
     const g = new OnnxGraphBuilder('fold');
     g.input('x', 'float', [1, 6]);
     g.input('z', 'float', [1, 6]);

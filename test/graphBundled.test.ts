@@ -42,7 +42,12 @@ describe.each(Object.entries(LAYER_PIPELINE))('bundled %s on the graph pipeline'
     expect(graph.labels).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
     const program = lowerGraph(graph, samples(input.name, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
     expect(program.inputs).toMatchObject([{ dtype: 'int', lo: 0, hi: 255, scale: 1 }]);
-    const acc = evaluateAgreement(graph, program, samples(input.name, split.test), split.test.map((d) => d.label)).accuracy!;
+    const acc = evaluateAgreement(
+      graph,
+      program,
+      samples(input.name, split.test),
+      split.test.map((d) => d.label),
+    ).accuracy!;
     expect(acc.quantized).toBeGreaterThanOrEqual(await layerAccuracy(model));
 
     const compiled = await compileGraphProgram(program, { graph, artifactsDir: dir });
@@ -59,7 +64,9 @@ describe.each(Object.entries(LAYER_PIPELINE))('bundled %s on the graph pipeline'
       expect(Number(witness[1 + classIndex])).toBe(ref.indexOf(Math.max(...ref)));
     }
     // A pixel outside 8 bits is refused before any witness is computed.
-    expect(() => quantizeInputs(program, new Map([[input.name, Float64Array.from({ length: 784 }, (_, i) => (i === 5 ? 256 : 0))]]))).toThrow(/\[5\] = 256 is outside the range \[0, 255\]/);
+    expect(() => quantizeInputs(program, new Map([[input.name, Float64Array.from({ length: 784 }, (_, i) => (i === 5 ? 256 : 0))]]))).toThrow(
+      /\[5\] = 256 is outside the range \[0, 255\]/,
+    );
   }, 900_000);
 });
 

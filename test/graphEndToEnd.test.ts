@@ -35,7 +35,10 @@ function trainIris(x: number[][], y: number[]) {
   const b2 = new Array(3).fill(0);
   const lr = 0.02;
   for (let epoch = 0; epoch < 3000; epoch++) {
-    const g1 = new Array(H * 4).fill(0), gb1 = new Array(H).fill(0), g2 = new Array(3 * H).fill(0), gb2 = new Array(3).fill(0);
+    const g1 = new Array(H * 4).fill(0),
+      gb1 = new Array(H).fill(0),
+      g2 = new Array(3 * H).fill(0),
+      gb2 = new Array(3).fill(0);
     x.forEach((xi, n) => {
       const h = Array.from({ length: H }, (_, j) => Math.max(0, b1[j] + xi.reduce((s, v, i) => s + v * w1[j * 4 + i], 0)));
       const z = Array.from({ length: 3 }, (_, k) => b2[k] + h.reduce((s, v, j) => s + v * w2[k * H + j], 0));
@@ -72,7 +75,10 @@ beforeAll(async () => {
   const classes = irisData.getClassesAsNumber() as number[];
   const trainIdx = rows.map((_, i) => i).filter((i) => i % 5 !== 0);
   const testIdx = rows.map((_, i) => i).filter((i) => i % 5 === 0);
-  const net = trainIris(trainIdx.map((i) => rows[i]), trainIdx.map((i) => classes[i]));
+  const net = trainIris(
+    trainIdx.map((i) => rows[i]),
+    trainIdx.map((i) => classes[i]),
+  );
   const g = new OnnxGraphBuilder('iris');
   g.input('measurements', 'float', ['batch', 4]);
   g.initializer('w1', 'float', [8, 4], net.w1);
@@ -135,12 +141,18 @@ describe('graph models through the CLI', () => {
     const bad = path.join(dir, 'bad.json');
     const common = ['prove', '--model', irisFiles.model, '--calibration', irisFiles.train, '--artifacts', dir, '--input', bad, '-q'];
     await writeFile(bad, JSON.stringify([5.1, 3.5, 1.4, 900]));
-    const e1 = await cli(common).then(() => null, (e) => e);
+    const e1 = await cli(common).then(
+      () => null,
+      (e) => e,
+    );
     expect(e1.code).toBe(2);
     expect(e1.stderr.trim().split('\n')).toHaveLength(1);
     expect(e1.stderr).toMatch(/input 'measurements'\[3\] = 900 is outside the range/);
     await writeFile(bad, JSON.stringify([5.1, 3.5, 1.4]));
-    const e2 = await cli(common).then(() => null, (e) => e);
+    const e2 = await cli(common).then(
+      () => null,
+      (e) => e,
+    );
     expect(e2.code).toBe(2);
     expect(e2.stderr).toMatch(/measurements/);
     expect(e2.stderr).not.toMatch(/\n\s+at /);
@@ -213,12 +225,18 @@ describe('graph models through the library', () => {
   it('two inputs and two outputs, public and with a private input commitment', async () => {
     const graph = runPasses(importOnnxGraph(twoOutputs(), 'two'));
     const calib = samples(['a', 'b'], 10, 4);
-    for (const visibility of [{ input: 'public', output: 'logits' }, { input: 'private', output: 'logits' }] as const) {
+    for (const visibility of [
+      { input: 'public', output: 'logits' },
+      { input: 'private', output: 'logits' },
+    ] as const) {
       const model = await buildGraphModel(graph, calib, { artifactsDir: dir, visibility });
       const { bundle, opening } = await proveGraph(model, calib[1]);
       const verdict = await verify(bundle, model.key);
       expect(verdict.valid).toBe(true);
-      expect(verdict.output!.outputs!.map((o) => [o.name, o.shape])).toEqual([['score', [1, 2]], ['features', [1, 4]]]);
+      expect(verdict.output!.outputs!.map((o) => [o.name, o.shape])).toEqual([
+        ['score', [1, 2]],
+        ['features', [1, 4]],
+      ]);
       const a = calib[1].get('a')!;
       const b = calib[1].get('b')!;
       verdict.output!.outputs![1].values.forEach((v, i) => expect(Math.abs(v - Math.max(0, a[i] + b[i]))).toBeLessThan(0.05));

@@ -113,7 +113,9 @@ async function checkAll(cases: Case[]): Promise<void> {
 function refuses(c: Case, ...fragments: string[]): void {
   const def = OPS.get(c.op)!;
   const { ctx } = nodeOf(c);
-  const ins = c.inputs.map((x) => (x ? { dtype: x.dtype, shape: x.shape, ...(x.constant ? { value: { dtype: x.dtype, shape: x.shape, data: Float64Array.from(values(x)) } } : {}) } : undefined));
+  const ins = c.inputs.map((x) =>
+    x ? { dtype: x.dtype, shape: x.shape, ...(x.constant ? { value: { dtype: x.dtype, shape: x.shape, data: Float64Array.from(values(x)) } } : {}) } : undefined,
+  );
   expectZkinferError(() => def.infer(ctx, ins), 'UNSUPPORTED_LAYER', `n_${c.op}`, ...fragments);
 }
 
@@ -324,7 +326,13 @@ describe('comparison and selection ops match onnxruntime', () => {
       ['Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'Equal'].flatMap((op) => [
         { op, inputs: [I([2, 3]), I([3])] },
         { op, inputs: [F([2, 3]), F([2, 1])] },
-        { op, inputs: [{ ...F([4]), data: [1, 2, 3, 4] }, { ...F([4]), data: [2, 2, 2, 2] }] },
+        {
+          op,
+          inputs: [
+            { ...F([4]), data: [1, 2, 3, 4] },
+            { ...F([4]), data: [2, 2, 2, 2] },
+          ],
+        },
       ]),
     ));
 
@@ -377,13 +385,15 @@ describe('normalisations and remaining reductions match onnxruntime', () => {
 
   it('ReduceL1, ReduceL2, ReduceLogSumExp, ReduceSumSquare, ReduceProd', () =>
     checkAll(
-      ['ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare', 'ReduceProd'].flatMap((op) => [
-        { op, inputs: [F([2, 3, 4])], attrs: { axes: [1] } },
-        { op, inputs: [F([2, 3, 4])], attrs: { axes: [0, 2], keepdims: 0 } },
-        { op, inputs: [F([2, 3, 4])] },
-        { op, inputs: [F([2, 3, 4]), ints([-1])], opset: 18 },
-        { op, inputs: [F([2, 3, 4])], attrs: { noop_with_empty_axes: 1 }, opset: 18 },
-      ]).concat(['ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceProd'].map((op) => ({ op, inputs: [I([2, 3])], attrs: { axes: [1] } }))),
+      ['ReduceL1', 'ReduceL2', 'ReduceLogSumExp', 'ReduceSumSquare', 'ReduceProd']
+        .flatMap((op) => [
+          { op, inputs: [F([2, 3, 4])], attrs: { axes: [1] } },
+          { op, inputs: [F([2, 3, 4])], attrs: { axes: [0, 2], keepdims: 0 } },
+          { op, inputs: [F([2, 3, 4])] },
+          { op, inputs: [F([2, 3, 4]), ints([-1])], opset: 18 },
+          { op, inputs: [F([2, 3, 4])], attrs: { noop_with_empty_axes: 1 }, opset: 18 },
+        ])
+        .concat(['ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceProd'].map((op) => ({ op, inputs: [I([2, 3])], attrs: { axes: [1] } }))),
     ));
 
   it('LayerNormalization: axis, epsilon, scale and bias broadcast', () =>
@@ -404,7 +414,7 @@ describe('unsupported attributes and outputs are refused by infer, naming node, 
     refuses({ op: 'BatchNormalization', inputs: [F([2, 3]), W([3]), W([3]), W([3]), W([3])], attrs: { training_mode: 1 } }, "'training_mode' = 1");
     refuses({ op: 'BatchNormalization', inputs: [F([2, 3]), W([3]), W([3]), W([3]), W([3])], outputs: 3 }, 'running_mean');
     refuses({ op: 'BatchNormalization', inputs: [F([2, 3]), W([3]), W([3]), W([3]), W([3])], attrs: { spatial: 0 }, opset: 7 }, "'spatial' = 0");
-    refuses({ op: 'Conv', inputs: [F([1, 2, 5, 5]), W([2, 2, 3, 3])], attrs: { auto_pad: 'SAME' } }, "'auto_pad' = \"SAME\"");
+    refuses({ op: 'Conv', inputs: [F([1, 2, 5, 5]), W([2, 2, 3, 3])], attrs: { auto_pad: 'SAME' } }, '\'auto_pad\' = "SAME"');
     refuses({ op: 'Conv', inputs: [F([1, 3, 5, 5]), W([2, 1, 3, 3])], attrs: { group: 2 } }, "'group' = 2");
     refuses({ op: 'Conv', inputs: [F([1, 2, 5, 5]), W([2, 2, 3, 3])], attrs: { strides: [1] } }, "'strides' = [1]");
     refuses({ op: 'Conv', inputs: [F([1, 2, 5, 5]), W([2, 2, 3, 3])], attrs: { kernel_shape: [2, 2] } }, "'kernel_shape' = [2,2]");
@@ -413,7 +423,7 @@ describe('unsupported attributes and outputs are refused by infer, naming node, 
     refuses({ op: 'AveragePool', inputs: [F([1, 1, 4, 4])], attrs: { kernel_shape: [2, 2], count_include_pad: 2 } }, "'count_include_pad' = 2");
     refuses({ op: 'AveragePool', inputs: [F([1, 1, 4, 4])], attrs: {} }, "'kernel_shape'");
     refuses({ op: 'Gemm', inputs: [F([2, 3]), W([3, 2])], attrs: { transA: 2 } }, "'transA' = 2");
-    refuses({ op: 'Gelu', inputs: [F([3])], attrs: { approximate: 'erf' }, opset: 20 }, "'approximate' = \"erf\"");
+    refuses({ op: 'Gelu', inputs: [F([3])], attrs: { approximate: 'erf' }, opset: 20 }, '\'approximate\' = "erf"');
     refuses({ op: 'Mod', inputs: [F([3]), F([3])] }, "'fmod'", 'fmod 1 for float inputs');
     refuses({ op: 'Mod', inputs: [I([3]), I([3])], attrs: { fmod: 2 } }, "'fmod' = 2");
     refuses({ op: 'Clip', inputs: [F([3])], attrs: { min: 0 }, opset: 13 }, "'min' = 0");

@@ -60,14 +60,24 @@ interface Circuit {
 }
 // main -> [file, public inputs]
 const MAINS: Record<string, [string, string]> = {
-  'OneHot(1)': ['lookup', 'bits'], 'OneHot(2)': ['lookup', 'bits'], 'OneHot(3)': ['lookup', 'bits'], 'OneHot(4)': ['lookup', 'bits'],
+  'OneHot(1)': ['lookup', 'bits'],
+  'OneHot(2)': ['lookup', 'bits'],
+  'OneHot(3)': ['lookup', 'bits'],
+  'OneHot(4)': ['lookup', 'bits'],
   ...Object.fromEntries(Object.entries(TABLES).map(([w, T]) => [`Lookup(${w}, ${table(T)})`, ['lookup', 'in']])),
   [`Lookup(8, ${table(T8)})`]: ['lookup', 'in'],
   // Degenerate: a clip table, rows equal to the saturated last row up to a constant.
   [`Lookup(4, ${table(CLIP)})`]: ['lookup', 'in'],
-  'Mul()': ['arith', 'a, b'], 'Select()': ['arith', 'c, a, b'], 'IsEqual()': ['arith', 'in'],
-  'LessThanSigned(1)': ['arith', 'a, b'], 'LessThanSigned(2)': ['arith', 'a, b'], 'LessThanSigned(3)': ['arith', 'a, b'],
-  'DivFloor(1, 1)': ['arith', 'num, den'], 'DivFloor(2, 2)': ['arith', 'num, den'], 'DivFloor(3, 2)': ['arith', 'num, den'], 'DivFloor(2, 3)': ['arith', 'num, den'],
+  'Mul()': ['arith', 'a, b'],
+  'Select()': ['arith', 'c, a, b'],
+  'IsEqual()': ['arith', 'in'],
+  'LessThanSigned(1)': ['arith', 'a, b'],
+  'LessThanSigned(2)': ['arith', 'a, b'],
+  'LessThanSigned(3)': ['arith', 'a, b'],
+  'DivFloor(1, 1)': ['arith', 'num, den'],
+  'DivFloor(2, 2)': ['arith', 'num, den'],
+  'DivFloor(3, 2)': ['arith', 'num, den'],
+  'DivFloor(2, 3)': ['arith', 'num, den'],
 };
 const lookupMain = (w: number) => `Lookup(${w}, ${table(w === 8 ? T8 : TABLES[w])})`;
 const circuits: Record<string, Circuit> = {};
@@ -207,7 +217,10 @@ describe('Lookup: out = T[in] for a constant table', () => {
 
 describe('Lookup with a table from a var array of the caller (as the op-graph emitter passes it)', () => {
   it('w = 10 and 12 (1,024 and 4,096 entries): 93 and 189 constraints, the witness is T[in] at sampled inputs', async () => {
-    for (const [w, expected] of [[10, 93], [12, 189]]) {
+    for (const [w, expected] of [
+      [10, 93],
+      [12, 189],
+    ]) {
       const n = 2 ** w;
       // Pseudo-random entries: an affine-looking table (e.g. (i * a) mod m) has rows that differ by a
       // constant, which fold (see 'Lookup with a degenerate table'); this one has none.
@@ -244,7 +257,10 @@ describe('Lookup with a degenerate table', () => {
     for (let x = 0n; x < 16n; x++) {
       const { solutions, guessed } = solve(main, { in: x });
       expect(guessed.size).toBe(0);
-      expect(solutions.map((w) => value(c, w, 'out')), `in=${x}`).toEqual([CLIP[Number(x)]]);
+      expect(
+        solutions.map((w) => value(c, w, 'out')),
+        `in=${x}`,
+      ).toEqual([CLIP[Number(x)]]);
     }
     for (const x of [16n, P - 1n]) expect(solve(main, { in: x }).solutions).toEqual([]);
   });
@@ -328,7 +344,12 @@ describe('LessThanSigned: the sign of a - b', () => {
 });
 
 describe('DivFloor: quotient by a signal divisor', () => {
-  const cases: Array<[number, number]> = [[1, 1], [2, 2], [3, 2], [2, 3]];
+  const cases: Array<[number, number]> = [
+    [1, 1],
+    [2, 2],
+    [3, 2],
+    [2, 3],
+  ];
   /** The integer model: the one witness (q, r) the constraints admit, or null. */
   const model = (nq: number, nd: number, num: bigint, den: bigint) => {
     const [N, D] = [fieldToSigned(num), fieldToSigned(den)];
@@ -407,7 +428,10 @@ describe('DivFloor: quotient by a signal divisor', () => {
       for (let i = 0; i < nq; i++) v[`main.qRange.bits[${i}]`] = v[`main.qRange.b.out[${i}]`];
       const w: bigint[] = Array.from({ length: c.r1cs.nVars }, (_, i) => (i === 0 ? 1n : -1n));
       for (const [name, x] of Object.entries(v)) if (hasSignal(c.sym, name)) w[c.sym.get(name)!] = fp(x);
-      expect(w.every((x) => x >= 0n), 'every surviving wire assigned').toBe(true);
+      expect(
+        w.every((x) => x >= 0n),
+        'every surviving wire assigned',
+      ).toBe(true);
       return w;
     };
     let rejected = 0;
@@ -416,7 +440,11 @@ describe('DivFloor: quotient by a signal divisor', () => {
         const q = floorDiv(num, den);
         const r = num - q * den;
         expect(checkWitness(c.r1cs, assign(num, den, q, r)).ok, `honest ${num}/${den}`).toBe(true);
-        for (const [dq, what] of [[-1n, 'r + den'], [1n, 'r - den'], [2n, 'r - 2 den']] as const) {
+        for (const [dq, what] of [
+          [-1n, 'r + den'],
+          [1n, 'r - den'],
+          [2n, 'r - 2 den'],
+        ] as const) {
           expect(checkWitness(c.r1cs, assign(num, den, q + dq, r - dq * den)).ok, `${num}/${den}: q + ${dq}, ${what}`).toBe(false);
           rejected++;
         }

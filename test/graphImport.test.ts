@@ -100,7 +100,10 @@ describe('ONNX import and passes: graph structure', () => {
     g.output(g.node('Concat', ['x', t, rx], ['y'], { axis: 2 })[0], 'float');
     const graph = await agree(g, { x: { dtype: 'float', shape: [4, 2, 3], data: values(24) } });
     expect(graph.nodes.map((x) => x.op)).toEqual(['Concat']);
-    expect(graph.nodes[0].inputs.slice(1).map((i) => graph.constants.get(i)!.shape)).toEqual([[4, 2, 3], [4, 2, 3]]);
+    expect(graph.nodes[0].inputs.slice(1).map((i) => graph.constants.get(i)!.shape)).toEqual([
+      [4, 2, 3],
+      [4, 2, 3],
+    ]);
     expect(graph.outputs[0].shape).toEqual([4, 2, 9]);
     expect(graph.inputs[0].batch).toBeUndefined();
     expect(graph.notes).toContain('folded 8 nodes with constant inputs into constants');
@@ -123,7 +126,13 @@ describe('ONNX import and passes: graph structure', () => {
   it('initializers of every dtype, initializers listed as inputs, Constant node forms, unnamed nodes, opset', () => {
     const g = new OnnxGraphBuilder('dtypes', { opset: 11, irVersion: 3 });
     g.input('x', 'float', [2, 2]);
-    for (const [name, dtype] of [['d', 'double'], ['h', 'float16'], ['i32', 'int32'], ['i64', 'int64'], ['b', 'bool']] as const) {
+    for (const [name, dtype] of [
+      ['d', 'double'],
+      ['h', 'float16'],
+      ['i32', 'int32'],
+      ['i64', 'int64'],
+      ['b', 'bool'],
+    ] as const) {
       g.initializer(name, dtype, [2], dtype === 'bool' ? [true, false] : dtype.startsWith('int') ? [1, -2] : [1.5, -2], { asInput: name === 'd' });
     }
     g.node('Constant', [], ['cf'], { value_float: f(2.5) });
@@ -152,7 +161,17 @@ describe('ONNX import and passes: graph structure', () => {
       irVersion: 8,
       graph: {
         name: '',
-        node: [{ op_type: 'Transpose', input: ['x'], output: ['y'], attribute: [{ name: 'perm', type: ONNX_ATTR.INTS, ints: [1, 0] }, { name: 's', type: ONNX_ATTR.STRINGS, strings: [Buffer.from('a')] }] }],
+        node: [
+          {
+            op_type: 'Transpose',
+            input: ['x'],
+            output: ['y'],
+            attribute: [
+              { name: 'perm', type: ONNX_ATTR.INTS, ints: [1, 0] },
+              { name: 's', type: ONNX_ATTR.STRINGS, strings: [Buffer.from('a')] },
+            ],
+          },
+        ],
         initializer: [],
         input: [{ name: 'x', type: { tensor_type: { elem_type: ONNX_DTYPE.FLOAT, shape: { dim: [{ dim_value: 2 }, { dim_value: 3 }] } } } }],
         output: [{ name: 'y', type: { tensor_type: { elem_type: ONNX_DTYPE.FLOAT } } }],
@@ -172,10 +191,17 @@ describe('ONNX import and passes: graph structure', () => {
 });
 
 describe('structural ops: evalFloat equals onnxruntime', () => {
-  const node = (op: string, ins: string[], attrs: Parameters<OnnxGraphBuilder['node']>[3] = {}, outs?: number) => (g: OnnxGraphBuilder, x: string) => {
-    const r = g.node(op, ins.map((i) => (i === 'X' ? x : i)), outs, attrs);
-    return outs ? r : r[0];
-  };
+  const node =
+    (op: string, ins: string[], attrs: Parameters<OnnxGraphBuilder['node']>[3] = {}, outs?: number) =>
+    (g: OnnxGraphBuilder, x: string) => {
+      const r = g.node(
+        op,
+        ins.map((i) => (i === 'X' ? x : i)),
+        outs,
+        attrs,
+      );
+      return outs ? r : r[0];
+    };
   const i64 = (g: OnnxGraphBuilder, v: number[], dims = [v.length]) => g.constant('int64', dims, v);
 
   it('Reshape: 0 copies, -1 infers; allowzero', async () => {
@@ -244,7 +270,13 @@ describe('structural ops: evalFloat equals onnxruntime', () => {
   });
 
   it('Resize nearest: coordinate modes x rounding modes, scales and sizes; opset 10', async () => {
-    const modes: Array<[string, string]> = [['asymmetric', 'floor'], ['half_pixel', 'round_prefer_floor'], ['align_corners', 'round_prefer_ceil'], ['pytorch_half_pixel', 'ceil'], ['tf_half_pixel_for_nn', 'floor']];
+    const modes: Array<[string, string]> = [
+      ['asymmetric', 'floor'],
+      ['half_pixel', 'round_prefer_floor'],
+      ['align_corners', 'round_prefer_ceil'],
+      ['pytorch_half_pixel', 'ceil'],
+      ['tf_half_pixel_for_nn', 'floor'],
+    ];
     for (const [ct, nm] of modes) {
       const attrs = { mode: 'nearest', coordinate_transformation_mode: ct, nearest_mode: nm };
       await single(13, [1, 2, 3, 3], (g, x) => g.node('Resize', [x, '', g.constant('float', [4], [1, 1, 2, 1.5])], undefined, attrs)[0]);
@@ -269,11 +301,21 @@ describe('structural ops: evalFloat equals onnxruntime', () => {
 });
 
 describe('structural ops lower by picking input forms', () => {
-  const lowerCtx = (op: string, attrs: Record<string, number | string>, inputs: string[], consts: Array<Graph['constants'] extends Map<string, infer T> ? T | undefined : never>): LowerCtx => {
+  const lowerCtx = (
+    op: string,
+    attrs: Record<string, number | string>,
+    inputs: string[],
+    consts: Array<Graph['constants'] extends Map<string, infer T> ? T | undefined : never>,
+  ): LowerCtx => {
     const node = { name: 'n', op, inputs, outputs: ['y'], attrs };
     return { node, attrs: new NodeAttrs(node), opset: 13, constant: (i: number) => consts[i] } as unknown as LowerCtx;
   };
-  const q = (shape: number[], scale: number, dtype: QTensor['dtype'] = 'float'): QTensor => ({ dtype, shape, scale, elems: Array.from({ length: count(shape) }, (_, i) => ({ bias: i, terms: [[i, 1]] })) });
+  const q = (shape: number[], scale: number, dtype: QTensor['dtype'] = 'float'): QTensor => ({
+    dtype,
+    shape,
+    scale,
+    elems: Array.from({ length: count(shape) }, (_, i) => ({ bias: i, terms: [[i, 1]] })),
+  });
   const ints = (v: number[]) => ({ dtype: 'int' as const, shape: [v.length], data: Float64Array.from(v) });
   const asQ = (v: number[]): QTensor => ({ dtype: 'int', shape: [v.length], scale: 1, elems: v.map((b) => ({ bias: b, terms: [] })) });
 
@@ -333,12 +375,24 @@ describe('refusals are one line naming what to fix', () => {
 
     const vi = (name: string, elem: number = ONNX_DTYPE.FLOAT) => ({ name, type: { tensor_type: { elem_type: elem, shape: { dim: [{ dim_value: 1 }] } } } });
     const sub = { name: 'body', node: [], initializer: [], input: [], output: [vi('x')] };
-    const ifModel = writeOnnx({ opset: 13, irVersion: 8, graph: { name: 'g', node: [{ op_type: 'If', name: 'branch', input: ['x'], output: ['y'], attribute: [{ name: 'then_branch', type: ONNX_ATTR.GRAPH, g: sub }] }], initializer: [], input: [vi('x')], output: [vi('y')] } });
+    const ifModel = writeOnnx({
+      opset: 13,
+      irVersion: 8,
+      graph: {
+        name: 'g',
+        node: [{ op_type: 'If', name: 'branch', input: ['x'], output: ['y'], attribute: [{ name: 'then_branch', type: ONNX_ATTR.GRAPH, g: sub }] }],
+        initializer: [],
+        input: [vi('x')],
+        output: [vi('y')],
+      },
+    });
     expect(errorOf(() => importOnnxGraph(ifModel))).toBe("node 'branch' (If): attribute 'then_branch' is a subgraph; control flow (If, Loop, Scan) is not supported");
 
     const ext = { ...floatTensor('w', [1], [1]), raw_data: undefined, data_location: 1, external_data: [{ key: 'location', value: 'w.bin' }] };
     const extModel = writeOnnx({ opset: 13, irVersion: 8, graph: { name: 'g', node: [], initializer: [ext], input: [vi('x')], output: [vi('x')] } });
-    expect(errorOf(() => importOnnxGraph(extModel))).toBe("initializer 'w' uses external data files, which are not supported (save the model with the weights inside the .onnx file)");
+    expect(errorOf(() => importOnnxGraph(extModel))).toBe(
+      "initializer 'w' uses external data files, which are not supported (save the model with the weights inside the .onnx file)",
+    );
 
     const u16 = { name: 'w', dims: [1], data_type: ONNX_DTYPE.UINT32, raw_data: new Uint8Array(4) };
     const u16Model = writeOnnx({ opset: 13, irVersion: 8, graph: { name: 'g', node: [], initializer: [u16], input: [vi('x')], output: [vi('x')] } });
@@ -352,7 +406,9 @@ describe('refusals are one line naming what to fix', () => {
     const sym = new OnnxGraphBuilder('s', { opset: 13 });
     sym.input('x', 'float', ['N', 3, 'H'] as Dim[]);
     sym.output(sym.node('Identity', ['x'], ['y'])[0], 'float');
-    expect(errorOf(() => load(sym.encode()))).toBe("graph input 'x': dimension 2 of [?, 3, ?] is symbolic or unknown; only a leading batch dimension may be (export the model with fixed sizes)");
+    expect(errorOf(() => load(sym.encode()))).toBe(
+      "graph input 'x': dimension 2 of [?, 3, ?] is symbolic or unknown; only a leading batch dimension may be (export the model with fixed sizes)",
+    );
   });
 
   it('op refusals name the node, the attribute or input, and the value', () => {
@@ -364,9 +420,11 @@ describe('refusals are one line naming what to fix', () => {
       return errorOf(() => load(g.encode()));
     };
     expect(one((g) => g.node('Resize', ['x', '', g.constant('float', [4], [1, 1, 2, 2])], ['y'], { mode: 'linear' }, { name: 'up' })[0])).toBe(
-      'node \'up\' (Resize): attribute \'mode\' = "linear" is not supported (nearest only; linear and cubic interpolation are not supported yet)',
+      "node 'up' (Resize): attribute 'mode' = \"linear\" is not supported (nearest only; linear and cubic interpolation are not supported yet)",
     );
-    expect(one((g) => g.node('Reshape', ['x', 'k'], ['y'], {}, { name: 'r' })[0])).toBe("node 'r' (Reshape): input 1 (shape, 'k') must be a constant, but it is computed by the graph");
+    expect(one((g) => g.node('Reshape', ['x', 'k'], ['y'], {}, { name: 'r' })[0])).toBe(
+      "node 'r' (Reshape): input 1 (shape, 'k') must be a constant, but it is computed by the graph",
+    );
     expect(one((g) => g.node('Reshape', ['x', g.constant('int64', [2], [5, -1])], ['y'], {}, { name: 'r' })[0])).toBe(
       "node 'r' (Reshape): shape [5,-1] cannot hold the input's 96 elements (input shape [2, 3, 4, 4])",
     );
@@ -375,11 +433,15 @@ describe('refusals are one line naming what to fix', () => {
       "node 'q' (Squeeze): axis 1 has size 3, only dimensions of size 1 can be squeezed (input shape [2, 3, 4, 4])",
     );
     expect(one((g) => g.node('Concat', ['x', 'x'], ['y'], { axis: 4 }, { name: 'c' })[0])).toBe("node 'c' (Concat): axis 4 is out of range for rank 4 (valid: -4..3)");
-    expect(one((g) => g.node('Gather', ['x', g.constant('int64', [1], [3])], ['y'], { axis: 0 }, { name: 'g' })[0])).toBe("node 'g' (Gather): index 3 is out of range for axis 0 of size 2");
-    expect(one((g) => g.node('Pad', ['x', g.constant('int64', [8], [0, 0, 0, 0, 0, 0, 0, 0])], ['y'], { mode: 'wrap' }, { name: 'p' })[0], 19)).toBe(
-      'node \'p\' (Pad): attribute \'mode\' = "wrap" is not supported (constant, reflect, edge)',
+    expect(one((g) => g.node('Gather', ['x', g.constant('int64', [1], [3])], ['y'], { axis: 0 }, { name: 'g' })[0])).toBe(
+      "node 'g' (Gather): index 3 is out of range for axis 0 of size 2",
     );
-    expect(one((g) => g.node('Squeeze', ['x'], ['y'], { axes: [1] }, { name: 'q' })[0])).toBe("node 'q' (Squeeze): attribute 'axes' is an input from opset 13 on (this model uses opset 13)");
+    expect(one((g) => g.node('Pad', ['x', g.constant('int64', [8], [0, 0, 0, 0, 0, 0, 0, 0])], ['y'], { mode: 'wrap' }, { name: 'p' })[0], 19)).toBe(
+      "node 'p' (Pad): attribute 'mode' = \"wrap\" is not supported (constant, reflect, edge)",
+    );
+    expect(one((g) => g.node('Squeeze', ['x'], ['y'], { axes: [1] }, { name: 'q' })[0])).toBe(
+      "node 'q' (Squeeze): attribute 'axes' is an input from opset 13 on (this model uses opset 13)",
+    );
   });
 });
 

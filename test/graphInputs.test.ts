@@ -22,13 +22,44 @@ describe('parseInputFile: accepted forms', () => {
   });
 
   it('a nested array, flattened row-major, with or without a leading batch of 1', () => {
-    expect(plain(parseInputFile([[1, 2, 3], [4, 5, 6]], ONE, WHAT))).toEqual({ x: [1, 2, 3, 4, 5, 6] });
-    expect(plain(parseInputFile([[[1, 2, 3], [4, 5, 6]]], ONE, WHAT))).toEqual({ x: [1, 2, 3, 4, 5, 6] });
+    expect(
+      plain(
+        parseInputFile(
+          [
+            [1, 2, 3],
+            [4, 5, 6],
+          ],
+          ONE,
+          WHAT,
+        ),
+      ),
+    ).toEqual({ x: [1, 2, 3, 4, 5, 6] });
+    expect(
+      plain(
+        parseInputFile(
+          [
+            [
+              [1, 2, 3],
+              [4, 5, 6],
+            ],
+          ],
+          ONE,
+          WHAT,
+        ),
+      ),
+    ).toEqual({ x: [1, 2, 3, 4, 5, 6] });
     expect(plain(parseInputFile([[1, 2, 3, 4]], [IDS], WHAT))).toEqual({ ids: [1, 2, 3, 4] });
   });
 
   it('an object naming every input, in any key order, flat or nested', () => {
-    const json = { mask: [true, 0], ids: [1, -2, 3, 40], x: [[1, 2, 3], [4, 5, 6]] };
+    const json = {
+      mask: [true, 0],
+      ids: [1, -2, 3, 40],
+      x: [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+    };
     expect(plain(parseInputFile(json, THREE, WHAT))).toEqual({ x: [1, 2, 3, 4, 5, 6], ids: [1, -2, 3, 40], mask: [1, 0] });
   });
 
@@ -39,7 +70,15 @@ describe('parseInputFile: accepted forms', () => {
   });
 
   it("EZKL's input.json: one array per input in graph order, other keys ignored", () => {
-    const json = { input_data: [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10], [1, false]], input_shapes: [[1, 2, 3]], output_data: [[0]] };
+    const json = {
+      input_data: [
+        [1, 2, 3, 4, 5, 6],
+        [7, 8, 9, 10],
+        [1, false],
+      ],
+      input_shapes: [[1, 2, 3]],
+      output_data: [[0]],
+    };
     expect(plain(parseInputFile(json, THREE, WHAT))).toEqual({ x: [1, 2, 3, 4, 5, 6], ids: [7, 8, 9, 10], mask: [1, 0] });
     expect(plain(parseInputFile({ input_data: [[0.5, 1, 2, 3, 4, 5]] }, ONE, WHAT))).toEqual({ x: [0.5, 1, 2, 3, 4, 5] });
   });
@@ -70,7 +109,15 @@ describe('parseInputFile: errors name the file, the field, the value and what wa
   it('strings, null and other non-numbers', () => {
     bad({ x: [1, 2, 3, '4', 5, 6], ids: [1, 2, 3, 4], mask: [1, 0] }, THREE, 'x[3] is "4"', 'expected a finite number');
     bad({ input_data: [[1, 2, 3, 4, 5, null]] }, ONE, 'input_data[0][5] is null', 'expected a finite number');
-    bad([[1, 2, 3], [4, { v: 5 }, 6]], ONE, '[1][1] is {"v":5}', 'expected a finite number');
+    bad(
+      [
+        [1, 2, 3],
+        [4, { v: 5 }, 6],
+      ],
+      ONE,
+      '[1][1] is {"v":5}',
+      'expected a finite number',
+    );
     bad([true, 2, 3, 4, 5, 6], ONE, '[0] is true', 'expected a finite number');
   });
 
@@ -106,12 +153,41 @@ describe('parseInputFile: errors name the file, the field, the value and what wa
     bad({ input_data: [1, 2, 3, 4, 5, 6] }, ONE, 'input_data has 6 entries', 'expected one array of values per input: 1 (x)');
     bad({ input_data: [5] }, ONE, 'input_data[0] is 5', "expected an array of values for input 'x'");
     // Ragged arrays and arrays mixed with values.
-    bad([[1, 2, 3], [4, 5]], ONE, '[1] is nested as 2 where [0] is 3', 'expected a rectangular nested array');
+    bad(
+      [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      ONE,
+      '[1] is nested as 2 where [0] is 3',
+      'expected a rectangular nested array',
+    );
     bad([[1, 2, 3], 4, 5, 6], ONE, '[1] is 4 where [0] is an array', 'rectangular');
     bad({ x: [1, [2, 3], 4, 5, 6] }, ONE, 'x[1] is an array where x[0] is a value');
     // Rectangular but not the input's shape.
-    bad([[1, 2], [3, 4], [5, 6]], ONE, 'the array is nested as 3x2', "expected the shape of input 'x' (float, shape [2,3]) or a flat array of 6 values");
-    bad({ input_data: [[[1, 2], [3, 4], [5, 6]]] }, ONE, 'input_data[0] is nested as 3x2');
+    bad(
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+      ONE,
+      'the array is nested as 3x2',
+      "expected the shape of input 'x' (float, shape [2,3]) or a flat array of 6 values",
+    );
+    bad(
+      {
+        input_data: [
+          [
+            [1, 2],
+            [3, 4],
+            [5, 6],
+          ],
+        ],
+      },
+      ONE,
+      'input_data[0] is nested as 3x2',
+    );
   });
 
   it('quotes input names that are not identifiers', () => {
@@ -133,18 +209,44 @@ describe('parseInputFile: errors name the file, the field, the value and what wa
 
 describe('parseCalibrationFile', () => {
   it('an array of flat samples (the calibration format of the layer models)', () => {
-    const out = parseCalibrationFile([[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]], ONE, 'c');
+    const out = parseCalibrationFile(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [6, 5, 4, 3, 2, 1],
+      ],
+      ONE,
+      'c',
+    );
     expect(out.map(plain)).toEqual([{ x: [1, 2, 3, 4, 5, 6] }, { x: [6, 5, 4, 3, 2, 1] }]);
   });
 
   it('an array of nested samples', () => {
-    const out = parseCalibrationFile([[[1, 2, 3], [4, 5, 6]], [[0, 0, 0], [1, 1, 1]]], ONE, 'c');
+    const out = parseCalibrationFile(
+      [
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        [
+          [0, 0, 0],
+          [1, 1, 1],
+        ],
+      ],
+      ONE,
+      'c',
+    );
     expect(out.map(plain)).toEqual([{ x: [1, 2, 3, 4, 5, 6] }, { x: [0, 0, 0, 1, 1, 1] }]);
   });
 
   it('an array of samples in object and EZKL forms, mixed', () => {
     const a = { x: [1, 2, 3, 4, 5, 6], ids: [1, 2, 3, 4], mask: [0, 1] };
-    const b = { input_data: [[0, 0, 0, 0, 0, 0], [5, 6, 7, 8], [true, true]] };
+    const b = {
+      input_data: [
+        [0, 0, 0, 0, 0, 0],
+        [5, 6, 7, 8],
+        [true, true],
+      ],
+    };
     expect(parseCalibrationFile([a, b], THREE, 'c').map(plain)).toEqual([
       { x: [1, 2, 3, 4, 5, 6], ids: [1, 2, 3, 4], mask: [0, 1] },
       { x: [0, 0, 0, 0, 0, 0], ids: [5, 6, 7, 8], mask: [1, 1] },
@@ -153,7 +255,16 @@ describe('parseCalibrationFile', () => {
 
   it('a single sample: bare flat, nested, named, or an EZKL input.json', () => {
     expect(parseCalibrationFile([1, 2, 3, 4, 5, 6], ONE, 'c').map(plain)).toEqual([{ x: [1, 2, 3, 4, 5, 6] }]);
-    expect(parseCalibrationFile([[1, 2, 3], [4, 5, 6]], ONE, 'c').map(plain)).toEqual([{ x: [1, 2, 3, 4, 5, 6] }]);
+    expect(
+      parseCalibrationFile(
+        [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        ONE,
+        'c',
+      ).map(plain),
+    ).toEqual([{ x: [1, 2, 3, 4, 5, 6] }]);
     expect(parseCalibrationFile({ x: [1, 2, 3, 4, 5, 6] }, ONE, 'c').map(plain)).toEqual([{ x: [1, 2, 3, 4, 5, 6] }]);
     const ezkl = { input_data: [[1, 2, 3, 4, 5, 6]], output_data: [[1]] };
     expect(parseCalibrationFile(ezkl, ONE, 'c').map(plain)).toEqual([{ x: [1, 2, 3, 4, 5, 6] }]);
@@ -161,14 +272,38 @@ describe('parseCalibrationFile', () => {
 
   it('errors name the sample', () => {
     badCal([], ONE, 'the array of samples is empty');
-    badCal([[1, 2, 3, 4, 5, 6], [1, 2, 3, 4, 5]], ONE, '[1] has 5 values', 'expected 6');
-    badCal([[1, 2, 3, 4, 5, 6], [1, 2, 3, NaN, 5, 6]], ONE, '[1][3] is NaN', 'expected a finite number');
+    badCal(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [1, 2, 3, 4, 5],
+      ],
+      ONE,
+      '[1] has 5 values',
+      'expected 6',
+    );
+    badCal(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [1, 2, 3, NaN, 5, 6],
+      ],
+      ONE,
+      '[1][3] is NaN',
+      'expected a finite number',
+    );
     badCal([{ x: [1, 2, 3, 4, 5, 6] }, { x: [1, 2, 3, 'a', 5, 6] }], ONE, '[1].x[3] is "a"');
     badCal([{ x: [1, 2, 3, 4, 5, 6] }, { z: [] }], ONE, '[1].z names no input');
     badCal([{ x: [1, 2, 3, 4, 5, 6] }, {}], ONE, "[1] has no field 'x'");
     badCal([{ input_data: [[1, 2, 3, 4, 5, 6]] }, { input_data: [[1, 2, 3, 4, 5, null]] }], ONE, '[1].input_data[0][5] is null');
     badCal([{ x: [1, 2, 3, 4, 5, 6] }, 7], ONE, '[1] is 7', 'expected an array of values, an object naming each input');
-    badCal([[1, 2, 3], [4, 5, 6]], THREE, '[0] is a bare array', 'only accepted for a model with one input');
+    badCal(
+      [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      THREE,
+      '[0] is a bare array',
+      'only accepted for a model with one input',
+    );
     badCal([1, 2, [3]], ONE, '[2] is an array where [0] is a value');
   });
 });

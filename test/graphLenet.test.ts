@@ -27,7 +27,12 @@ describe('bundled LeNet-5', () => {
     expect([input.dtype, input.bits, input.signed]).toEqual(['int', 8, false]);
     expect(graph.nodes.filter((n) => n.op === 'Conv')).toHaveLength(2);
     const program = lowerGraph(graph, samples(input.name, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
-    const acc = evaluateAgreement(graph, program, samples(input.name, split.test), split.test.map((d) => d.label)).accuracy!;
+    const acc = evaluateAgreement(
+      graph,
+      program,
+      samples(input.name, split.test),
+      split.test.map((d) => d.label),
+    ).accuracy!;
     expect(acc.float).toBeGreaterThanOrEqual(0.98);
     expect(acc.quantized).toBeGreaterThanOrEqual(0.98);
 

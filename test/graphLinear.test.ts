@@ -49,10 +49,13 @@ function samplesFor(bytes: Uint8Array, ranges: Record<string, [number, number]>,
     for (const i of graph.inputs) {
       const [lo, hi] = ranges[i.name] ?? [-2, 2];
       const count = i.shape.reduce((a, b) => a * b, 1);
-      m.set(i.name, Float64Array.from(rnd(count, 1), (v) => {
-        const u = lo + ((v + 1) / 2) * (hi - lo);
-        return i.dtype === 'int' ? Math.round(u) : u;
-      }));
+      m.set(
+        i.name,
+        Float64Array.from(rnd(count, 1), (v) => {
+          const u = lo + ((v + 1) / 2) * (hi - lo);
+          return i.dtype === 'int' ? Math.round(u) : u;
+        }),
+      );
     }
     return m;
   });
@@ -275,7 +278,12 @@ describe('refusals', () => {
   });
   it('an int divisor that is not >= 1 on the calibration data', async () => {
     const bytes = divModel('int64');
-    const samples = [new Map([['x', Float64Array.of(5, -3, 2)], ['y', Float64Array.of(-2, 1, 3)]])];
+    const samples = [
+      new Map([
+        ['x', Float64Array.of(5, -3, 2)],
+        ['y', Float64Array.of(-2, 1, 3)],
+      ]),
+    ];
     await expect(checkOpModel(bytes, { samples })).rejects.toThrow(/integer divisor 'y' is not >= 1/);
   });
   it('division by a constant 0', async () => {

@@ -30,7 +30,21 @@ let seed = 7;
 const rnd = (n: number, s = 1) => Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 2 * s);
 
 function samples(graph: Graph, n: number): Sample[] {
-  return Array.from({ length: n }, () => new Map(graph.inputs.map((i) => [i.name, Float64Array.from(rnd(i.shape.reduce((a, b) => a * b, 1), 2))])));
+  return Array.from(
+    { length: n },
+    () =>
+      new Map(
+        graph.inputs.map((i) => [
+          i.name,
+          Float64Array.from(
+            rnd(
+              i.shape.reduce((a, b) => a * b, 1),
+              2,
+            ),
+          ),
+        ]),
+      ),
+  );
 }
 
 /** Conv 2@3x3 -> Relu -> Flatten -> Gemm -> Softmax (a class circuit with exp lookups and divisions). */
@@ -109,48 +123,61 @@ async function both(bytes: Uint8Array, options: GraphCompileOptions) {
 
 describe('linker == circom on small graph models', () => {
   for (const m of MODELS) {
-    it(m.name, async () => {
-      const { program, calibration, circom, linked } = await both(m.bytes(), m.options);
-      expect(circom.linked).toBeUndefined();
-      expect(linked.linked).toBeDefined();
-      const counts = (c: typeof circom.circuit) => [c.constraints, c.wires, c.outputs, c.publicInputs, c.privateInputs];
-      expect(counts(linked.circuit)).toEqual(counts(circom.circuit));
-      expect(linked.layout).toEqual(circom.layout);
+    it(
+      m.name,
+      async () => {
+        const { program, calibration, circom, linked } = await both(m.bytes(), m.options);
+        expect(circom.linked).toBeUndefined();
+        expect(linked.linked).toBeDefined();
+        const counts = (c: typeof circom.circuit) => [c.constraints, c.wires, c.outputs, c.publicInputs, c.privateInputs];
+        expect(counts(linked.circuit)).toEqual(counts(circom.circuit));
+        expect(linked.layout).toEqual(circom.layout);
 
-      // The same constraint system, constraint for constraint, over the same named wires.
-      const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
-      const [cSet, lSet] = await Promise.all([canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames), canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames)]);
-      expect(new Set(lSet).size).toBe(lSet.length);
-      expect([...lSet].sort()).toEqual([...cSet].sort());
+        // The same constraint system, constraint for constraint, over the same named wires.
+        const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
+        const [cSet, lSet] = await Promise.all([
+          canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames),
+          canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames),
+        ]);
+        expect(new Set(lSet).size).toBe(lSet.length);
+        expect([...lSet].sort()).toEqual([...cSet].sort());
 
-      // The linked witness satisfies the linked r1cs and has circom's public signals.
-      const k = linked.layout.batch;
-      const priv = linked.layout.visibility.input === 'private';
-      const xs = calibration.slice(0, k).map((s) => quantizeInputs(program, s));
-      const salts = xs.map((_, b) => 1000n + BigInt(b));
-      const w = wtnsValues(await linkedWitness(linked.linked!, program, xs.map((x, b) => ({ x, ...(priv ? { salt: salts[b] } : {}) }))));
-      const r1cs = await loadR1cs(linked.circuit.r1csPath);
-      expect(checkWitness(r1cs, w)).toEqual({ ok: true, failing: [] });
-      const cw = await computeWitness(circom.circuit.wasmPath, { x: k === 1 ? xs[0] : xs, ...(priv ? { salt: k === 1 ? salts[0] : salts } : {}) });
-      const nPublic = 1 + r1cs.nOutputs + r1cs.nPubInputs;
-      expect(w.slice(0, nPublic)).toEqual(cw.slice(0, nPublic));
-      // Every wire both keep under one name holds the same value.
-      const [cSym, lSym] = await Promise.all([loadSymbols(circom.circuit.symPath), loadSymbols(linked.circuit.symPath)]);
-      let shared = 0;
-      for (const [name, li] of lSym) {
-        const ci = cSym.get(name);
-        if (li < 0 || ci === undefined || ci < 0) continue;
-        expect(w[li], name).toBe(cw[ci]);
-        shared++;
-      }
-      expect(shared).toBe(linked.circuit.wires - 1);
+        // The linked witness satisfies the linked r1cs and has circom's public signals.
+        const k = linked.layout.batch;
+        const priv = linked.layout.visibility.input === 'private';
+        const xs = calibration.slice(0, k).map((s) => quantizeInputs(program, s));
+        const salts = xs.map((_, b) => 1000n + BigInt(b));
+        const w = wtnsValues(
+          await linkedWitness(
+            linked.linked!,
+            program,
+            xs.map((x, b) => ({ x, ...(priv ? { salt: salts[b] } : {}) })),
+          ),
+        );
+        const r1cs = await loadR1cs(linked.circuit.r1csPath);
+        expect(checkWitness(r1cs, w)).toEqual({ ok: true, failing: [] });
+        const cw = await computeWitness(circom.circuit.wasmPath, { x: k === 1 ? xs[0] : xs, ...(priv ? { salt: k === 1 ? salts[0] : salts } : {}) });
+        const nPublic = 1 + r1cs.nOutputs + r1cs.nPubInputs;
+        expect(w.slice(0, nPublic)).toEqual(cw.slice(0, nPublic));
+        // Every wire both keep under one name holds the same value.
+        const [cSym, lSym] = await Promise.all([loadSymbols(circom.circuit.symPath), loadSymbols(linked.circuit.symPath)]);
+        let shared = 0;
+        for (const [name, li] of lSym) {
+          const ci = cSym.get(name);
+          if (li < 0 || ci === undefined || ci < 0) continue;
+          expect(w[li], name).toBe(cw[ci]);
+          shared++;
+        }
+        expect(shared).toBe(linked.circuit.wires - 1);
 
-      // A flipped bit of a range check breaks a constraint.
-      const bit = [...lSym].find(([name, i]) => i >= 0 && /inRange\[0\]\.b\.out\[0\]$/.test(name))!;
-      const tampered = [...w];
-      tampered[bit[1]] = 1n - tampered[bit[1]];
-      expect(checkWitness(r1cs, tampered).ok).toBe(false);
-    }, 240_000);
+        // A flipped bit of a range check breaks a constraint.
+        const bit = [...lSym].find(([name, i]) => i >= 0 && /inRange\[0\]\.b\.out\[0\]$/.test(name))!;
+        const tampered = [...w];
+        tampered[bit[1]] = 1n - tampered[bit[1]];
+        expect(checkWitness(r1cs, tampered).ok).toBe(false);
+      },
+      240_000,
+    );
   }
 });
 

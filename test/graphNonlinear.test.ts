@@ -138,7 +138,10 @@ describe('lookups', () => {
       const calib = samplesFor(bytes, 8, 0.2, 3);
       const xmin = Math.min(...calib.flatMap((m) => Array.from(m.get('x')!)));
       const program = lowerGraph(graph, calib);
-      expect(program.prims.some((p) => p.kind === 'lookup'), op).toBe(true);
+      expect(
+        program.prims.some((p) => p.kind === 'lookup'),
+        op,
+      ).toBe(true);
       // x = 0 is a valid input (the input range starts at 0): a finite, clamped table value.
       const zero = new Map([['x', new Float64Array(4)]]);
       const [out] = dequantizeOutputs(program, runProgram(program, quantizeInputs(program, zero)));
@@ -152,7 +155,8 @@ describe('lookups', () => {
 
 describe('rounding, sign, Mod: exact in integers', () => {
   const scale = 2 ** -6; // a dyadic scale: Round has exact ties (x.5) on this grid
-  const exactCheck = (bytes: Uint8Array, circuit = false, lo = -3, hi = 3) => checkOpModel(bytes, { samples: gridSamples(bytes, 8, lo, hi, scale), lower: { inputs: { x: { scale } } }, tolerance: 1e-9, circuit, artifactsDir });
+  const exactCheck = (bytes: Uint8Array, circuit = false, lo = -3, hi = 3) =>
+    checkOpModel(bytes, { samples: gridSamples(bytes, 8, lo, hi, scale), lower: { inputs: { x: { scale } } }, tolerance: 1e-9, circuit, artifactsDir });
 
   it('Floor, Ceil, Round (ties to even), Sign, Mod (fmod, per-element divisors): exact, circuit == reference', async () => {
     const g = new OnnxGraphBuilder('round');
@@ -198,7 +202,12 @@ describe('rounding, sign, Mod: exact in integers', () => {
 });
 
 describe('Pow with a constant exponent', () => {
-  const powModel = (e: number, dims: number[] = []) => unaryModel('Pow', {}, { out: dims.length ? [2, 1, 8] : undefined, extra: (g) => [g.initializer('e', 'float', dims, dims.length ? Array(dims.reduce((a, b) => a * b, 1)).fill(e) : [e])] });
+  const powModel = (e: number, dims: number[] = []) =>
+    unaryModel(
+      'Pow',
+      {},
+      { out: dims.length ? [2, 1, 8] : undefined, extra: (g) => [g.initializer('e', 'float', dims, dims.length ? Array(dims.reduce((a, b) => a * b, 1)).fill(e) : [e])] },
+    );
 
   it('exponents 2 and 3 are exact products (1 and 2 constraints), 2 feeding a table is requantized: circuit == reference', async () => {
     const g = new OnnxGraphBuilder('pow');

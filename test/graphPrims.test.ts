@@ -62,13 +62,7 @@ async function check(prog: QProgram, samples: number[][]): Promise<void> {
 }
 
 const rand = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
-const samples = (n: number) => [
-  [-32, 0, -512],
-  [31, 15, 511],
-  [0, 0, 0],
-  [-1, 1, -1],
-  ...Array.from({ length: n }, () => [rand(-32, 31), rand(0, 15), rand(-512, 511)]),
-];
+const samples = (n: number) => [[-32, 0, -512], [31, 15, 511], [0, 0, 0], [-1, 1, -1], ...Array.from({ length: n }, () => [rand(-32, 31), rand(0, 15), rand(-512, 511)])];
 
 describe('graph primitives: circuit == reference', () => {
   it('requantize (clamped and not, signed, unsigned, non-positive, shift 0), lookup, clamp', async () => {

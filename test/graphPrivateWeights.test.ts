@@ -38,7 +38,7 @@ let dir: string;
 
 function rand(seed: number) {
   let s = seed;
-  return () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) - 0.5;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31 - 0.5;
 }
 
 /**
@@ -52,7 +52,13 @@ function convGemm(seed: number, gain = 1): Uint8Array {
   g.input('x', 'float', [1, 1, 4, 4]);
   g.initializer('w', 'float', [2, 1, 3, 3], Array.from({ length: 18 }, r));
   g.initializer('b', 'float', [2], [0.1 + r() / 5, -0.2]);
-  for (const [n, v] of [['gamma', [1.2, 0.8]], ['beta', [0.05, -0.1]], ['mean', [0.1, 0]], ['var', [1, 0.5]]] as const) g.initializer(n, 'float', [2], v);
+  for (const [n, v] of [
+    ['gamma', [1.2, 0.8]],
+    ['beta', [0.05, -0.1]],
+    ['mean', [0.1, 0]],
+    ['var', [1, 0.5]],
+  ] as const)
+    g.initializer(n, 'float', [2], v);
   g.initializer('wt', 'float', [2, 1, 2, 2], Array.from({ length: 8 }, r));
   g.initializer('w2', 'float', [3, 9], Array.from({ length: 27 }, r));
   g.initializer('b2', 'float', [3], [0.05, 0, -0.1]);
@@ -95,7 +101,7 @@ describe('private weights on the op graph', () => {
     expect(otherWeights.flat()).not.toEqual(program.weights!.flatMap((w) => w.values));
   });
 
-  it('the circuit equals the integer reference bit for bit, for the model\'s weights and another weight set; the commitment equals circomlibjs\'s', async () => {
+  it("the circuit equals the integer reference bit for bit, for the model's weights and another weight set; the commitment equals circomlibjs's", async () => {
     const nOut = 2;
     for (const weights of [undefined, otherWeights]) {
       const w = (weights ?? program.weights!.map((t) => t.values)).flat();
@@ -111,7 +117,7 @@ describe('private weights on the op graph', () => {
     expect(runProgram(program, x, otherWeights)).not.toEqual(runProgram(program, x));
   });
 
-  it('proofs verify with one key; the model id is the weights commitment; another key (other weights\' scales) rejects them', async () => {
+  it("proofs verify with one key; the model id is the weights commitment; another key (other weights' scales) rejects them", async () => {
     const a = await proveGraph(model, samples[1], { weightsSalt: 5n });
     const b = await proveGraph(model, samples[1], { weightsSalt: 5n, weights: otherWeights });
     const ra = await verify(a.bundle, model.key);
@@ -147,7 +153,9 @@ describe('private weights on the op graph', () => {
     await expect(computeWitness(model.circuit.wasmPath, { x, w: [200, ...w.slice(1)], weightsSalt: 9 })).rejects.toThrow();
     const bad = program.weights!.map((t) => [...t.values]);
     bad[0][0] = 200;
-    await expect(proveGraph(model, samples[2], { weightsSalt: 9n, weights: bad })).rejects.toThrow(/weight .*\[0\] \(node .*\) = 200 is outside the circuit's 8-bit range \[-128, 127\]/);
+    await expect(proveGraph(model, samples[2], { weightsSalt: 9n, weights: bad })).rejects.toThrow(
+      /weight .*\[0\] \(node .*\) = 200 is outside the circuit's 8-bit range \[-128, 127\]/,
+    );
     await expect(proveGraph(model, samples[2])).rejects.toThrow(/needs the weights salt/);
   }, 120_000);
 
@@ -169,7 +177,10 @@ describe('the linker', () => {
       expect(counts(linked.circuit)).toEqual(counts(circom.circuit));
       expect(linked.layout).toEqual(circom.layout);
       const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
-      const [cSet, lSet] = await Promise.all([canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames), canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames)]);
+      const [cSet, lSet] = await Promise.all([
+        canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames),
+        canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames),
+      ]);
       expect([...lSet].sort()).toEqual([...cSet].sort());
       const x = quantizeInputs(p, samples[4]);
       const priv = visibility.input === 'private' ? { salt: 3n } : {};
@@ -192,7 +203,7 @@ describe('the linker', () => {
 });
 
 describe('CLI', () => {
-  it('ONNX: commit-weights prints the model id that prove --weights private proves, also for another model\'s weights; verify accepts it', async () => {
+  it("ONNX: commit-weights prints the model id that prove --weights private proves, also for another model's weights; verify accepts it", async () => {
     const [fa, fb, cal, input, out] = ['a.onnx', 'b.onnx', 'cal.json', 'in.json', 'proof.json'].map((f) => path.join(dir, f));
     await writeFile(fa, convGemm(1));
     await writeFile(fb, convGemm(2, 0.5));
@@ -214,24 +225,28 @@ describe('CLI', () => {
 describe('bundled models', () => {
   const split = loadMnistSplit();
   const digits = (name: string, ds: DigitSample[]): Sample[] => ds.map((d) => new Map([[name, Float64Array.from(d.pixels)]]));
-  it.each(Object.keys(BUNDLED_MODELS))('%s: every Gemm/Conv weight and bias is private, accuracy within a point of constant weights', async (name) => {
-    const graph = await loadGraph(path.join(PACKAGE_ROOT, BUNDLED_MODELS[name].modelJson));
-    const input = graph.inputs[0].name;
-    const calibration = digits(input, split.train.slice(0, 300));
-    const test = split.test.slice(0, 500);
-    const constant = lowerGraph(graph, calibration);
-    const priv = lowerGraph(graph, calibration, { privateWeights: true });
-    // The ops with weights: a constant operand (attention's Q.K^T and attention.V multiply computed tensors).
-    const linearNodes = graph.nodes.filter((n) => ['Gemm', 'MatMul', 'Conv'].includes(n.op) && n.inputs.some((i) => graph.constants.has(i)));
-    expect(new Set(priv.weights!.map((w) => w.node))).toEqual(new Set(linearNodes.map((n) => n.name)));
-    expect(priv.weights!.filter((w) => w.kind === 'weights')).toHaveLength(linearNodes.length);
-    const labels = test.map((d) => d.label);
-    const accConstant = evaluateAgreement(graph, constant, digits(input, test), labels).accuracy!.quantized;
-    const accPrivate = evaluateAgreement(graph, priv, digits(input, test), labels).accuracy!.quantized;
-    expect(accPrivate).toBeGreaterThanOrEqual(accConstant - 0.01);
-    // Every weight is one product and one range check of its width (the commitment comes on top).
-    const costs = programCosts(priv);
-    const nWeights = priv.weights!.filter((w) => w.kind === 'weights').reduce((a, w) => a + w.values.length, 0);
-    expect(costs.weights).toBeGreaterThanOrEqual(nWeights * 8);
-  }, 120_000);
+  it.each(Object.keys(BUNDLED_MODELS))(
+    '%s: every Gemm/Conv weight and bias is private, accuracy within a point of constant weights',
+    async (name) => {
+      const graph = await loadGraph(path.join(PACKAGE_ROOT, BUNDLED_MODELS[name].modelJson));
+      const input = graph.inputs[0].name;
+      const calibration = digits(input, split.train.slice(0, 300));
+      const test = split.test.slice(0, 500);
+      const constant = lowerGraph(graph, calibration);
+      const priv = lowerGraph(graph, calibration, { privateWeights: true });
+      // The ops with weights: a constant operand (attention's Q.K^T and attention.V multiply computed tensors).
+      const linearNodes = graph.nodes.filter((n) => ['Gemm', 'MatMul', 'Conv'].includes(n.op) && n.inputs.some((i) => graph.constants.has(i)));
+      expect(new Set(priv.weights!.map((w) => w.node))).toEqual(new Set(linearNodes.map((n) => n.name)));
+      expect(priv.weights!.filter((w) => w.kind === 'weights')).toHaveLength(linearNodes.length);
+      const labels = test.map((d) => d.label);
+      const accConstant = evaluateAgreement(graph, constant, digits(input, test), labels).accuracy!.quantized;
+      const accPrivate = evaluateAgreement(graph, priv, digits(input, test), labels).accuracy!.quantized;
+      expect(accPrivate).toBeGreaterThanOrEqual(accConstant - 0.01);
+      // Every weight is one product and one range check of its width (the commitment comes on top).
+      const costs = programCosts(priv);
+      const nWeights = priv.weights!.filter((w) => w.kind === 'weights').reduce((a, w) => a + w.values.length, 0);
+      expect(costs.weights).toBeGreaterThanOrEqual(nWeights * 8);
+    },
+    120_000,
+  );
 });

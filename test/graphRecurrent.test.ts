@@ -64,7 +64,10 @@ function recurrentModel(spec: Spec): Uint8Array {
 /** The unrolled float graph equals onnxruntime to float32 precision. */
 async function floatMatches(bytes: Uint8Array): Promise<void> {
   const graph = runPasses(importOnnxGraph(bytes, 'rnn'));
-  expect(graph.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.op)), 'the op is expanded').toBe(false);
+  expect(
+    graph.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.op)),
+    'the op is expanded',
+  ).toBe(false);
   for (const sample of randomSamples(graph, 3, -2, 2)) {
     const want = await runOnnx(bytes, Object.fromEntries(graph.inputs.map((i) => [i.name, { shape: i.shape, data: sample.get(i.name)! }])));
     const got = runFloat(graph, sample);
@@ -79,7 +82,10 @@ describe('recurrent layers unrolled into the ops they are made of', () => {
   const floatCases: Array<[string, Spec]> = [
     ['LSTM forward with every output', { op: 'LSTM' }],
     ['LSTM bidirectional, computed initial state, peepholes, clip', { op: 'LSTM', dirs: 2, initial: true, peepholes: true, attrs: { clip: f(1.5) } }],
-    ['LSTM without bias, sequence_lens full, HardSigmoid(alpha, beta) / Softsign / Elu(alpha)', { op: 'LSTM', bias: false, lens: [3], attrs: { activations: ['HardSigmoid', 'softsign', 'Elu'], activation_alpha: f([0.3, 0.8]), activation_beta: f([0.4]) } }],
+    [
+      'LSTM without bias, sequence_lens full, HardSigmoid(alpha, beta) / Softsign / Elu(alpha)',
+      { op: 'LSTM', bias: false, lens: [3], attrs: { activations: ['HardSigmoid', 'softsign', 'Elu'], activation_alpha: f([0.3, 0.8]), activation_beta: f([0.4]) } },
+    ],
     ['GRU reverse, LeakyRelu(alpha) / Tanh', { op: 'GRU', attrs: { direction: 'reverse', activations: ['LeakyRelu', 'Tanh'], activation_alpha: f([0.2]) } }],
     ['GRU linear_before_reset, bidirectional, initial state', { op: 'GRU', dirs: 2, initial: true, attrs: { linear_before_reset: 1 } }],
     ['RNN Tanh, Y only', { op: 'RNN', outputs: 1 }],

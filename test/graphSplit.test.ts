@@ -85,7 +85,8 @@ function deepMlp(): Uint8Array {
 }
 
 const graph = (): Graph => runPasses(importOnnxGraph(smallCnn(), 'm'));
-const samples = (g: Graph, n: number): Sample[] => Array.from({ length: n }, () => new Map(g.inputs.map((i) => [i.name, Float64Array.from(rnd(i.shape.reduce((a, b) => a * b, 1)))])));
+const samples = (g: Graph, n: number): Sample[] =>
+  Array.from({ length: n }, () => new Map(g.inputs.map((i) => [i.name, Float64Array.from(rnd(i.shape.reduce((a, b) => a * b, 1)))])));
 const g0 = graph();
 const calibration = samples(g0, 6);
 const inputs = samples(g0, 3);
@@ -159,7 +160,10 @@ describe('cutting the integer program', () => {
 describe('a chunk with committed outputs', () => {
   // Chunk 2 of r1|p1 outputs max pools of its own inputs (range-checked before packing); chunk 2 of r1|h
   // outputs clamped requantizations, which RequantReluClamp confines already (no checks of its own).
-  for (const [cuts, checks] of [[['r1', 'p1'], true], [['r1', 'h'], false]] as const) {
+  for (const [cuts, checks] of [
+    [['r1', 'p1'], true],
+    [['r1', 'h'], false],
+  ] as const) {
     it(`circom and the linker give the same constraint system (cuts ${cuts}); a wrong commitment${checks ? ' or range bit' : ''} breaks it`, async () => {
       const s = splitGraph(graph(), calibration, { split: [...cuts] });
       const program = s.chunks[1];
@@ -172,7 +176,10 @@ describe('a chunk with committed outputs', () => {
       expect(circom.layout.commitmentIndex).toBe(0);
       expect(circom.layout.outputCommitmentIndex).toBe(1);
       const [cNames, lNames] = await Promise.all([keptNames(circom.circuit.symPath), keptNames(linked.circuit.symPath)]);
-      const [cSet, lSet] = await Promise.all([canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames), canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames)]);
+      const [cSet, lSet] = await Promise.all([
+        canonicalConstraints(circom.circuit.r1csPath, circom.circuit.symPath, lNames),
+        canonicalConstraints(linked.circuit.r1csPath, linked.circuit.symPath, cNames),
+      ]);
       expect([...lSet].sort()).toEqual([...cSet].sort());
 
       const x = runChain(s, quantizeInputs(s.whole, inputs[0]))[0];
@@ -201,7 +208,7 @@ async function chain(split: string[]): Promise<SplitModel> {
 }
 
 describe('chains prove and verify', () => {
-  it('3 chunks, proved serially: verifies with the whole model\'s outputs; swapped or edited links do not', async () => {
+  it("3 chunks, proved serially: verifies with the whole model's outputs; swapped or edited links do not", async () => {
     const model = await chain(['r1', 'h']);
     const a = await proveSplit(model, inputs[0]);
     const b = await proveSplit(model, inputs[1]);
@@ -253,8 +260,11 @@ describe('CLI with --split', () => {
   const root = path.resolve(import.meta.dirname, '..');
   const cli = (...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [path.join(root, 'bin', 'zkinfer.js'), ...args, '--artifacts', artifactsDir, ...(args[0] === 'verify' ? [] : ['-q'])], { cwd: root }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [path.join(root, 'bin', 'zkinfer.js'), ...args, '--artifacts', artifactsDir, ...(args[0] === 'verify' ? [] : ['-q'])],
+        { cwd: root },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
       );
     });
 

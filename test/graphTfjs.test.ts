@@ -142,9 +142,18 @@ describe('tfjs Sequential and functional models = tfjs predict', () => {
 
   it('recurrent layers: LSTM (sequences, go_backwards, hard_sigmoid), GRU, SimpleRNN -> ONNX LSTM/GRU/RNN in layout 1, unrolled', async () => {
     const L = tf.layers;
-    const lstm = tf.sequential({ layers: [L.lstm({ units: 4, inputShape: [3, 2], returnSequences: true, recurrentActivation: 'hardSigmoid', name: 'l1' }), L.lstm({ units: 3, goBackwards: true, name: 'l2' }), L.dense({ units: 2, name: 'out' })] });
+    const lstm = tf.sequential({
+      layers: [
+        L.lstm({ units: 4, inputShape: [3, 2], returnSequences: true, recurrentActivation: 'hardSigmoid', name: 'l1' }),
+        L.lstm({ units: 3, goBackwards: true, name: 'l2' }),
+        L.dense({ units: 2, name: 'out' }),
+      ],
+    });
     const g = await expectMatchesTfjs(lstm, 'lstm');
-    expect(g.nodes.some((n) => n.op === 'LSTM'), 'unrolled by the passes').toBe(false);
+    expect(
+      g.nodes.some((n) => n.op === 'LSTM'),
+      'unrolled by the passes',
+    ).toBe(false);
     await expectMatchesTfjs(tf.sequential({ layers: [L.lstm({ units: 3, inputShape: [4, 2], returnSequences: true, goBackwards: true, name: 'back' })] }), 'lstm-back-seq');
     await expectMatchesTfjs(tf.sequential({ layers: [L.gru({ units: 4, inputShape: [3, 2], name: 'g' }), L.dense({ units: 2, name: 'out' })] }), 'gru');
     await expectMatchesTfjs(tf.sequential({ layers: [L.simpleRNN({ units: 3, inputShape: [4, 2], activation: 'relu', returnSequences: true, name: 'r' })] }), 'rnn');
@@ -204,7 +213,11 @@ describe('tfjs Sequential and functional models = tfjs predict', () => {
     const { weights } = await readTfjsModelFiles(file);
     const negated = [...weights.keys()].filter((n) => n.startsWith('q/'));
     expect(negated).toHaveLength(2);
-    for (const name of negated) weights.set(name, weights.get(name)!.map((v) => -v));
+    for (const name of negated)
+      weights.set(
+        name,
+        weights.get(name)!.map((v) => -v),
+      );
     const g = runPasses(importTfjsGraph(json, weights));
     expect(ops(g)).toContain('Sub');
     const r = rng(5);
@@ -237,7 +250,11 @@ describe('the bundled models', () => {
       // The model.json declares 8-bit pixel inputs read as x / 255 (src/graph/metadata.ts): the graph
       // takes the pixels, tfjs the floats.
       const x = Array.from({ length: n }, () => Math.floor(r() * 256));
-      const expected = predict(tf, model, x.map((v) => v / 255));
+      const expected = predict(
+        tf,
+        model,
+        x.map((v) => v / 255),
+      );
       for (const g of [graph, fromBytes]) evalGraph(g, x).forEach((v, i) => expect(Math.abs(v - expected[i]), `${name} trial ${t} output ${i}`).toBeLessThanOrEqual(1e-4));
     }
     model.dispose();
@@ -286,8 +303,17 @@ describe('a Keras GRU with reset_after (TF2; tfjs cannot build one) under its TF
     const kernel = vals(I * 3 * H);
     const rec = vals(H * 3 * H);
     const bias = vals(2 * 3 * H);
-    const weights = new Map([['g/gru_cell/kernel', kernel], ['g/gru_cell/recurrent_kernel', rec], ['g/gru_cell/bias', bias]]);
-    const json = { modelTopology: { class_name: 'Sequential', config: { name: 'gru', layers: [{ class_name: 'GRU', config: { name: 'g', units: H, reset_after: true, batch_input_shape: [null, T, I] } }] } } };
+    const weights = new Map([
+      ['g/gru_cell/kernel', kernel],
+      ['g/gru_cell/recurrent_kernel', rec],
+      ['g/gru_cell/bias', bias],
+    ]);
+    const json = {
+      modelTopology: {
+        class_name: 'Sequential',
+        config: { name: 'gru', layers: [{ class_name: 'GRU', config: { name: 'g', units: H, reset_after: true, batch_input_shape: [null, T, I] } }] },
+      },
+    };
     const graph = runPasses(importTfjsGraph(json, weights, 'gru'));
     const x = Array.from({ length: T * I }, () => r() * 4 - 2);
     // Keras reset_after GRU, gate blocks z, r, h; kernel [I, 3H], recurrent [H, 3H], bias [2, 3H].
@@ -349,7 +375,16 @@ describe('refusals name the layer, its class and the option, at import', () => {
             { class_name: 'InputLayer', name: 'in', config: { name: 'in', batch_input_shape: [null, 3] }, inbound_nodes: [] },
             { ...dense('a'), name: 'a', inbound_nodes: [[['in', 0, 0, {}]]] },
             { ...dense('b'), name: 'b', inbound_nodes: [[['in', 0, 0, {}]]] },
-            { ...merge, name: merge.config.name, inbound_nodes: [[['a', 0, 0, {}], ['b', 0, 0, {}]]] },
+            {
+              ...merge,
+              name: merge.config.name,
+              inbound_nodes: [
+                [
+                  ['a', 0, 0, {}],
+                  ['b', 0, 0, {}],
+                ],
+              ],
+            },
           ],
           input_layers: [['in', 0, 0]],
           output_layers: [[merge.config.name, 0, 0]],

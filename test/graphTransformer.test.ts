@@ -33,7 +33,12 @@ describe('bundled transformer', () => {
     expect(graph.nodes.map((n) => n.op)).toContain('Softmax');
     const program = lowerGraph(graph, samples(input.name, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
     expect(program.inputs).toMatchObject([{ dtype: 'int', lo: 0, hi: 255 }]);
-    const acc = evaluateAgreement(graph, program, samples(input.name, split.test), split.test.map((d) => d.label)).accuracy!;
+    const acc = evaluateAgreement(
+      graph,
+      program,
+      samples(input.name, split.test),
+      split.test.map((d) => d.label),
+    ).accuracy!;
     expect(acc.float).toBeGreaterThan(0.9);
     expect(Math.abs(acc.quantized - acc.float)).toBeLessThanOrEqual(0.01);
     const cost = programCosts(program).total;
@@ -70,7 +75,11 @@ describe('ONNX zkinfer metadata (metadata_props)', () => {
     const graph = importOnnxGraph(model('int64', { zkinfer: { inputEncoding: [{ bits: 6, scale: 1 }], classLabels: ['a', 'b', 'c'] } }));
     expect([graph.inputs[0].bits, graph.inputs[0].signed, graph.labels]).toEqual([6, false, ['a', 'b', 'c']]);
     expect(importOnnxGraph(model('int64')).labels).toBeUndefined();
-    expectZkinferError(() => importOnnxGraph(model('float', { zkinfer: { inputEncoding: [{ bits: 8, scale: 1 }] } })), 'BAD_MODEL', 'inputEncoding[0] must describe an int input at scale 1');
+    expectZkinferError(
+      () => importOnnxGraph(model('float', { zkinfer: { inputEncoding: [{ bits: 8, scale: 1 }] } })),
+      'BAD_MODEL',
+      'inputEncoding[0] must describe an int input at scale 1',
+    );
     expectZkinferError(() => importOnnxGraph(model('int64', { zkinfer: { classLabels: 'abc' } })), 'BAD_MODEL', 'classLabels must be an array');
   });
 });

@@ -43,7 +43,13 @@ describe('per-tensor widths', () => {
 
   it('a widened tensor is still proved bit for bit and is closer to onnxruntime', async () => {
     const base = await checkOpModel(chain(), { samples, tolerance: 0.03 });
-    const wide = await checkOpModel(chain(), { samples, tolerance: 0.03, circuit: true, artifactsDir, lower: { tensors: { s: { activationBits: 12, lookupBits: 12 }, y: { lookupBits: 12 } } } });
+    const wide = await checkOpModel(chain(), {
+      samples,
+      tolerance: 0.03,
+      circuit: true,
+      artifactsDir,
+      lower: { tensors: { s: { activationBits: 12, lookupBits: 12 }, y: { lookupBits: 12 } } },
+    });
     expect(wide.relError).toBeLessThan(base.relError);
   });
 });

@@ -107,8 +107,7 @@ describe('committed model models/mnist-mlp', () => {
   it('has only Dense layers with relu/linear activations, ending in 10 logits', () => {
     expect(modelJson.format).toBe('layers-model');
     const topo = modelJson.modelTopology;
-    const layers: { class_name: string; config: { activation?: string; units?: number } }[] =
-      topo.model_config?.config?.layers ?? topo.config?.layers ?? topo.config;
+    const layers: { class_name: string; config: { activation?: string; units?: number } }[] = topo.model_config?.config?.layers ?? topo.config?.layers ?? topo.config;
     expect(Array.isArray(layers)).toBe(true);
     const dense = layers.filter((l) => l.class_name !== 'InputLayer');
     expect(dense.length).toBeGreaterThanOrEqual(2);

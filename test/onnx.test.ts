@@ -12,7 +12,17 @@ import { expectZkinferError } from './helpers/errors.js';
 // Reseeded by each model builder, so building the same model twice gives the same weights.
 let r = rng(2024);
 const rand = (n: number, scale = 1) => Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-const w = (chain: OnnxChain, name: string, dims: number[], scale = 0.5) => chain.init(floatTensor(name, dims, rand(dims.reduce((a, b) => a * b, 1), scale)));
+const w = (chain: OnnxChain, name: string, dims: number[], scale = 0.5) =>
+  chain.init(
+    floatTensor(
+      name,
+      dims,
+      rand(
+        dims.reduce((a, b) => a * b, 1),
+        scale,
+      ),
+    ),
+  );
 
 async function runOrt(bytes: Uint8Array, input: Float32Array, dims: number[]): Promise<Float32Array> {
   const session = await ort.InferenceSession.create(bytes);
@@ -74,17 +84,31 @@ function bnCnn(): Uint8Array {
   r = rng(3);
   const c = new OnnxChain('image', [1, 3, 11, 10]);
   const bn = (name: string, n: number) => [
-    c.init(floatTensor(`${name}_scale`, [n], rand(n).map((v) => 1 + 0.5 * v))),
+    c.init(
+      floatTensor(
+        `${name}_scale`,
+        [n],
+        rand(n).map((v) => 1 + 0.5 * v),
+      ),
+    ),
     c.init(floatTensor(`${name}_B`, [n], rand(n, 0.3))),
     c.init(floatTensor(`${name}_mean`, [n], rand(n, 0.3))),
-    c.init(floatTensor(`${name}_var`, [n], rand(n).map((v) => 0.5 + 0.4 * v))),
+    c.init(
+      floatTensor(
+        `${name}_var`,
+        [n],
+        rand(n).map((v) => 0.5 + 0.4 * v),
+      ),
+    ),
   ];
   c.op('Conv', [w(c, 'c1', [4, 3, 3, 2])], [attr.str('auto_pad', 'SAME_UPPER'), attr.ints('strides', [2, 1])], 'conv1');
   c.op('BatchNormalization', bn('bn1', 4), [attr.float('epsilon', 1e-3)]);
   c.op('Clip', [c.init(floatTensor('lo', [], [0])), c.init(floatTensor('hi', [], [6]))]);
   c.op('Conv', [w(c, 'dw', [4, 1, 3, 3], 1), w(c, 'db', [4])], [attr.int('group', 4), attr.ints('pads', [1, 1, 1, 1])], 'depthwise');
   c.op('Relu').op('AveragePool', [], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [1, 2])]);
-  c.op('GlobalAveragePool').op('Flatten').op('Gemm', [w(c, 'g', [4, 6], 1), w(c, 'gb', [6])], [], 'fc');
+  c.op('GlobalAveragePool')
+    .op('Flatten')
+    .op('Gemm', [w(c, 'g', [4, 6], 1), w(c, 'gb', [6])], [], 'fc');
   c.op('BatchNormalization', bn('bn2', 6));
   return c.build();
 }
@@ -99,7 +123,9 @@ function opset10Cnn(): Uint8Array {
   c.op('Clip', [], [attr.float('min', 0), attr.float('max', 6)]).op('Dropout', [], [attr.float('ratio', 0.5)], 'drop', 2);
   c.nodes.push({ op_type: 'Constant', name: 'shape', input: [], output: ['shape_out'], attribute: [attr.tensor('value', int64Tensor('s', [2], [1, -1]))] });
   c.op('Reshape', [CURRENT, 'shape_out']);
-  c.op('MatMul', [w(c, 'mw', [30, 7], 0.3)], [], 'fc').op('Add', [w(c, 'mb', [1, 7])]).op('Identity');
+  c.op('MatMul', [w(c, 'mw', [30, 7], 0.3)], [], 'fc')
+    .op('Add', [w(c, 'mb', [1, 7])])
+    .op('Identity');
   return c.build({ opset: 10, irVersion: 5 });
 }
 
@@ -180,7 +206,7 @@ describe('ONNX import rejects what it does not support, naming the node and the 
     c.op('Gemm', [w(c, 'W', [8, 8])], [], 'fc');
     const h = c.current;
     c.op('Relu', [], [], 'act').op('Add', [CURRENT, h], [], 'skip');
-    expectRejected(c.build(), 'UNSUPPORTED_LAYER', "node 'act' (Relu)", "cannot fold the activation into fc", "node 'skip' (Add)");
+    expectRejected(c.build(), 'UNSUPPORTED_LAYER', "node 'act' (Relu)", 'cannot fold the activation into fc', "node 'skip' (Add)");
   });
 
   it('an unsupported op (LSTM)', () => {
@@ -211,12 +237,35 @@ describe('ONNX import rejects what it does not support, naming the node and the 
     ['Reshape that is not a flatten', () => reshapeChain([1, 2, -1]), 'UNSUPPORTED_LAYER', ["'rs' (Reshape)", 'reshape to [1,2,-1]']],
     ['Softmax before the end', () => gemmChain([], (c) => c.op('Softmax', [], [], 'sm').op('Gemm', [w(c, 'W2', [4, 2])])), 'UNSUPPORTED_LAYER', ["'sm' (Softmax)", 'only a final']],
     ['activation after AveragePool', () => poolChain([], 'AveragePool', (c) => c.op('Relu', [], [], 'late')), 'UNSUPPORTED_LAYER', ["'late' (Relu)"]],
-    ['BatchNormalization not after Conv/Gemm', () => poolChain([], 'MaxPool', (c) => c.op('BatchNormalization', ['s', 'b', 'm', 'v'].map((n) => w(c, n, [4])), [], 'bnx')), 'UNSUPPORTED_LAYER', ["'bnx' (BatchNormalization)"]],
+    [
+      'BatchNormalization not after Conv/Gemm',
+      () =>
+        poolChain([], 'MaxPool', (c) =>
+          c.op(
+            'BatchNormalization',
+            ['s', 'b', 'm', 'v'].map((n) => w(c, n, [4])),
+            [],
+            'bnx',
+          ),
+        ),
+      'UNSUPPORTED_LAYER',
+      ["'bnx' (BatchNormalization)"],
+    ],
     ['graph output that is a feature map', () => poolChain([]), 'UNSUPPORTED_LAYER', ['feature map']],
-    ['operator from another domain', () => gemmChain([], (c) => c.op('Gemm', [w(c, 'W2', [4, 4])], [], 'ms') && (c.nodes[1].domain = 'com.microsoft')), 'UNSUPPORTED_LAYER', ["'ms' (Gemm)", 'com.microsoft']],
+    [
+      'operator from another domain',
+      () => gemmChain([], (c) => c.op('Gemm', [w(c, 'W2', [4, 4])], [], 'ms') && (c.nodes[1].domain = 'com.microsoft')),
+      'UNSUPPORTED_LAYER',
+      ["'ms' (Gemm)", 'com.microsoft'],
+    ],
     ['two graph inputs', () => new OnnxChain('x', [1, 4]).op('Relu').build({ extraInputs: [{ name: 'y', dims: [1, 4] }] }), 'UNSUPPORTED_LAYER', ['2 inputs']],
     ['batch 2 input', () => gemmChain([], undefined, [2, 4]), 'BAD_MODEL', ["input 'x' has shape [2,4]"]],
-    ['external weight data', () => gemmChain([], undefined, [1, 4], { data_location: 1, external_data: [{ key: 'location', value: 'w.bin' }] }), 'UNSUPPORTED_LAYER', ["'fc' (Gemm)", 'external data']],
+    [
+      'external weight data',
+      () => gemmChain([], undefined, [1, 4], { data_location: 1, external_data: [{ key: 'location', value: 'w.bin' }] }),
+      'UNSUPPORTED_LAYER',
+      ["'fc' (Gemm)", 'external data'],
+    ],
     ['bytes that are not ONNX', () => Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f]), 'BAD_MODEL', ['not an ONNX model']],
   ];
   for (const [name, build, code, fragments] of cases) it(name, () => expectRejected(build(), code, ...fragments));

@@ -173,12 +173,18 @@ describe('OnnxGraphBuilder encoding', () => {
     g.node('Foo', ['x', '', c], ['y'], { alpha: 0.25, mode: 'x', skipped: undefined }, { name: 'foo', domain: 'com.microsoft' });
     g.output('y', 'float');
     const m = decodeOnnxModel(g.encode());
-    expect(m.opset_import).toEqual([{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }]);
+    expect(m.opset_import).toEqual([
+      { domain: '', version: 17 },
+      { domain: 'com.microsoft', version: 1 },
+    ]);
     const graph = m.graph!;
     expect(graph.name).toBe('rt');
     expect(graph.input.map((i) => i.name)).toEqual(['x', 'w']);
     expect(graph.input[0].type?.tensor_type?.shape?.dim).toEqual([{ dim_param: 'n' }, { dim_value: 2 }]);
-    expect(graph.initializer.map((t) => [t.name, t.data_type])).toEqual([['w', ONNX_DTYPE.INT64], ['m', ONNX_DTYPE.BOOL]]);
+    expect(graph.initializer.map((t) => [t.name, t.data_type])).toEqual([
+      ['w', ONNX_DTYPE.INT64],
+      ['m', ONNX_DTYPE.BOOL],
+    ]);
     expect(Array.from(graph.initializer[1].raw_data!)).toEqual([1, 0]);
     const [constant, foo] = graph.node;
     expect(constant.op_type).toBe('Constant');

@@ -62,12 +62,19 @@ function exportOnnx(weights: Map<string, Float32Array>, specs: WeightSpec[]): Ui
   const side = Math.round(Math.sqrt(rows / cout)); // pooled map is side x side x cout
   expect(side * side * cout).toBe(rows);
   const chw = new Float32Array(d.v.length);
-  for (let c = 0; c < cout; c++)
-    for (let p = 0; p < side * side; p++) for (let j = 0; j < units; j++) chw[(c * side * side + p) * units + j] = d.v[(p * cout + c) * units + j];
+  for (let c = 0; c < cout; c++) for (let p = 0; p < side * side; p++) for (let j = 0; j < units; j++) chw[(c * side * side + p) * units + j] = d.v[(p * cout + c) * units + j];
 
   const chain = new OnnxChain('image', [1, cin, 28, 28]);
-  chain.op('Conv', [chain.init(floatTensor('conv_W', [cout, cin, kH, kW], oihw)), chain.init(floatTensor('conv_B', [cout], get('conv/bias').v))], [attr.ints('strides', [2, 2]), attr.str('auto_pad', 'VALID')], 'conv');
-  chain.op('Relu').op('MaxPool', [], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])], 'pool').op('Flatten');
+  chain.op(
+    'Conv',
+    [chain.init(floatTensor('conv_W', [cout, cin, kH, kW], oihw)), chain.init(floatTensor('conv_B', [cout], get('conv/bias').v))],
+    [attr.ints('strides', [2, 2]), attr.str('auto_pad', 'VALID')],
+    'conv',
+  );
+  chain
+    .op('Relu')
+    .op('MaxPool', [], [attr.ints('kernel_shape', [2, 2]), attr.ints('strides', [2, 2])], 'pool')
+    .op('Flatten');
   chain.op('Gemm', [chain.init(floatTensor('fc_W', [rows, units], chw)), chain.init(floatTensor('fc_B', [units], get('logits/bias').v))], [], 'logits');
   return chain.build();
 }
@@ -95,9 +102,7 @@ describe('bundled CNN: ONNX export + import = tfjs', () => {
 
   it(`runFloat(ONNX import) = tfjs predict on ${DIGITS} held-out digits, and the model classifies them`, async () => {
     const { tf } = await loadTf();
-    const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs as never, weightData: data }),
-    );
+    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology as object, weightSpecs: specs as never, weightData: data }));
     const x = tf.tensor4d(Float32Array.from(inputs.flatMap((v) => Array.from(v))), [DIGITS, 28, 28, 1]);
     const y = model.predict(x) as import('@tensorflow/tfjs').Tensor;
     const logits = (await y.data()) as Float32Array;
@@ -126,7 +131,9 @@ describe('bundled CNN: ONNX export + import = tfjs', () => {
 
   it('both import paths give the same circuit outputs (quantized with the same calibration)', async () => {
     const artifactsDir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-onnx-tfjs-'));
-    const calibration = loadMnistSplit().train.slice(0, 300).map((s) => s.pixels);
+    const calibration = loadMnistSplit()
+      .train.slice(0, 300)
+      .map((s) => s.pixels);
     const options = { inputBits: 8, inputScale: 1 / 255 };
     const [fromOnnx, fromTfjs] = [onnxModel, tfjsImport].map((m) => quantizeModel(m, calibration, options));
     const circuits = await Promise.all([fromOnnx, fromTfjs].map((q) => compileModel(q, { artifactsDir })));

@@ -40,7 +40,11 @@ beforeAll(async () => {
   await run('mkdir', [app]);
   await inApp('npm', ['init', '-y']);
   await timed('npm install', () => inApp('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', path.join(dir, tarball)]));
-  console.log(`test/package.test.ts: ${Object.entries(timing).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(', ')}`);
+  console.log(
+    `test/package.test.ts: ${Object.entries(timing)
+      .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+      .join(', ')}`,
+  );
 }, 1_200_000);
 afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -49,7 +53,18 @@ afterAll(async () => {
 describe('the installed package', () => {
   it('ships dist/, the circuits, the bundled models and the built web page, and no sources, tests or tsx', () => {
     const pkg = path.join(app, 'node_modules', 'zkinfer');
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/verify/core.js', 'dist/verify/core.d.ts', 'dist/cli/main.js', 'circuits/commit.circom', 'models/mnist-mlp/model.json', 'web/verify.html', 'web/vendor/zkinfer-verify.js', 'web/vendor/snarkjs.min.js']) {
+    for (const f of [
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/verify/core.js',
+      'dist/verify/core.d.ts',
+      'dist/cli/main.js',
+      'circuits/commit.circom',
+      'models/mnist-mlp/model.json',
+      'web/verify.html',
+      'web/vendor/zkinfer-verify.js',
+      'web/vendor/snarkjs.min.js',
+    ]) {
       expect(existsSync(path.join(pkg, f)), f).toBe(true);
     }
     for (const f of ['src', 'test', 'bench', 'scripts', 'web/verifyCore.js']) expect(existsSync(path.join(pkg, f)), f).toBe(false);

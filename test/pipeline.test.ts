@@ -110,10 +110,11 @@ describe('bundled MNIST model', () => {
 });
 
 describe('CLI contract', () => {
-  const cli = (...args: string[]) => run(process.execPath, [path.join(root, 'bin', 'zkinfer.js'), ...args], { cwd: root }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
+  const cli = (...args: string[]) =>
+    run(process.execPath, [path.join(root, 'bin', 'zkinfer.js'), ...args], { cwd: root }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
 
   it('verify exits 0 for a valid bundle (key found by model id) and non-zero with a reason otherwise', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'zkinfer-cli-'));

@@ -59,7 +59,7 @@ describe('private input with a public commitment', () => {
     const { bundle } = await proveWithOpenings(privateModel, [inputs[2]]);
     const index = privateModel.layout.commitmentIndex;
     const swapped = structuredClone(bundle);
-    swapped.publicSignals[index] = String((await inputCommitment(inputs[0], 8, 5n)));
+    swapped.publicSignals[index] = String(await inputCommitment(inputs[0], 8, 5n));
     expect((await verify(swapped, privateModel.key)).valid).toBe(false);
     const edited = structuredClone(bundle);
     edited.inputCommitments = ['123'];
@@ -132,8 +132,18 @@ describe('CLI', () => {
     // to the same field element, a value as the decimal string of p + x, a trailing padding value, salt + p,
     // a salt with a leading zero.
     const attacks: Array<[string, { input: unknown[]; salt: string }, RegExp, boolean]> = [
-      ['256 and -1 packing like x0 and x1', { input: [honest.input[0] + 256, honest.input[1] - 1, ...honest.input.slice(2)], salt: honest.salt }, /opening\[0\]\.input\[0\]: \d+ is out of the input range \[0, 255\]/, true],
-      ['a value given as "<p + x>"', { input: [String(P + BigInt(honest.input[0])), ...honest.input.slice(1)], salt: honest.salt }, /opening\[0\]\.input\[0\]: expected an integer/, true],
+      [
+        '256 and -1 packing like x0 and x1',
+        { input: [honest.input[0] + 256, honest.input[1] - 1, ...honest.input.slice(2)], salt: honest.salt },
+        /opening\[0\]\.input\[0\]: \d+ is out of the input range \[0, 255\]/,
+        true,
+      ],
+      [
+        'a value given as "<p + x>"',
+        { input: [String(P + BigInt(honest.input[0])), ...honest.input.slice(1)], salt: honest.salt },
+        /opening\[0\]\.input\[0\]: expected an integer/,
+        true,
+      ],
       ['one value too many', { input: [...honest.input, 0], salt: honest.salt }, /opening\[0\]\.input: has 41 values, the key's input has 40/, true],
       ['salt + p', { input: honest.input, salt: String(BigInt(honest.salt) + P) }, /opening\[0\]\.salt: not a canonical field element/, true],
       ['a salt with a leading zero', { input: honest.input, salt: `0${honest.salt}` }, /opening\[0\]\.salt: expected a canonical decimal/, true],

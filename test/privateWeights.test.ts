@@ -78,7 +78,10 @@ describe('one circuit, one key, any weights of the architecture', () => {
   });
 
   it('the witness equals runQuantized bit for bit for both weight sets, and the commitment equals the circomlibjs twin', async () => {
-    for (const [q, salt] of [[qa, SALT_A], [qb, SALT_B]] as const) {
+    for (const [q, salt] of [
+      [qa, SALT_A],
+      [qb, SALT_B],
+    ] as const) {
       const pw = privateWeightsInputs(circuit, { weights: q, weightsSalt: salt })!;
       for (const x of inputs) {
         const w = await witnessFor(x, pw.signals);
@@ -100,7 +103,10 @@ describe('one circuit, one key, any weights of the architecture', () => {
     expect([a.bundle.modelId, b.bundle.modelId]).toEqual([idA, idB]);
     expect(a.bundle.keyId).toBe(model.modelId);
     expect(b.bundle.keyId).toBe(model.modelId);
-    for (const [bundle, q] of [[a.bundle, qa], [b.bundle, qb]] as const) {
+    for (const [bundle, q] of [
+      [a.bundle, qa],
+      [b.bundle, qb],
+    ] as const) {
       const result = await verify(bundle, model.key);
       expect(result.valid, result.reason).toBe(true);
       expect(result.modelId).toBe(bundle.modelId);
@@ -113,8 +119,13 @@ describe('one circuit, one key, any weights of the architecture', () => {
     // parameters are the same numbers. Only the architecture digest at the head of the chain tells them
     // apart, and it must: they get different model ids. Layer names do not enter the digest.
     const shifted: WeightsArchitecture = { ...arch, layers: arch.layers.map((a) => (a.requant ? { ...a, requant: { ...a.requant, shift: a.requant.shift + 1 } } : a)) };
-    const qaShifted: QuantizedModel = { ...qa, layers: qa.layers.map((l) => (l.kind === 'dense' && l.requant ? { ...l, requant: { ...l.requant, shift: l.requant.shift + 1 } } : l)) };
-    expect(JSON.stringify(fitToArchitecture(qaShifted, shifted).layers.map((l) => (l as QDense).requant?.multipliers))).toBe(JSON.stringify(fitToArchitecture(qa, arch).layers.map((l) => (l as QDense).requant?.multipliers)));
+    const qaShifted: QuantizedModel = {
+      ...qa,
+      layers: qa.layers.map((l) => (l.kind === 'dense' && l.requant ? { ...l, requant: { ...l.requant, shift: l.requant.shift + 1 } } : l)),
+    };
+    expect(JSON.stringify(fitToArchitecture(qaShifted, shifted).layers.map((l) => (l as QDense).requant?.multipliers))).toBe(
+      JSON.stringify(fitToArchitecture(qa, arch).layers.map((l) => (l as QDense).requant?.multipliers)),
+    );
     expect(await weightsCommitment(qaShifted, shifted, SALT_A)).not.toBe(await weightsCommitment(qa, arch, SALT_A));
     const renamed: WeightsArchitecture = { ...arch, layers: arch.layers.map((a, l) => ({ ...a, name: `other${l}` })) };
     expect(await weightsCommitment(qa, renamed, SALT_A)).toBe(await weightsCommitment(qa, arch, SALT_A));
@@ -155,7 +166,13 @@ describe('one circuit, one key, any weights of the architecture', () => {
     try {
       const ok = await app.inject({ method: 'POST', url: '/v1/verify', payload: a.bundle });
       expect(ok.statusCode).toBe(200);
-      expect(ok.json()).toMatchObject({ valid: true, modelId: a.bundle.modelId, keyId: model.modelId, weightsCommitment: a.bundle.weightsCommitment, prediction: a.bundle.prediction });
+      expect(ok.json()).toMatchObject({
+        valid: true,
+        modelId: a.bundle.modelId,
+        keyId: model.modelId,
+        weightsCommitment: a.bundle.weightsCommitment,
+        prediction: a.bundle.prediction,
+      });
       const lie = await app.inject({ method: 'POST', url: '/v1/verify', payload: otherId });
       expect(lie.statusCode).toBe(200);
       expect(lie.json()).toMatchObject({ valid: false });
@@ -166,7 +183,17 @@ describe('one circuit, one key, any weights of the architecture', () => {
 
     // The browser page's verifier (the browser build of src/verify/core.ts) gives the same verdicts.
     const web = await loadWebCore();
-    for (const [what, bundle] of Object.entries({ real: a.bundle, other: b.bundle, otherId, swapped, cls, noKeyId, field, relabelled, unknownKey: { ...a.bundle, keyId: 'f'.repeat(64) } })) {
+    for (const [what, bundle] of Object.entries({
+      real: a.bundle,
+      other: b.bundle,
+      otherId,
+      swapped,
+      cls,
+      noKeyId,
+      field,
+      relabelled,
+      unknownKey: { ...a.bundle, keyId: 'f'.repeat(64) },
+    })) {
       const node = await verify(bundle, model.key);
       const page = await web.verifyBundle(model.key, bundle);
       expect(page.valid, what).toBe(node.valid);
@@ -188,18 +215,53 @@ describe('model ids across architectures', () => {
     // A2's second layer spells A1's start (its weights continue as A1's layer-0 weights, its bias and
     // multipliers are A1's), and the owner takes as A1's salt A2's chain state before that layer. Now every
     // chain starts at Poseidon(architecture tag, salt), which no later state of another chain can equal.
-    const relu = (n: number, seed: number): QDense['requant'] => ({ multipliers: Array.from({ length: n }, (_, i) => 1 + ((i * 37 + seed) % 60)), shift: 12, activation: 'relu', outBits: 8, outScale: 1 });
+    const relu = (n: number, seed: number): QDense['requant'] => ({
+      multipliers: Array.from({ length: n }, (_, i) => 1 + ((i * 37 + seed) % 60)),
+      shift: 12,
+      activation: 'relu',
+      outBits: 8,
+      outScale: 1,
+    });
     const int8s = (n: number, seed: number) => Array.from({ length: n }, (_, i) => ((i * 53 + seed * 17) % 255) - 127);
-    const layer = (name: string, nIn: number, nOut: number, weights: number[], bias: number[], requant: QDense['requant']): QDense =>
-      ({ kind: 'dense', name, inputSize: nIn, outputSize: nOut, weights, bias, weightScales: new Array(nOut).fill(1), requant });
-    const model = (name: string, nIn: number, layers: QDense[]): QuantizedModel =>
-      ({ format: 'zkinfer-qmodel', version: 1, name, input: { shape: [nIn], bits: 8, scale: 1 / 255 }, layers, output: { size: 2, logitScale: 1 }, notes: [] });
-    const a1 = model('A1', 4, [layer('d0', 4, 10, int8s(40, 1), int8s(10, 2).map((b) => b * 50), relu(10, 3)), layer('d1', 10, 2, int8s(20, 4), [300, -200], null)]);
+    const layer = (name: string, nIn: number, nOut: number, weights: number[], bias: number[], requant: QDense['requant']): QDense => ({
+      kind: 'dense',
+      name,
+      inputSize: nIn,
+      outputSize: nOut,
+      weights,
+      bias,
+      weightScales: new Array(nOut).fill(1),
+      requant,
+    });
+    const model = (name: string, nIn: number, layers: QDense[]): QuantizedModel => ({
+      format: 'zkinfer-qmodel',
+      version: 1,
+      name,
+      input: { shape: [nIn], bits: 8, scale: 1 / 255 },
+      layers,
+      output: { size: 2, logitScale: 1 },
+      notes: [],
+    });
+    const a1 = model('A1', 4, [
+      layer(
+        'd0',
+        4,
+        10,
+        int8s(40, 1),
+        int8s(10, 2).map((b) => b * 50),
+        relu(10, 3),
+      ),
+      layer('d1', 10, 2, int8s(20, 4), [300, -200], null),
+    ]);
     const l0 = a1.layers[0] as QDense;
     const arch1 = deriveArchitecture(a1);
     // The first 30 bytes of A1's architecture hash, as weights (value - 128): what the old chain hashed first.
     const spelled = [...Buffer.from(architectureTag(arch1).toString(16).padStart(62, '0'), 'hex').subarray(0, 30)].map((b) => b - 128);
-    const a2 = model('A2', 3, [layer('e0', 3, 7, int8s(21, 5), int8s(7, 6), relu(7, 7)), layer('e1', 7, 10, [...spelled, ...l0.weights], [...l0.bias], { ...l0.requant! }), { ...(a1.layers[1] as QDense), name: 'e2' }]);
+    const a2 = model('A2', 3, [
+      layer('e0', 3, 7, int8s(21, 5), int8s(7, 6), relu(7, 7)),
+      layer('e1', 7, 10, [...spelled, ...l0.weights], [...l0.bias], { ...l0.requant! }),
+      { ...(a1.layers[1] as QDense), name: 'e2' },
+    ]);
     const arch2 = deriveArchitecture(a2);
     const salt2 = 123456789n;
     // A2's chain state after its start and its layer-0 groups: the owner's choice of A1's salt.
@@ -221,7 +283,9 @@ describe('models that do not fit, and parameters out of range', () => {
     m[2] = 0;
     expect(() => fitToArchitecture(withLayer0(qa, { requant: { ...dense(qa, 0).requant!, multipliers: m } }), arch)).toThrow(/layer 0 \(dense0\) multipliers\[2\] = 0 is outside/);
     m[2] = 2 ** 20;
-    expect(() => fitToArchitecture(withLayer0(qa, { requant: { ...dense(qa, 0).requant!, multipliers: m } }), arch)).toThrow(/multipliers\[2\] = 1048576 .*outside the architecture's range/);
+    expect(() => fitToArchitecture(withLayer0(qa, { requant: { ...dense(qa, 0).requant!, multipliers: m } }), arch)).toThrow(
+      /multipliers\[2\] = 1048576 .*outside the architecture's range/,
+    );
     expect(() => fitToArchitecture(withLayer0(qa, { requant: { ...dense(qa, 0).requant!, shift: 40 } }), arch)).toThrow(/layer 0 \(dense0\): shift 40 does not fit/);
     expect(() => fitToArchitecture(withLayer0(qa, { bias: dense(qa, 0).bias.map(() => 2 ** 30) }), arch)).toThrow(/layer 0 \(dense0\) bias\[0\] = 1073741824 is outside/);
     const err = (() => {
@@ -276,8 +340,20 @@ describe('models that do not fit, and parameters out of range', () => {
       ...qa,
       input: { shape: [4, 4, 1], bits: 8, scale: 1 },
       layers: [
-        { kind: 'conv2d', name: 'conv', inShape: [4, 4, 1], outShape: [3, 3, 1], kernelSize: [2, 2], strides: [1, 1], pads: [0, 0, 0, 0], depthwise: false,
-          weights: [1, 2, 3, 4], bias: [0], weightScales: [1], requant: { multipliers: [1], shift: 1, activation: 'relu', outBits: 8, outScale: 1 } },
+        {
+          kind: 'conv2d',
+          name: 'conv',
+          inShape: [4, 4, 1],
+          outShape: [3, 3, 1],
+          kernelSize: [2, 2],
+          strides: [1, 1],
+          pads: [0, 0, 0, 0],
+          depthwise: false,
+          weights: [1, 2, 3, 4],
+          bias: [0],
+          weightScales: [1],
+          requant: { multipliers: [1], shift: 1, activation: 'relu', outBits: 8, outScale: 1 },
+        },
         { kind: 'dense', name: 'out', inputSize: 9, outputSize: 4, weights: Array(36).fill(1), bias: [0, 0, 0, 0], weightScales: [1, 1, 1, 1], requant: null },
       ],
     };
@@ -289,7 +365,10 @@ describe('models that do not fit, and parameters out of range', () => {
     const skip: QuantizedModel = { ...deep, layers: deep.layers.map((l, i) => (i === 2 ? { ...l, from: 1 } : l)) as QuantizedModel['layers'] };
     expect(runQuantized(skip, inputs[0]).logits).not.toEqual(runQuantized(deep, inputs[0]).logits); // a real graph
     expect(() => emitPrivateWeightsCircuit(skip, 1, VIS)).toThrow(/reads tensor 1: private weights support a chain of dense layers only/);
-    const linear: QuantizedModel = { ...qa, layers: qa.layers.map((l, i) => (i === 0 && l.requant ? { ...l, requant: { ...l.requant, activation: 'linear' } } : l)) as QuantizedModel['layers'] };
+    const linear: QuantizedModel = {
+      ...qa,
+      layers: qa.layers.map((l, i) => (i === 0 && l.requant ? { ...l, requant: { ...l.requant, activation: 'linear' } } : l)) as QuantizedModel['layers'],
+    };
     expect(() => emitPrivateWeightsCircuit(linear, 1, VIS)).toThrow(/has no activation \(a signed output\)/);
     expect(() => parseQuantizedModel(JSON.parse(JSON.stringify(skip)))).toThrow(/reads tensor 1/);
   });

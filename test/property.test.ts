@@ -53,12 +53,23 @@ function dense(name: string, inputSize: number, outputSize: number, last: boolea
 
 function model(inputShape: number[], bits: number, layers: QLayer[]): QuantizedModel {
   const last = layers[layers.length - 1] as QDense;
-  return { format: 'zkinfer-qmodel', version: 1, name: 'property', input: { shape: inputShape, bits, scale: 1 }, layers, output: { size: last.outputSize, logitScale: 1 }, notes: [] };
+  return {
+    format: 'zkinfer-qmodel',
+    version: 1,
+    name: 'property',
+    input: { shape: inputShape, bits, scale: 1 },
+    layers,
+    output: { size: last.outputSize, logitScale: 1 },
+    notes: [],
+  };
 }
 
 /** MLPs: 1-10 inputs, 0-2 hidden layers of 1-6 units, 2-5 logits. */
 const mlp = fc
-  .record({ bits: fc.integer({ min: 1, max: 8 }), sizes: fc.tuple(fc.integer({ min: 1, max: 10 }), fc.array(fc.integer({ min: 1, max: 6 }), { maxLength: 2 }), fc.integer({ min: 2, max: 5 })) })
+  .record({
+    bits: fc.integer({ min: 1, max: 8 }),
+    sizes: fc.tuple(fc.integer({ min: 1, max: 10 }), fc.array(fc.integer({ min: 1, max: 6 }), { maxLength: 2 }), fc.integer({ min: 2, max: 5 })),
+  })
   .chain(({ bits, sizes: [input, hidden, out] }) => {
     const sizes = [input, ...hidden, out];
     return fc.tuple(...sizes.slice(1).map((n, l) => dense(`d${l}`, sizes[l], n, l === sizes.length - 2))).map((layers) => model([input], bits, layers));
@@ -66,15 +77,33 @@ const mlp = fc
 
 /** conv2d (valid padding, stride 1-2) -> maxpool -> dense, on inputs up to 5x5x2. */
 const cnn = fc
-  .record({ bits: fc.integer({ min: 1, max: 8 }), h: fc.integer({ min: 2, max: 5 }), w: fc.integer({ min: 2, max: 5 }), c: fc.integer({ min: 1, max: 2 }), oc: fc.integer({ min: 1, max: 3 }), k: fc.integer({ min: 1, max: 2 }), s: fc.integer({ min: 1, max: 2 }), out: fc.integer({ min: 2, max: 4 }) })
+  .record({
+    bits: fc.integer({ min: 1, max: 8 }),
+    h: fc.integer({ min: 2, max: 5 }),
+    w: fc.integer({ min: 2, max: 5 }),
+    c: fc.integer({ min: 1, max: 2 }),
+    oc: fc.integer({ min: 1, max: 3 }),
+    k: fc.integer({ min: 1, max: 2 }),
+    s: fc.integer({ min: 1, max: 2 }),
+    out: fc.integer({ min: 2, max: 4 }),
+  })
   .chain(({ bits, h, w, c, oc, k, s, out }) => {
     const conv: Shape3 = [Math.floor((h - k) / s) + 1, Math.floor((w - k) / s) + 1, oc];
     const pool = Math.min(2, conv[0], conv[1]);
     const pooled: Shape3 = [Math.floor((conv[0] - pool) / pool) + 1, Math.floor((conv[1] - pool) / pool) + 1, oc];
     const convLayer = fc.record({
-      kind: fc.constant('conv2d' as const), name: fc.constant('conv'), inShape: fc.constant([h, w, c] as Shape3), outShape: fc.constant(conv),
-      kernelSize: fc.constant([k, k] as [number, number]), strides: fc.constant([s, s] as [number, number]), pads: fc.constant([0, 0, 0, 0] as [number, number, number, number]),
-      depthwise: fc.constant(false), weights: weights(k * k * c * oc), bias: bias(oc), weightScales: fc.constant(Array(oc).fill(1)), requant: requant(oc),
+      kind: fc.constant('conv2d' as const),
+      name: fc.constant('conv'),
+      inShape: fc.constant([h, w, c] as Shape3),
+      outShape: fc.constant(conv),
+      kernelSize: fc.constant([k, k] as [number, number]),
+      strides: fc.constant([s, s] as [number, number]),
+      pads: fc.constant([0, 0, 0, 0] as [number, number, number, number]),
+      depthwise: fc.constant(false),
+      weights: weights(k * k * c * oc),
+      bias: bias(oc),
+      weightScales: fc.constant(Array(oc).fill(1)),
+      requant: requant(oc),
     });
     const poolLayer: QLayer = { kind: 'maxpool', name: 'pool', inShape: conv, outShape: pooled, poolSize: [pool, pool], strides: [pool, pool], requant: null };
     return fc.tuple(convLayer, dense('fc', pooled[0] * pooled[1] * oc, out, true)).map(([cv, fcl]) => model([h, w, c], bits, [cv, poolLayer, fcl]));
@@ -94,7 +123,10 @@ async function circuitMatchesReference(m: QuantizedModel, xs: number[][]): Promi
     const w = await computeWitness(circuit.wasmPath, { x });
     const ref = runQuantized(m, x);
     const at = (offset: number) => Number(fieldToSigned(w[1 + offset]));
-    expect(Array.from({ length: layout.logits }, (_, j) => at(layout.logitsOffset + j)), `logits of ${x}`).toEqual(ref.logits);
+    expect(
+      Array.from({ length: layout.logits }, (_, j) => at(layout.logitsOffset + j)),
+      `logits of ${x}`,
+    ).toEqual(ref.logits);
     expect(at(layout.classIndex), `class of ${x}`).toBe(ref.predicted);
   }
   // One input one past its range: the circuit has no witness (the range check, not the caller, refuses it).
@@ -110,10 +142,22 @@ async function circuitMatchesReference(m: QuantizedModel, xs: number[][]): Promi
 
 describe('circuit witness == runQuantized on random models and inputs', () => {
   it('MLPs (8 models x 10 inputs)', async () => {
-    await fc.assert(fc.asyncProperty(mlp.chain((m) => fc.tuple(fc.constant(m), inputs(m))), ([m, xs]) => circuitMatchesReference(m, xs)), { numRuns: 8, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(
+        mlp.chain((m) => fc.tuple(fc.constant(m), inputs(m))),
+        ([m, xs]) => circuitMatchesReference(m, xs),
+      ),
+      { numRuns: 8, endOnFailure: true },
+    );
   });
 
   it('conv2d + maxpool + dense (4 models x 10 inputs)', async () => {
-    await fc.assert(fc.asyncProperty(cnn.chain((m) => fc.tuple(fc.constant(m), inputs(m))), ([m, xs]) => circuitMatchesReference(m, xs)), { numRuns: 4, endOnFailure: true });
+    await fc.assert(
+      fc.asyncProperty(
+        cnn.chain((m) => fc.tuple(fc.constant(m), inputs(m))),
+        ([m, xs]) => circuitMatchesReference(m, xs),
+      ),
+      { numRuns: 4, endOnFailure: true },
+    );
   });
 });

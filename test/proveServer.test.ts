@@ -41,24 +41,30 @@ async function waitDone(app: FastifyInstance, id: string): Promise<JobStatus> {
 }
 
 const backends: Array<[string, () => Promise<{ prover: ProveBackend; close: () => Promise<void> }>]> = [
-  ['in-process threads (no Redis)', async () => {
-    const prover = new LocalProveBackend({ concurrency: 1, artifactsDir: fx.artifactsDir });
-    return { prover, close: () => prover.close() };
-  }],
-  ['BullMQ on Redis', async () => {
-    const queueName = `http-${randomUUID()}`;
-    const prefix = `zkinfer-test-${randomUUID().slice(0, 8)}`;
-    const prover = new BullProveQueue({ redisUrl: REDIS_URL, queueName, prefix });
-    const worker: ProveWorker = await startProveWorker({ redisUrl: REDIS_URL, queueName, prefix, artifactsDir: fx.artifactsDir });
-    return {
-      prover,
-      close: async () => {
-        await worker.close();
-        await prover.queue.obliterate({ force: true });
-        await prover.close();
-      },
-    };
-  }],
+  [
+    'in-process threads (no Redis)',
+    async () => {
+      const prover = new LocalProveBackend({ concurrency: 1, artifactsDir: fx.artifactsDir });
+      return { prover, close: () => prover.close() };
+    },
+  ],
+  [
+    'BullMQ on Redis',
+    async () => {
+      const queueName = `http-${randomUUID()}`;
+      const prefix = `zkinfer-test-${randomUUID().slice(0, 8)}`;
+      const prover = new BullProveQueue({ redisUrl: REDIS_URL, queueName, prefix });
+      const worker: ProveWorker = await startProveWorker({ redisUrl: REDIS_URL, queueName, prefix, artifactsDir: fx.artifactsDir });
+      return {
+        prover,
+        close: async () => {
+          await worker.close();
+          await prover.queue.obliterate({ force: true });
+          await prover.close();
+        },
+      };
+    },
+  ],
 ];
 
 describe.each(backends)('proving routes with %s', (_name, make) => {
@@ -110,7 +116,10 @@ describe.each(backends)('proving routes with %s', (_name, make) => {
   it('rejects bad requests before queueing anything: 400 with the reason, 404 for unknown ids', async () => {
     const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/prove', payload: payload as object });
     const short = await post({ modelId: fx.model.modelId, input: [1, 2] });
-    expect([short.statusCode, short.json()]).toEqual([400, { error: 'BAD_INPUT', message: expect.stringMatching(/^input: the array has 2 values, expected 8 for input 'dense0_input'/) }]);
+    expect([short.statusCode, short.json()]).toEqual([
+      400,
+      { error: 'BAD_INPUT', message: expect.stringMatching(/^input: the array has 2 values, expected 8 for input 'dense0_input'/) },
+    ]);
     const range = await post({ modelId: fx.model.modelId, input: [0, 0, 0, 0, 0, 0, 0, -1] });
     expect([range.statusCode, range.json().message]).toEqual([400, expect.stringMatching(/^input 'dense0_input'\[7\] = -1 is outside the range \[0, 255\]/)]);
     expect((await post({ modelId: 'xyz', input: [] })).json().error).toBe('BAD_MODEL_ID');
@@ -160,7 +169,10 @@ describe('proving routes with Redis unreachable', () => {
     const res = await app.inject({ method: 'POST', url: '/v1/prove', payload: { modelId: fx.model.modelId, input: randomInputs(1, 8, 8, 9)[0] } });
     expect(res.statusCode).toBe(503);
     expect(res.headers['retry-after']).toBe('5');
-    expect(res.json()).toMatchObject({ error: 'QUEUE_UNAVAILABLE', message: expect.stringMatching(/cannot queue the job: Redis 127\.0\.0\.1:\d+ is not connected \(ECONNREFUSED\)/) });
+    expect(res.json()).toMatchObject({
+      error: 'QUEUE_UNAVAILABLE',
+      message: expect.stringMatching(/cannot queue the job: Redis 127\.0\.0\.1:\d+ is not connected \(ECONNREFUSED\)/),
+    });
     const job = await app.inject('/v1/jobs/abc');
     expect([job.statusCode, job.json().error]).toEqual([503, 'QUEUE_UNAVAILABLE']);
     const health = await app.inject('/healthz');

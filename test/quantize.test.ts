@@ -50,7 +50,13 @@ describe('integer semantics', () => {
     input: { shape: [2], bits: 8, scale: 1 },
     layers: [
       {
-        kind: 'dense', name: 'h', inputSize: 2, outputSize: 2, weights: [3, -2, -1, 1], bias: [5, -7], weightScales: [1, 1],
+        kind: 'dense',
+        name: 'h',
+        inputSize: 2,
+        outputSize: 2,
+        weights: [3, -2, -1, 1],
+        bias: [5, -7],
+        weightScales: [1, 1],
         requant: { multipliers: [3, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 },
       },
       { kind: 'dense', name: 'o', inputSize: 2, outputSize: 2, weights: [1, 0, 0, 1], bias: [0, 0], weightScales: [1, 1], requant: null },

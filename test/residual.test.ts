@@ -29,15 +29,34 @@ beforeAll(async () => {
 const random = (r: () => number, n: number, s: number) => Float32Array.from({ length: n }, () => (r() * 2 - 1) * s);
 
 function dense(r: () => number, name: string, inputSize: number, outputSize: number, activation: FloatActivation, from?: number): FloatDense {
-  return { kind: 'dense', name, inputSize, outputSize, kernel: random(r, inputSize * outputSize, 1 / Math.sqrt(inputSize)), bias: random(r, outputSize, 0.1), activation, ...(from === undefined ? {} : { from }) };
+  return {
+    kind: 'dense',
+    name,
+    inputSize,
+    outputSize,
+    kernel: random(r, inputSize * outputSize, 1 / Math.sqrt(inputSize)),
+    bias: random(r, outputSize, 0.1),
+    activation,
+    ...(from === undefined ? {} : { from }),
+  };
 }
 
 /** A 'same'-padded k x k convolution with stride 1. */
 function conv(r: () => number, name: string, inShape: Shape3, filters: number, k: number, activation: FloatActivation, from?: number): FloatConv2D {
   const p = Math.floor((k - 1) / 2);
   return {
-    kind: 'conv2d', name, inShape, outShape: [inShape[0], inShape[1], filters], kernelSize: [k, k], strides: [1, 1], pads: [p, p, k - 1 - p, k - 1 - p], depthwise: false,
-    kernel: random(r, k * k * inShape[2] * filters, 1 / Math.sqrt(k * k * inShape[2])), bias: random(r, filters, 0.1), activation, ...(from === undefined ? {} : { from }),
+    kind: 'conv2d',
+    name,
+    inShape,
+    outShape: [inShape[0], inShape[1], filters],
+    kernelSize: [k, k],
+    strides: [1, 1],
+    pads: [p, p, k - 1 - p, k - 1 - p],
+    depthwise: false,
+    kernel: random(r, k * k * inShape[2] * filters, 1 / Math.sqrt(k * k * inShape[2])),
+    bias: random(r, filters, 0.1),
+    activation,
+    ...(from === undefined ? {} : { from }),
   };
 }
 
@@ -50,31 +69,49 @@ function models(): Record<string, FloatModel> {
   return {
     // 12 -> dense relu (t1) -> dense linear (t2, signed) -> add(t1, t2) relu (t3) -> dense 4
     mlp: {
-      name: 'residual-mlp', inputShape: [12], notes: [],
+      name: 'residual-mlp',
+      inputShape: [12],
+      notes: [],
       layers: [dense(r, 'h0', 12, 8, 'relu'), dense(r, 'h1', 8, 8, 'linear'), add('res', [1, 2], 8, 'relu'), dense(r, 'out', 8, 4, 'linear')],
     },
     // conv relu (t1) -> conv linear (t2) -> add(t2, t1) linear: a signed sum (t3) -> global average (signed, t4) -> dense 3
     signedCnn: {
-      name: 'residual-signed', inputShape: [5, 5, 2], notes: [],
+      name: 'residual-signed',
+      inputShape: [5, 5, 2],
+      notes: [],
       layers: [
-        conv(r, 'c0', [5, 5, 2], 3, 3, 'relu'), conv(r, 'c1', S, 3, 3, 'linear'), add('res', [2, 1], 75, 'linear'),
-        { kind: 'globalavgpool', name: 'gap', inShape: S }, dense(r, 'out', 3, 3, 'linear'),
+        conv(r, 'c0', [5, 5, 2], 3, 3, 'relu'),
+        conv(r, 'c1', S, 3, 3, 'linear'),
+        add('res', [2, 1], 75, 'linear'),
+        { kind: 'globalavgpool', name: 'gap', inShape: S },
+        dense(r, 'out', 3, 3, 'linear'),
       ],
     },
     // Projection shortcut: conv relu (t1) -> conv linear (t2); 1x1 conv of the INPUT (t3, from 0); add(t2, t3) relu (t4) -> maxpool (t5) -> dense 3
     projection: {
-      name: 'residual-projection', inputShape: [5, 5, 2], notes: [],
+      name: 'residual-projection',
+      inputShape: [5, 5, 2],
+      notes: [],
       layers: [
-        conv(r, 'c0', [5, 5, 2], 3, 3, 'relu'), conv(r, 'c1', S, 3, 3, 'linear'), conv(r, 'proj', [5, 5, 2], 3, 1, 'linear', 0), add('res', [2, 3], 75, 'relu'),
-        { kind: 'maxpool', name: 'pool', inShape: S, outShape: [2, 2, 3], poolSize: [2, 2], strides: [2, 2] }, dense(r, 'out', 12, 3, 'linear'),
+        conv(r, 'c0', [5, 5, 2], 3, 3, 'relu'),
+        conv(r, 'c1', S, 3, 3, 'linear'),
+        conv(r, 'proj', [5, 5, 2], 3, 1, 'linear', 0),
+        add('res', [2, 3], 75, 'relu'),
+        { kind: 'maxpool', name: 'pool', inShape: S, outShape: [2, 2, 3], poolSize: [2, 2], strides: [2, 2] },
+        dense(r, 'out', 12, 3, 'linear'),
       ],
     },
     // Two unsigned tensors added without activation: the sum is unsigned, so a max pool may read it.
     unsignedSum: {
-      name: 'residual-unsigned', inputShape: [4, 4, 1], notes: [],
+      name: 'residual-unsigned',
+      inputShape: [4, 4, 1],
+      notes: [],
       layers: [
-        conv(r, 'c0', [4, 4, 1], 2, 3, 'relu'), conv(r, 'c1', [4, 4, 2], 2, 3, 'relu'), add('res', [1, 2], 32, 'linear'),
-        { kind: 'maxpool', name: 'pool', inShape: [4, 4, 2], outShape: [2, 2, 2], poolSize: [2, 2], strides: [2, 2] }, dense(r, 'out', 8, 2, 'linear'),
+        conv(r, 'c0', [4, 4, 1], 2, 3, 'relu'),
+        conv(r, 'c1', [4, 4, 2], 2, 3, 'relu'),
+        add('res', [1, 2], 32, 'linear'),
+        { kind: 'maxpool', name: 'pool', inShape: [4, 4, 2], outShape: [2, 2, 2], poolSize: [2, 2], strides: [2, 2] },
+        dense(r, 'out', 8, 2, 'linear'),
       ],
     },
   };
@@ -98,7 +135,9 @@ describe('residual models: quantization', () => {
     }
     expect(q.layers[1].kind === 'conv2d' && q.layers[1].requant.activation).toBe('linear');
     expect(q.layers[3].kind === 'globalavgpool' && q.layers[3].requant.activation).toBe('linear');
-    expect(quantized(models().unsignedSum).layers[2].kind === 'add' && (quantized(models().unsignedSum).layers[2] as { requant: { activation: string } }).requant.activation).toBe('relu');
+    expect(quantized(models().unsignedSum).layers[2].kind === 'add' && (quantized(models().unsignedSum).layers[2] as { requant: { activation: string } }).requant.activation).toBe(
+      'relu',
+    );
   });
 
   it('the integer reference tracks the float model and its linear tensors go negative', () => {
@@ -109,7 +148,12 @@ describe('residual models: quantization', () => {
       let negatives = 0;
       for (const x of testInputs(m)) {
         const ref = runQuantized(q, x);
-        const float = Array.from(runFloat(m, x.map((v) => v / 255)));
+        const float = Array.from(
+          runFloat(
+            m,
+            x.map((v) => v / 255),
+          ),
+        );
         ref.logits.forEach((v, j) => (worst = Math.max(worst, Math.abs(v * q.output.logitScale - float[j]))));
         range = Math.max(range, ...float.map(Math.abs));
         negatives += ref.hidden.flat().filter((v) => v < 0).length;
@@ -154,7 +198,10 @@ describe('residual models: circuits', () => {
       for (const x of testInputs(m)) {
         const w = await computeWitness(compiled.circuit.wasmPath, { x });
         const ref = runQuantized(q, x);
-        expect(w.slice(1, 1 + q.output.size).map((v) => Number(fieldToSigned(v))), name).toEqual(ref.logits);
+        expect(
+          w.slice(1, 1 + q.output.size).map((v) => Number(fieldToSigned(v))),
+          name,
+        ).toEqual(ref.logits);
         expect(Number(w[1 + compiled.layout.classIndex])).toBe(ref.predicted);
       }
     });
@@ -184,8 +231,14 @@ describe('residual models: circuits', () => {
       const r = await auditModel(quantized(models()[name]), { artifactsDir: dir });
       expect(r.failures, name).toEqual([]);
       expect(r.expectedNonlinear, name).toBe(r.nonlinear);
-      expect(r.findings.filter((f) => f.kind === 'unused'), name).toEqual([]);
-      expect(r.findings.every((f) => f.allowedBy?.template === 'IsZero'), name).toBe(true);
+      expect(
+        r.findings.filter((f) => f.kind === 'unused'),
+        name,
+      ).toEqual([]);
+      expect(
+        r.findings.every((f) => f.allowedBy?.template === 'IsZero'),
+        name,
+      ).toBe(true);
     }
   });
 
@@ -216,7 +269,10 @@ describe('imported residual models: both import paths, one circuit output', () =
       const fromOnnx = importOnnxModel(tfjsToOnnx(keras), name);
       const outputs: number[][][] = [];
       for (const float of [fromTfjs, fromOnnx]) {
-        expect(float.layers.some((l) => l.kind === 'add'), name).toBe(true);
+        expect(
+          float.layers.some((l) => l.kind === 'add'),
+          name,
+        ).toBe(true);
         const q = quantized(float);
         const compiled = await compileModel(q, { artifactsDir: dir });
         const perInput: number[][] = [];

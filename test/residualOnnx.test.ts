@@ -27,7 +27,17 @@ beforeAll(async () => {
 
 let r = rng(7);
 const rand = (n: number, scale = 1) => Array.from({ length: n }, () => (r() * 2 - 1) * scale);
-const w = (c: OnnxChain, name: string, dims: number[], scale = 0.5) => c.init(floatTensor(name, dims, rand(dims.reduce((a, b) => a * b, 1), scale)));
+const w = (c: OnnxChain, name: string, dims: number[], scale = 0.5) =>
+  c.init(
+    floatTensor(
+      name,
+      dims,
+      rand(
+        dims.reduce((a, b) => a * b, 1),
+        scale,
+      ),
+    ),
+  );
 
 /** NCHW (batch 1) -> channels-last; identity for a [1, N] input. */
 function toHwc(x: Float32Array, dims: number[]): Float32Array {
@@ -63,8 +73,7 @@ async function expectMatchesOrt(bytes: Uint8Array, dims: number[], trials = 6): 
   return { model, inputs };
 }
 
-const summary = (m: FloatModel) =>
-  m.layers.map((l) => [l.kind, l.kind === 'add' ? l.inputs : (l.from ?? null), 'activation' in l ? l.activation : null]);
+const summary = (m: FloatModel) => m.layers.map((l) => [l.kind, l.kind === 'add' ? l.inputs : (l.from ?? null), 'activation' in l ? l.activation : null]);
 
 describe('residual tfjs models written as ONNX: ONNX import = onnxruntime = tfjs import = tfjs predict', () => {
   for (const arch of ['identity', 'projection', 'mlp']) {
@@ -93,7 +102,9 @@ describe('hand-written residual ONNX graphs match onnxruntime', () => {
     c.op('Gemm', [w(c, 'W1', [16, 12]), w(c, 'b1', [16])], [attr.int('transB', 1)], 'fc1').op('Relu', [], [], 'r1');
     const skip = c.current;
     c.op('MatMul', [w(c, 'W2', [16, 16])], [], 'fc2').op('Add', [w(c, 'b2', [16])], [], 'bias2');
-    c.op('Add', [skip], [], 'residual').op('Relu', [], [], 'r2').op('Gemm', [w(c, 'W3', [16, 4]), w(c, 'b3', [4])], [], 'out');
+    c.op('Add', [skip], [], 'residual')
+      .op('Relu', [], [], 'r2')
+      .op('Gemm', [w(c, 'W3', [16, 4]), w(c, 'b3', [4])], [], 'out');
     const { model } = await expectMatchesOrt(c.build(), [1, 12]);
     expect(summary(model)).toEqual([
       ['dense', null, 'relu'],
@@ -107,7 +118,9 @@ describe('hand-written residual ONNX graphs match onnxruntime', () => {
     r = rng(9);
     const c = new OnnxChain('x', [1, 8]);
     c.op('MatMul', [w(c, 'W', [8, 8])], [], 'fc').op('Add', [w(c, 'b', [8]), CURRENT], [], 'bias');
-    c.op('Relu').op('Add', ['x'], [], 'residual').op('Gemm', [w(c, 'G', [8, 3])], [], 'out');
+    c.op('Relu')
+      .op('Add', ['x'], [], 'residual')
+      .op('Gemm', [w(c, 'G', [8, 3])], [], 'out');
     const { model } = await expectMatchesOrt(c.build(), [1, 8]);
     expect(summary(model)).toEqual([
       ['dense', null, 'relu'],
@@ -170,18 +183,42 @@ describe('nodes that do not lead to the output', () => {
     const { model } = await expectMatchesOrt(bytes, [1, 8]);
     expect(model.layers.map((l) => l.name)).toEqual(['fc', 'out']);
     expect(model.layers[0].kind === 'dense' && model.layers[0].activation).toBe('relu');
-    expect(model.notes).toEqual(["node 'dead' (Gemm) does not lead to the graph output and is ignored", "node 'dead_sigmoid' (Sigmoid) does not lead to the graph output and is ignored"]);
+    expect(model.notes).toEqual([
+      "node 'dead' (Gemm) does not lead to the graph output and is ignored",
+      "node 'dead_sigmoid' (Sigmoid) does not lead to the graph output and is ignored",
+    ]);
   });
 });
 
 describe('residual ONNX graphs the IR cannot express are rejected, naming the node', () => {
   it('a Relu whose input the skip Add reads un-activated', () => {
-    expectRejected(afterFc((c, fc) => c.op('Relu', [], [], 'act').op('Add', [fc], [], 'skip')), "node 'act' (Relu)", 'cannot fold the activation into fc', "also read by node 'skip' (Add)");
+    expectRejected(
+      afterFc((c, fc) => c.op('Relu', [], [], 'act').op('Add', [fc], [], 'skip')),
+      "node 'act' (Relu)",
+      'cannot fold the activation into fc',
+      "also read by node 'skip' (Add)",
+    );
   });
 
   it('a BatchNormalization whose input the skip Add reads un-normalized', () => {
-    const bn = (c: OnnxChain) => ['s', 'b', 'm'].map((n) => w(c, n, [8])).concat(c.init(floatTensor('v', [8], rand(8).map((v) => 1 + 0.5 * v))));
-    expectRejected(afterFc((c, fc) => c.op('BatchNormalization', bn(c), [], 'bn').op('Add', [fc], [], 'skip')), "node 'bn' (BatchNormalization)", 'cannot fold the BatchNormalization into fc', "'skip' (Add)");
+    const bn = (c: OnnxChain) =>
+      ['s', 'b', 'm']
+        .map((n) => w(c, n, [8]))
+        .concat(
+          c.init(
+            floatTensor(
+              'v',
+              [8],
+              rand(8).map((v) => 1 + 0.5 * v),
+            ),
+          ),
+        );
+    expectRejected(
+      afterFc((c, fc) => c.op('BatchNormalization', bn(c), [], 'bn').op('Add', [fc], [], 'skip')),
+      "node 'bn' (BatchNormalization)",
+      'cannot fold the BatchNormalization into fc',
+      "'skip' (Add)",
+    );
   });
 
   it('a bias Add whose input passes through an Identity the skip also reads', () => {
@@ -190,12 +227,18 @@ describe('residual ONNX graphs the IR cannot express are rejected, naming the no
         const id = c.op('Identity', [], [], 'id').current;
         c.op('Add', [w(c, 'bias', [8])], [], 'bias').op('Add', [id], [], 'skip');
       }),
-      "node 'bias' (Add)", 'cannot fold the bias into fc', "value 'id_out' is also read by node 'skip' (Add)",
+      "node 'bias' (Add)",
+      'cannot fold the bias into fc',
+      "value 'id_out' is also read by node 'skip' (Add)",
     );
   });
 
   it('an Add of differently shaped values', () => {
-    expectRejected(afterFc((c, fc) => c.op('Gemm', [w(c, 'H', [8, 6])], [], 'six').op('Add', [fc], [], 'skip')), "node 'skip' (Add)", "'six_out' [1, 6] and 'fc_out' [1, 8] have different shapes");
+    expectRejected(
+      afterFc((c, fc) => c.op('Gemm', [w(c, 'H', [8, 6])], [], 'six').op('Add', [fc], [], 'skip')),
+      "node 'skip' (Add)",
+      "'six_out' [1, 6] and 'fc_out' [1, 8] have different shapes",
+    );
   });
 
   it('an Add of a flattened map and a vector (same length, different element order)', () => {
@@ -203,17 +246,33 @@ describe('residual ONNX graphs the IR cannot express are rejected, naming the no
     const c = new OnnxChain('image', [1, 2, 2, 2]);
     c.op('Conv', [w(c, 'k', [2, 2, 1, 1])], [], 'conv').op('Flatten', [], [], 'flat');
     const flat = c.current;
-    c.op('Gemm', [w(c, 'G', [8, 8])], [], 'fc').op('Add', [flat], [], 'skip').op('Gemm', [w(c, 'H', [8, 2])], [], 'out');
+    c.op('Gemm', [w(c, 'G', [8, 8])], [], 'fc')
+      .op('Add', [flat], [], 'skip')
+      .op('Gemm', [w(c, 'H', [8, 2])], [], 'out');
     expectRejected(c.build(), "node 'skip' (Add)", '(a flattened map)', 'different shapes');
   });
 
   it('Concat and Sum of computed values', () => {
-    expectRejected(afterFc((c, fc) => c.op('Concat', [fc], [attr.int('axis', 1)], 'cat')), "node 'cat' (Concat)", 'only Add combines two');
-    expectRejected(afterFc((c, fc) => c.op('Sum', [fc, 'x'], [], 'sum3')), "node 'sum3' (Sum)", '3 computed values');
+    expectRejected(
+      afterFc((c, fc) => c.op('Concat', [fc], [attr.int('axis', 1)], 'cat')),
+      "node 'cat' (Concat)",
+      'only Add combines two',
+    );
+    expectRejected(
+      afterFc((c, fc) => c.op('Sum', [fc, 'x'], [], 'sum3')),
+      "node 'sum3' (Sum)",
+      '3 computed values',
+    );
   });
 
   it('a second graph output taken from inside the graph', () => {
-    expectRejected(afterFc((c) => c.op('Relu', [], [], 'r'), (c) => [c.current, 'fc_out']), '2 outputs');
+    expectRejected(
+      afterFc(
+        (c) => c.op('Relu', [], [], 'r'),
+        (c) => [c.current, 'fc_out'],
+      ),
+      '2 outputs',
+    );
   });
 });
 

@@ -33,11 +33,19 @@ function randomInput(n: number, r: () => number): number[] {
 /** runFloat of the import equals tfjs predict on random inputs; returns the import. */
 async function expectMatchesTfjs(model: tfjs.LayersModel, name: string): Promise<FloatModel> {
   const imported = await loadTfjsLayersModel(await saved(model, name));
-  expect(layerGraphError(imported.layers, imported.inputShape.reduce((a, b) => a * b, 1))).toBeNull();
+  expect(
+    layerGraphError(
+      imported.layers,
+      imported.inputShape.reduce((a, b) => a * b, 1),
+    ),
+  ).toBeNull();
   const r = rng(name.length);
   const outputs: number[][] = [];
   for (let t = 0; t < 6; t++) {
-    const x = randomInput(imported.inputShape.reduce((a, b) => a * b, 1), r);
+    const x = randomInput(
+      imported.inputShape.reduce((a, b) => a * b, 1),
+      r,
+    );
     const expected = predict(tf, model, x);
     const ours = runFloat(imported, x);
     expect(ours.length).toBe(expected.length);
@@ -49,8 +57,7 @@ async function expectMatchesTfjs(model: tfjs.LayersModel, name: string): Promise
   return imported;
 }
 
-const summary = (m: FloatModel) =>
-  m.layers.map((l) => [l.kind, l.name, l.kind === 'add' ? l.inputs : (l.from ?? null), 'activation' in l ? l.activation : null]);
+const summary = (m: FloatModel) => m.layers.map((l) => [l.kind, l.name, l.kind === 'add' ? l.inputs : (l.from ?? null), 'activation' in l ? l.activation : null]);
 
 describe('tfjs functional residual models import and match tfjs predict', () => {
   it('identity shortcut: conv relu -> conv -> add -> relu -> maxpool -> dense', async () => {
@@ -126,20 +133,43 @@ describe('tfjs functional models the IR cannot express are rejected, naming the 
   }
 
   it('Concatenate', async () => {
-    await expectRejected(saved(merged((a, b) => sym(L().concatenate({ name: 'cat' }), [a, b])), 'concat'), 'layer cat (Concatenate)', 'only Add of two tensors');
+    await expectRejected(
+      saved(
+        merged((a, b) => sym(L().concatenate({ name: 'cat' }), [a, b])),
+        'concat',
+      ),
+      'layer cat (Concatenate)',
+      'only Add of two tensors',
+    );
   });
 
   it('Multiply', async () => {
-    await expectRejected(saved(merged((a, b) => sym(L().multiply({ name: 'mul' }), [a, b])), 'mul'), 'layer mul (Multiply)');
+    await expectRejected(
+      saved(
+        merged((a, b) => sym(L().multiply({ name: 'mul' }), [a, b])),
+        'mul',
+      ),
+      'layer mul (Multiply)',
+    );
   });
 
   it('an Add of three tensors', async () => {
-    await expectRejected(saved(merged((a, b, x) => sym(L().add({ name: 'add3' }), [a, b, x])), 'add3'), 'layer add3 (Add) sums 3 tensors (a, b, x)', 'only two');
+    await expectRejected(
+      saved(
+        merged((a, b, x) => sym(L().add({ name: 'add3' }), [a, b, x])),
+        'add3',
+      ),
+      'layer add3 (Add) sums 3 tensors (a, b, x)',
+      'only two',
+    );
   });
 
   it('an Add of two differently shaped tensors', async () => {
     // tfjs refuses to build this model, so edit a saved one: branch b gets 3 units instead of 4.
-    const file = await saved(merged((a, b) => sym(L().add({ name: 'sum' }), [a, b])), 'addshape');
+    const file = await saved(
+      merged((a, b) => sym(L().add({ name: 'sum' }), [a, b])),
+      'addshape',
+    );
     const json = JSON.parse(await readFile(file, 'utf8'));
     json.modelTopology.config.layers.find((l: { name: string }) => l.name === 'b').config.units = 3;
     const specs = json.weightsManifest[0].weights as Array<{ name: string; shape: number[] }>;
@@ -178,13 +208,21 @@ describe('tfjs functional models the IR cannot express are rejected, naming the 
     const h = sym(L().dense({ units: 4, name: 'h' }), x);
     const r = sym(L().activation({ activation: 'relu', name: 'h_relu' }), h);
     const s = sym(L().add({ name: 'sum' }), [sym(L().dense({ units: 4, name: 'g' }), r), h]);
-    await expectRejected(saved(tf.model({ inputs: x, outputs: sym(L().dense({ units: 2, name: 'out' }), s) }), 'badfold'), 'layer h_relu (Activation) cannot be folded into h', 'also read by sum');
+    await expectRejected(
+      saved(tf.model({ inputs: x, outputs: sym(L().dense({ units: 2, name: 'out' }), s) }), 'badfold'),
+      'layer h_relu (Activation) cannot be folded into h',
+      'also read by sum',
+    );
   });
 
   it('a BatchNormalization that cannot fold: its input passes through a Dropout that the add also reads', async () => {
     const x = tf.input({ shape: [4], name: 'x' });
     const d = sym(L().dropout({ rate: 0.1, name: 'drop' }), sym(L().dense({ units: 4, name: 'h' }), x));
     const s = sym(L().add({ name: 'sum' }), [sym(L().batchNormalization({ name: 'bn' }), d), d]);
-    await expectRejected(saved(tf.model({ inputs: x, outputs: sym(L().dense({ units: 2, name: 'out' }), s) }), 'badbn'), 'layer bn (BatchNormalization) cannot be folded into h', 'the output of drop (that is, of h) is also read by sum');
+    await expectRejected(
+      saved(tf.model({ inputs: x, outputs: sym(L().dense({ units: 2, name: 'out' }), s) }), 'badbn'),
+      'layer bn (BatchNormalization) cannot be folded into h',
+      'the output of drop (that is, of h) is also read by sum',
+    );
   });
 });

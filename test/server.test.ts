@@ -72,7 +72,14 @@ describe('routes', () => {
     const res = await post(fx.bundle);
     expect(res.statusCode).toBe(200);
     expect(fx.bundle.outputs).toHaveLength(1);
-    expect(res.json()).toEqual({ valid: true, modelId: fx.model.modelId, keyId: fx.model.modelId, prediction: fx.bundle.prediction, outputs: fx.bundle.outputs, insecureSetup: true });
+    expect(res.json()).toEqual({
+      valid: true,
+      modelId: fx.model.modelId,
+      keyId: fx.model.modelId,
+      prediction: fx.bundle.prediction,
+      outputs: fx.bundle.outputs,
+      insecureSetup: true,
+    });
   });
 
   it('POST /v1/verify: 200 valid:false with a reason for a tampered proof or signal', async () => {
@@ -129,13 +136,36 @@ describe('bad requests are 4xx naming the problem, never 500', () => {
     { name: 'JSON null', send: () => postJson('null'), status: 400, error: 'MALFORMED_BUNDLE', path: '(root)' },
     { name: 'JSON array', send: () => postJson('[1,2]'), status: 400, error: 'MALFORMED_BUNDLE', path: '(root)' },
     { name: 'deeply nested JSON', send: () => postJson(`${'['.repeat(20000)}${']'.repeat(20000)}`), status: 400, error: 'MALFORMED_BUNDLE', path: '(root)' },
-    { name: 'wrong type: number signal', send: () => post({ ...fx.bundle, publicSignals: [1, ...fx.bundle.publicSignals.slice(1)] }), status: 400, error: 'MALFORMED_BUNDLE', path: 'publicSignals[0]' },
+    {
+      name: 'wrong type: number signal',
+      send: () => post({ ...fx.bundle, publicSignals: [1, ...fx.bundle.publicSignals.slice(1)] }),
+      status: 400,
+      error: 'MALFORMED_BUNDLE',
+      path: 'publicSignals[0]',
+    },
     { name: 'wrong type: numeric model id', send: () => post({ ...fx.bundle, modelId: 12345 }), status: 400, error: 'MALFORMED_BUNDLE', path: 'modelId' },
     { name: 'wrong type: proof as string', send: () => post({ ...fx.bundle, proof: 'deadbeef' }), status: 400, error: 'MALFORMED_BUNDLE', path: 'proof' },
     { name: 'missing field', send: () => post({ ...fx.bundle, prediction: undefined }), status: 400, error: 'MALFORMED_BUNDLE', path: 'prediction' },
-    { name: 'hex where decimal', send: () => post({ ...fx.bundle, proof: { ...fx.bundle.proof, pi_a: ['0x1', '2', '1'] } }), status: 400, error: 'MALFORMED_BUNDLE', path: 'proof.pi_a[0]' },
+    {
+      name: 'hex where decimal',
+      send: () => post({ ...fx.bundle, proof: { ...fx.bundle.proof, pi_a: ['0x1', '2', '1'] } }),
+      status: 400,
+      error: 'MALFORMED_BUNDLE',
+      path: 'proof.pi_a[0]',
+    },
     { name: 'unsupported version', send: () => post({ ...fx.bundle, version: 9 }), status: 400, error: 'MALFORMED_BUNDLE', path: 'version' },
-    { name: 'gzip body', send: () => app.inject({ method: 'POST', url: '/v1/verify', payload: gzipSync(JSON.stringify(fx.bundle)), headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } }), status: 415, error: 'UNSUPPORTED_CONTENT_ENCODING' },
+    {
+      name: 'gzip body',
+      send: () =>
+        app.inject({
+          method: 'POST',
+          url: '/v1/verify',
+          payload: gzipSync(JSON.stringify(fx.bundle)),
+          headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        }),
+      status: 415,
+      error: 'UNSUPPORTED_CONTENT_ENCODING',
+    },
     { name: 'unknown route', send: () => app.inject({ method: 'GET', url: '/v1/verify' }), status: 404, error: 'NOT_FOUND' },
     { name: 'bad URL encoding', send: () => app.inject('/v1/models/%E0%A4%A'), status: 400, error: 'FST_ERR_BAD_URL' },
     { name: 'over-long model id', send: () => app.inject(`/v1/models/${'a'.repeat(500)}`), status: 414, error: 'FST_ERR_MAX_PARAM_LENGTH' },
@@ -160,9 +190,30 @@ describe('bad requests are 4xx naming the problem, never 500', () => {
 
   it('every field replaced by a value of the wrong kind gives 200, 400 or 404, never 500', async () => {
     const values: unknown[] = [null, 0, -1, 1.5, 1e308, '', 'x', '-1', '9'.repeat(200), [], {}, [null], true];
-    const paths: Array<Array<string | number>> = [['format'], ['version'], ['protocol'], ['curve'], ['modelId'], ['publicSignals'], ['publicSignals', 0],
-      ['publicSignals', fx.model.layout.total - 1], ['proof'], ['proof', 'pi_a'], ['proof', 'pi_a', 2], ['proof', 'pi_b', 0], ['proof', 'pi_b', 2, 1], ['proof', 'pi_c', 0],
-      ['proof', 'protocol'], ['prediction'], ['prediction', 'class'], ['prediction', 'label'], ['prediction', 'logits'], ['prediction', 'logits', 0], ['prediction', 'scores', 1], ['prediction', 'note']];
+    const paths: Array<Array<string | number>> = [
+      ['format'],
+      ['version'],
+      ['protocol'],
+      ['curve'],
+      ['modelId'],
+      ['publicSignals'],
+      ['publicSignals', 0],
+      ['publicSignals', fx.model.layout.total - 1],
+      ['proof'],
+      ['proof', 'pi_a'],
+      ['proof', 'pi_a', 2],
+      ['proof', 'pi_b', 0],
+      ['proof', 'pi_b', 2, 1],
+      ['proof', 'pi_c', 0],
+      ['proof', 'protocol'],
+      ['prediction'],
+      ['prediction', 'class'],
+      ['prediction', 'label'],
+      ['prediction', 'logits'],
+      ['prediction', 'logits', 0],
+      ['prediction', 'scores', 1],
+      ['prediction', 'note'],
+    ];
     const statuses = new Map<number, number>();
     for (const p of paths) {
       for (const v of values) {
@@ -192,7 +243,10 @@ function slowPost(url: string, body: string, pause: Promise<void>): Promise<{ st
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (text += d))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
     });
     req.on('error', reject);
     req.write(body.slice(0, 100));
@@ -232,10 +286,18 @@ describe('over a real socket', () => {
   it('refuses a gzip-encoded body with 415 over the wire', async () => {
     const server = await startServer({ keysDir: fx.keysDir, port: 0, signals: [] });
     try {
-      const res = await fetch(`${server.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(fx.bundle)) });
+      const res = await fetch(`${server.url}/v1/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: gzipSync(JSON.stringify(fx.bundle)),
+      });
       expect(res.status).toBe(415);
       expect(((await res.json()) as { error: string }).error).toBe('UNSUPPORTED_CONTENT_ENCODING');
-      const identity = await fetch(`${server.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, body: JSON.stringify(fx.bundle) });
+      const identity = await fetch(`${server.url}/v1/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'identity' },
+        body: JSON.stringify(fx.bundle),
+      });
       expect(((await identity.json()) as { valid: boolean }).valid).toBe(true);
     } finally {
       await server.close();

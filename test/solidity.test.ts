@@ -99,7 +99,9 @@ describe('verifyProof in an in-process EVM', () => {
   it('returns true for a real proof (and reports its gas)', async () => {
     const { result, gasUsed, data } = await callVerifier(fx.bundle);
     expect(result).toBe(true);
-    console.log(`verifyProof gas: ${gasUsed} execution, ${gasUsed + BigInt(intrinsicGas(data))} with the transaction's intrinsic gas (${fx.model.key.publicSignals.total} public signals)`);
+    console.log(
+      `verifyProof gas: ${gasUsed} execution, ${gasUsed + BigInt(intrinsicGas(data))} with the transaction's intrinsic gas (${fx.model.key.publicSignals.total} public signals)`,
+    );
   });
 
   it('returns false for a tampered proof point, public signal or a non-canonical signal', async () => {
@@ -124,7 +126,10 @@ describe('call data', () => {
     const toDecimal = (v: unknown): unknown => (Array.isArray(v) ? v.map(toDecimal) : BigInt(v as string).toString());
     const args = verifierCallArgs(fx.bundle);
     expect(toDecimal(literal)).toEqual([args.a, args.b, args.c, args.pubSignals]);
-    const words = encodeVerifyProofCall(fx.bundle).slice(10).match(/.{64}/g)!.map((w) => BigInt(`0x${w}`).toString());
+    const words = encodeVerifyProofCall(fx.bundle)
+      .slice(10)
+      .match(/.{64}/g)!
+      .map((w) => BigInt(`0x${w}`).toString());
     expect(words).toEqual([...args.a, ...args.b.flat(), ...args.c, ...args.pubSignals]);
   });
 

@@ -168,9 +168,7 @@ function emitInference(model: QuantizedModel, bounds: ModelBounds, visibility: V
     const prevBits = tensorBits(sources[0]);
     // Input i of the layer's affine forms: an add reads [a; b], other layers their one source.
     const sig =
-      layer.kind === 'add'
-        ? (i: number) => (i < layer.size ? `${tensorName(sources[0])}[${i}]` : `${tensorName(sources[1])}[${i - layer.size}]`)
-        : (i: number) => `${prev}[${i}]`;
+      layer.kind === 'add' ? (i: number) => (i < layer.size ? `${tensorName(sources[0])}[${i}]` : `${tensorName(sources[1])}[${i - layer.size}]`) : (i: number) => `${prev}[${i}]`;
     out.push('');
     out.push(`    // Layer ${l}: ${layer.name} (${layer.kind}${sources[0] !== l || sources.length > 1 ? `, reads tensor ${sources.join(' + ')}` : ''}), ${n} outputs`);
     if (layer.kind === 'maxpool') {
@@ -247,7 +245,10 @@ export function checkModelShape(model: QuantizedModel): void {
   if (graphError) throw new ZkinferError('BAD_MODEL', graphError);
   const last = model.layers[model.layers.length - 1];
   if (!last || last.kind !== 'dense' || last.requant !== null) {
-    throw new ZkinferError('BAD_MODEL', `the last layer${last ? ` (${last.name}, ${last.kind})` : ''} must be a dense layer without requantization: its accumulators are the logits`);
+    throw new ZkinferError(
+      'BAD_MODEL',
+      `the last layer${last ? ` (${last.name}, ${last.kind})` : ''} must be a dense layer without requantization: its accumulators are the logits`,
+    );
   }
   if (last.outputSize !== model.output.size) throw new ZkinferError('BAD_MODEL', `output.size is ${model.output.size}, the last layer ${last.name} has ${last.outputSize} outputs`);
 }

@@ -12,8 +12,7 @@ import { exists, readJsonFile } from '../util/fs.js';
 import { createProgress } from './progress.js';
 import { openingCommitmentValues } from '../format/opening.js';
 
-const INSECURE_WARNING =
-  'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
+const INSECURE_WARNING = 'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -12,7 +12,19 @@ import { PACKAGE_ROOT, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { graphCosts } from '../graph/cost.js';
 import type { EmitMode } from '../graph/pipeline.js';
 import { size } from '../graph/ir.js';
-import { buildGraphModel, compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, proveGraphBatch, readSample, readSamples, type Graph, type LowerOptions, type Sample } from '../graph/index.js';
+import {
+  buildGraphModel,
+  compileGraphProgram,
+  evaluateAgreement,
+  loadGraph,
+  lowerGraph,
+  proveGraphBatch,
+  readSample,
+  readSamples,
+  type Graph,
+  type LowerOptions,
+  type Sample,
+} from '../graph/index.js';
 import { BUNDLED_MODELS, MNIST_CALIBRATION_SAMPLES } from '../model/index.js';
 import { asciiDigit, loadMnistSplit, MNIST_PIXELS, type DigitSample } from '../model/mnist.js';
 import { finishDemo } from './demo.js';
@@ -60,7 +72,10 @@ function tensorWidths(list: string): NonNullable<LowerOptions['tensors']> {
   for (const item of list.split(',')) {
     const m = /^(.+)=(\d+)(?::(\d+))?$/.exec(item.trim());
     if (!m) fail('BAD_INPUT', `--tensor-bits takes NAME=BITS[:LOOKUP_BITS],..., got ${JSON.stringify(item)}`);
-    widths[m[1]] = { activationBits: intFlag(m[2], `--tensor-bits ${m[1]}`, 2, 24), ...(m[3] !== undefined ? { lookupBits: intFlag(m[3], `--tensor-bits ${m[1]} lookup bits`, 1, 14) } : {}) };
+    widths[m[1]] = {
+      activationBits: intFlag(m[2], `--tensor-bits ${m[1]}`, 2, 24),
+      ...(m[3] !== undefined ? { lookupBits: intFlag(m[3], `--tensor-bits ${m[1]} lookup bits`, 1, 14) } : {}),
+    };
   }
   return widths;
 }
@@ -73,7 +88,9 @@ function lowerOptions(graph: Graph, flags: GraphFlags): LowerOptions {
     ...(flags.bits !== undefined ? { activationBits: intFlag(flags.bits, '--bits', 2, 24) } : {}),
     ...(flags.lookupBits !== undefined ? { lookupBits: intFlag(flags.lookupBits, '--lookup-bits', 1, 14) } : {}),
     ...(flags.tensorBits !== undefined ? { tensors: tensorWidths(flags.tensorBits) } : {}),
-    inputs: Object.fromEntries(graph.inputs.map((i) => [i.name, { ...(scale !== undefined && i.dtype === 'float' ? { scale } : {}), ...(inputBits !== undefined ? { bits: inputBits } : {}) }])),
+    inputs: Object.fromEntries(
+      graph.inputs.map((i) => [i.name, { ...(scale !== undefined && i.dtype === 'float' ? { scale } : {}), ...(inputBits !== undefined ? { bits: inputBits } : {}) }]),
+    ),
   };
 }
 
@@ -85,7 +102,8 @@ export function visibilityOf(flags: GraphFlags): Visibility {
 function modelFile(model: string): string {
   const bundled = BUNDLED_MODELS[model];
   if (bundled) return path.join(PACKAGE_ROOT, bundled.modelJson);
-  if (!model.endsWith('.json') && !model.endsWith('.onnx')) fail('NOT_FOUND', `unknown model '${model}': use one of ${Object.keys(BUNDLED_MODELS).join(', ')}, a tfjs model.json or an .onnx file`);
+  if (!model.endsWith('.json') && !model.endsWith('.onnx'))
+    fail('NOT_FOUND', `unknown model '${model}': use one of ${Object.keys(BUNDLED_MODELS).join(', ')}, a tfjs model.json or an .onnx file`);
   return path.resolve(model);
 }
 
@@ -96,7 +114,8 @@ export function digitSamples(graph: Graph, digits: DigitSample[]): Sample[] {
   const input = graph.inputs[0];
   const n = graph.inputs.length === 1 ? size(input.shape) : 0;
   if (n !== MNIST_PIXELS) fail('BAD_INPUT', `MNIST digits are ${MNIST_PIXELS} pixels; this model's inputs are ${graph.inputs.map((i) => `'${i.name}' [${i.shape}]`).join(', ')}`);
-  if (input.dtype !== 'int') fail('BAD_INPUT', `MNIST digits are integer pixels; input '${input.name}' of this model is ${input.dtype} (declare its encoding, src/graph/metadata.ts)`);
+  if (input.dtype !== 'int')
+    fail('BAD_INPUT', `MNIST digits are integer pixels; input '${input.name}' of this model is ${input.dtype} (declare its encoding, src/graph/metadata.ts)`);
   return digits.map((d) => new Map([[input.name, Float64Array.from(d.pixels)]]));
 }
 
@@ -105,7 +124,11 @@ export async function loadWithCalibration(flags: GraphFlags, loaded?: Graph) {
   let calibration: Sample[];
   if (flags.calibration) calibration = await readSamples(graph, flags.calibration);
   else if (flags.model in BUNDLED_MODELS) calibration = digitSamples(graph, loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES));
-  else fail('BAD_INPUT', `${flags.model} needs --calibration FILE: inputs in the model's own units (a JSON array of samples, or one sample: a flat array, {name: array}, or EZKL's input.json)`);
+  else
+    fail(
+      'BAD_INPUT',
+      `${flags.model} needs --calibration FILE: inputs in the model's own units (a JSON array of samples, or one sample: a flat array, {name: array}, or EZKL's input.json)`,
+    );
   return { graph, calibration, options: { ...lowerOptions(graph, flags), privateWeights: weightsVisibility(flags).weights === 'private' } };
 }
 
@@ -137,7 +160,12 @@ export async function graphCompileCommand(flags: GraphFlags): Promise<void> {
   printAgreement(evaluateAgreement(graph, program, calibration), 'calibration samples');
   if (flags.model in BUNDLED_MODELS) {
     const test = loadMnistSplit().test;
-    const acc = evaluateAgreement(graph, program, digitSamples(graph, test), test.map((d) => d.label)).accuracy!;
+    const acc = evaluateAgreement(
+      graph,
+      program,
+      digitSamples(graph, test),
+      test.map((d) => d.label),
+    ).accuracy!;
     out(`accuracy   float ${(100 * acc.float).toFixed(2)}%, quantized ${(100 * acc.quantized).toFixed(2)}% on ${test.length} held-out digits`);
   }
   out(`circuit    ${compiled.circuit.constraints} constraints, ${compiled.circuit.wires} wires, ${compiled.layout.total} public signals`);
@@ -167,8 +195,7 @@ export async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
   }
 }
 
-const INSECURE_WARNING =
-  'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
+const INSECURE_WARNING = 'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
 
 function describeModel(model: Awaited<ReturnType<typeof buildFromFlags>>['model']): void {
   out(`circuit    ${model.circuit.constraints} constraints, ${model.layout.total} public signals`);
@@ -214,7 +241,12 @@ export async function graphProveCommand(flags: GraphFlags & WeightsFlags & { inp
   }
   // Read the samples before the (slow) setup, so a bad file fails at once.
   const graph = await loadModelGraph(flags.model);
-  const samples = flags.mnistIndex !== undefined ? digitSamples(graph, [heldOutDigit(flags.mnistIndex)]) : flags.input ? [await readSample(graph, flags.input)] : await readSamples(graph, flags.batch!, 'batch input');
+  const samples =
+    flags.mnistIndex !== undefined
+      ? digitSamples(graph, [heldOutDigit(flags.mnistIndex)])
+      : flags.input
+        ? [await readSample(graph, flags.input)]
+        : await readSamples(graph, flags.batch!, 'batch input');
   if (flags.batch && samples.length < 2) fail('BAD_INPUT', `batch file ${flags.batch} must hold at least 2 samples`);
   const { model } = await buildFromFlags({ ...flags, batchSize: samples.length }, graph);
   const { bundle, openings } = await proveGraphBatch(model, samples, await graphWeightsOptions(flags, model.program));
@@ -224,7 +256,13 @@ export async function graphProveCommand(flags: GraphFlags & WeightsFlags & { inp
     await writeFileAtomic(openingFile, JSON.stringify(openings, null, 2));
     process.stderr.write(`input openings (input + salt: SECRET, keep them to check the commitments) written to ${openingFile}\n`);
   }
-  for (const o of bundle.outputs ?? []) out(`output     ${o.name} [${o.shape}]: ${o.values.slice(0, 16).map((v) => v.toPrecision(4)).join(' ')}${o.values.length > 16 ? ' ...' : ''}`);
+  for (const o of bundle.outputs ?? [])
+    out(
+      `output     ${o.name} [${o.shape}]: ${o.values
+        .slice(0, 16)
+        .map((v) => v.toPrecision(4))
+        .join(' ')}${o.values.length > 16 ? ' ...' : ''}`,
+    );
   const classes = (bundle.items ?? [bundle.prediction]).map((p) => p.class).filter((c) => c !== undefined);
   if (classes.length) out(`class${classes.length > 1 ? 'es' : ''}      ${classes.join(', ')}`);
   if (bundle.weightsCommitment) out(`model id   ${bundle.modelId} (weights commitment ${bundle.weightsCommitment})`);

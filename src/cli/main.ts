@@ -17,24 +17,41 @@ const modelOption = () =>
 const common = (cmd: Command) =>
   cmd
     .addOption(modelOption())
-    .option('--calibration <file>', "calibration inputs in the model's own units (array of samples, {name: array}, or EZKL input.json): floats, or integers for an input with a declared integer encoding (the bundled models' pixels; default for them: 1,000 training digits)")
+    .option(
+      '--calibration <file>',
+      "calibration inputs in the model's own units (array of samples, {name: array}, or EZKL input.json): floats, or integers for an input with a declared integer encoding (the bundled models' pixels; default for them: 1,000 training digits)",
+    )
     .option('--input-scale <x>', 'float inputs: real value of one input integer (default: calibrated range / 2^(bits-1))')
     .option('--input-bits <n>', 'width of the input integers (float default 12, signed; int default: the declared width, else from calibration)')
     .option('--bits <n>', 'width of requantized activations (default 8)')
     .option('--lookup-bits <n>', 'input width of nonlinear-function tables (default 8)')
     .option('--tensor-bits <list>', 'per-tensor widths, NAME=BITS[:LOOKUP_BITS],... (NAME: a node or the tensor it makes)')
     .option('--class', 'also prove the argmax of the first output as the class (default: when the graph ends in Softmax or the model declares class labels)')
-    .addOption(new Option('--emit <mode>', 'graph models: circom compiles the whole circuit; linked compiles each gadget once and links them in TypeScript (for big models); auto links above 100k linear-form terms').choices(['circom', 'linked', 'auto']).default('auto'))
+    .addOption(
+      new Option(
+        '--emit <mode>',
+        'graph models: circom compiles the whole circuit; linked compiles each gadget once and links them in TypeScript (for big models); auto links above 100k linear-form terms',
+      )
+        .choices(['circom', 'linked', 'auto'])
+        .default('auto'),
+    )
     .option('--artifacts <dir>', 'artifacts/cache directory (default: $ZKINFER_ARTIFACTS, else ./artifacts in the working directory)')
     .option('--private-input', 'keep the input private; publish a salted Poseidon commitment to it instead')
     .option('--class-only', 'publish only the predicted class, not the logits')
-    .addOption(new Option('--weights <mode>', 'constant: weights baked into the circuit; private: one circuit for any weights of the architecture, model id = their commitment').choices(['constant', 'private']).default('constant'))
+    .addOption(
+      new Option('--weights <mode>', 'constant: weights baked into the circuit; private: one circuit for any weights of the architecture, model id = their commitment')
+        .choices(['constant', 'private'])
+        .default('constant'),
+    )
     .option('-q, --quiet', 'no progress output');
 
 /** Split models: compile, setup and prove a chain of chunk circuits (src/graph/split.ts). */
 const splittable = (cmd: Command) =>
   cmd
-    .option('--split <tensors>', 'cut the model at these tensors (comma-separated, in graph order) into chunks proved separately and chained by input/output commitments; auto: cuts from --chunk-constraints')
+    .option(
+      '--split <tensors>',
+      'cut the model at these tensors (comma-separated, in graph order) into chunks proved separately and chained by input/output commitments; auto: cuts from --chunk-constraints',
+    )
     .option('--chunk-constraints <n>', 'with --split auto: estimated constraint budget per chunk');
 
 const program = new Command('zkinfer')
@@ -62,26 +79,29 @@ splittable(common(program.command('setup').description('Groth16 setup for the mo
 
 splittable(common(program.command('prove').description('prove one inference and write a proof bundle')))
   .option('--workers <n>', 'with --split: prove the chunks at once on n prover threads (default 0: one after another)')
-  .option('--input <file>', 'one sample in the model\'s units (flat array, {name: array}, or EZKL input.json; the bundled models: 784 integer pixels 0..255)')
+  .option('--input <file>', "one sample in the model's units (flat array, {name: array}, or EZKL input.json; the bundled models: 784 integer pixels 0..255)")
   .option('--mnist-index <n>', 'use held-out MNIST digit n as the input')
   .option('--batch <file>', 'JSON array of k inputs: one proof for all k inferences (a circuit of k copies)')
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('-o, --out <file>', 'where to write the bundle', 'proof.json')
-  .option('--weights-file <file>', 'with --weights private: another model (.onnx or model.json) of the same architecture whose weights to prove with, quantized at the circuit\'s scales (default: the --model\'s)')
+  .option(
+    '--weights-file <file>',
+    "with --weights private: another model (.onnx or model.json) of the same architecture whose weights to prove with, quantized at the circuit's scales (default: the --model's)",
+  )
   .option('--weights-salt <n>', 'with --weights private: the secret salt of the weights commitment (see commit-weights)')
   .action((flags) => (isSplit(flags) ? splitProveCommand(flags) : graphProveCommand(flags)));
 
 // The same lowering flags as compile: the circuit's public scales (and so the commitment's tag) come from them.
-common(program.command('commit-weights').description('print the weights commitment (the model id of --weights private proofs) of a model\'s weights under a salt'))
-  .option('--weights-file <file>', 'another model of the same architecture whose weights to commit to (default: the --model\'s)')
+common(program.command('commit-weights').description("print the weights commitment (the model id of --weights private proofs) of a model's weights under a salt"))
+  .option('--weights-file <file>', "another model of the same architecture whose weights to commit to (default: the --model's)")
   .option('--weights-salt <n>', 'decimal salt (default: a fresh random salt, printed)')
   .action(graphCommitWeightsCommand);
 
 program
   .command('verify')
-  .description('verify a proof bundle (or a split model\'s chain bundle); exit 0 if valid, 1 if not (with the reason), 2 if the bundle or key is malformed')
+  .description("verify a proof bundle (or a split model's chain bundle); exit 0 if valid, 1 if not (with the reason), 2 if the bundle or key is malformed")
   .argument('<bundle>', 'proof bundle JSON file')
-  .option('-k, --key <file>', 'verification key, or chain key (default: looked up by the bundle\'s model id under artifacts/keys/by-id, or chain id under artifacts/keys/chains)')
+  .option('-k, --key <file>', "verification key, or chain key (default: looked up by the bundle's model id under artifacts/keys/by-id, or chain id under artifacts/keys/chains)")
   .option('--artifacts <dir>', 'artifacts directory holding keys/by-id')
   .option('--json', 'print the full verdict as JSON')
   .action(async (file: string, flags) => {
@@ -126,7 +146,7 @@ program
 
 program
   .command('export-verifier')
-  .description('write a Solidity Groth16 verifier contract for a key (rendered with snarkjs\'s template from the key alone)')
+  .description("write a Solidity Groth16 verifier contract for a key (rendered with snarkjs's template from the key alone)")
   .requiredOption('-k, --key <key>', 'verification key file, or a model id filed under artifacts/keys/by-id')
   .requiredOption('-o, --out <file>', 'where to write the .sol file')
   .option('--contract-name <name>', 'Solidity contract name', 'Groth16Verifier')
@@ -141,7 +161,9 @@ program
   .option('-o, --out <file>', 'write to a file instead of stdout')
   .action(exportCalldataCommand);
 
-common(program.command('store-model').description('set the model up (cached) and file it under artifacts/models/by-id so prove workers sharing the artifacts directory can prove it'))
+common(
+  program.command('store-model').description('set the model up (cached) and file it under artifacts/models/by-id so prove workers sharing the artifacts directory can prove it'),
+)
   .option('--ptau <file>', 'ceremony powers-of-tau file (as for setup)')
   .option('--batch <k>', 'inferences per proof')
   .action(storeModelCommand);

@@ -33,7 +33,15 @@ function onStop(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<Node
 }
 
 /** `zkinfer worker`: pull prove jobs from Redis until SIGINT/SIGTERM, then finish the active ones. */
-export async function workerCommand(flags: { redis: string; concurrency: string; queue: string; prefix?: string; artifacts?: string; lockDuration?: string; quiet?: boolean }): Promise<void> {
+export async function workerCommand(flags: {
+  redis: string;
+  concurrency: string;
+  queue: string;
+  prefix?: string;
+  artifacts?: string;
+  lockDuration?: string;
+  quiet?: boolean;
+}): Promise<void> {
   const worker = await startProveWorker({
     redisUrl: flags.redis,
     queueName: flags.queue,
@@ -54,7 +62,17 @@ export async function workerCommand(flags: { redis: string; concurrency: string;
 }
 
 /** `zkinfer serve-prover`: the verification server plus POST /v1/prove and GET /v1/jobs/:id. */
-export async function serveProverCommand(flags: { keys?: string; artifacts?: string; port: string; host: string; redis?: string; queue: string; prefix?: string; concurrency: string; quiet?: boolean }): Promise<void> {
+export async function serveProverCommand(flags: {
+  keys?: string;
+  artifacts?: string;
+  port: string;
+  host: string;
+  redis?: string;
+  queue: string;
+  prefix?: string;
+  concurrency: string;
+  quiet?: boolean;
+}): Promise<void> {
   let prover: ProveBackend;
   if (flags.redis) {
     const queue = new BullProveQueue({ redisUrl: flags.redis, queueName: flags.queue, prefix: flags.prefix });

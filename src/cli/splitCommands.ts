@@ -24,7 +24,8 @@ function splitOptions(flags: GraphFlags): SplitOptions {
   const split = flags.split!.trim();
   let chunkConstraints: number | undefined;
   if (flags.chunkConstraints !== undefined) {
-    if (!/^\d+$/.test(flags.chunkConstraints) || Number(flags.chunkConstraints) < 1) fail('BAD_INPUT', `--chunk-constraints must be a positive integer, got ${JSON.stringify(flags.chunkConstraints)}`);
+    if (!/^\d+$/.test(flags.chunkConstraints) || Number(flags.chunkConstraints) < 1)
+      fail('BAD_INPUT', `--chunk-constraints must be a positive integer, got ${JSON.stringify(flags.chunkConstraints)}`);
     chunkConstraints = Number(flags.chunkConstraints);
     if (split !== 'auto') fail('BAD_INPUT', '--chunk-constraints is the budget of --split auto; with named cuts leave it out');
   }
@@ -62,7 +63,11 @@ async function compileFromFlags(flags: GraphFlags) {
 function describeChunks(circuits: Awaited<ReturnType<typeof compileFromFlags>>['circuits']): void {
   const { split, chunks } = circuits;
   out(`split      ${chunks.length} chunks at ${split.cuts.join(', ')}`);
-  chunks.forEach((c, j) => out(`chunk ${j + 1}    ${c.circuit.constraints} constraints (estimated ${split.estimates[j]}), ${c.layout.total} public signals${c.linked ? ' (linked)' : ''}: ${c.program.inputs.map((i) => i.name).join(', ')} -> ${c.program.outputs.map((o) => o.name).join(', ')}`));
+  chunks.forEach((c, j) =>
+    out(
+      `chunk ${j + 1}    ${c.circuit.constraints} constraints (estimated ${split.estimates[j]}), ${c.layout.total} public signals${c.linked ? ' (linked)' : ''}: ${c.program.inputs.map((i) => i.name).join(', ')} -> ${c.program.outputs.map((o) => o.name).join(', ')}`,
+    ),
+  );
 }
 
 export async function splitCompileCommand(flags: GraphFlags): Promise<void> {
@@ -96,7 +101,8 @@ export async function splitProveCommand(flags: GraphFlags & { ptau?: string; inp
   if (flags.batch !== undefined) fail('BAD_INPUT', 'a split model proves one inference per chain: use --input FILE or --mnist-index N, not --batch');
   if ((flags.input === undefined) === (flags.mnistIndex === undefined)) fail('BAD_INPUT', 'prove a split model with one of --input FILE or --mnist-index N');
   const workers = flags.workers === undefined ? 0 : Number(flags.workers);
-  if (!Number.isInteger(workers) || workers < 0 || workers > 64) fail('BAD_INPUT', `--workers must be an integer from 0 (prove here, one chunk after another) to 64, got ${JSON.stringify(flags.workers)}`);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64)
+    fail('BAD_INPUT', `--workers must be an integer from 0 (prove here, one chunk after another) to 64, got ${JSON.stringify(flags.workers)}`);
   const graph = await loadModelGraph(flags.model);
   const sample = flags.input ? await readSample(graph, flags.input) : digitSamples(graph, [heldOutDigit(flags.mnistIndex!)])[0];
   const model = await buildSplit(flags);
@@ -109,7 +115,13 @@ export async function splitProveCommand(flags: GraphFlags & { ptau?: string; inp
     await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
     if (inputOpening) process.stderr.write(`input commitment salt (SECRET): ${inputOpening.salt}\n`);
     const last = bundle.links[bundle.links.length - 1];
-    for (const o of last.outputs ?? []) out(`output     ${o.name} [${o.shape}]: ${o.values.slice(0, 16).map((v) => v.toPrecision(4)).join(' ')}${o.values.length > 16 ? ' ...' : ''}`);
+    for (const o of last.outputs ?? [])
+      out(
+        `output     ${o.name} [${o.shape}]: ${o.values
+          .slice(0, 16)
+          .map((v) => v.toPrecision(4))
+          .join(' ')}${o.values.length > 16 ? ' ...' : ''}`,
+      );
     if (last.prediction.class !== undefined) out(`class      ${last.prediction.class}`);
     out(`proof written to ${flags.out} (${bundle.links.length} chunk proofs)`);
   } finally {
@@ -128,7 +140,8 @@ export async function verifyChainCommand(bundle: unknown, flags: { key?: string;
   if (flags.key) key = await readJsonFile(flags.key, 'chain key', 'BAD_KEY');
   else {
     const id = (bundle as { chainId?: unknown }).chainId;
-    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id)) throw new ZkinferError('BAD_BUNDLE', 'malformed chain proof bundle: chainId: missing or not a 64-digit hex id (pass --key to verify anyway)');
+    if (typeof id !== 'string' || !/^[0-9a-f]{64}$/.test(id))
+      throw new ZkinferError('BAD_BUNDLE', 'malformed chain proof bundle: chainId: missing or not a 64-digit hex id (pass --key to verify anyway)');
     const file = path.join(chainDir(flags.artifacts), `${id}.json`);
     if (!(await exists(file))) throw new ZkinferError('NOT_FOUND', `no chain key for chain ${id.slice(0, 16)}… under ${chainDir(flags.artifacts)} (pass --key)`);
     key = (await readJsonFile(file, 'chain key', 'BAD_KEY')) as ChainKey;
@@ -137,7 +150,9 @@ export async function verifyChainCommand(bundle: unknown, flags: { key?: string;
   if (flags.json) out(JSON.stringify(result));
   else if (result.valid) {
     const p = result.output!.prediction;
-    out(`VALID: chain ${result.chainId!.slice(0, 16)}… (${result.links!.length} chunks) ${p.class !== undefined ? `predicts class ${p.class}` : `outputs ${p.logits.slice(0, 10).join(' ')}${p.logits.length > 10 ? ' ...' : ''}`}`);
+    out(
+      `VALID: chain ${result.chainId!.slice(0, 16)}… (${result.links!.length} chunks) ${p.class !== undefined ? `predicts class ${p.class}` : `outputs ${p.logits.slice(0, 10).join(' ')}${p.logits.length > 10 ? ' ...' : ''}`}`,
+    );
   } else out(`INVALID: ${result.reason}`);
   return result.valid ? 0 : 1;
 }

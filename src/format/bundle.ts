@@ -23,7 +23,10 @@ const signedDecimal = z.string().regex(/^(0|-?[1-9]\d*)$/, 'expected a canonical
 // (zod runs refinements after a failed regex too: only compare what parses.)
 const coordinate = decimal.refine((s) => !DECIMAL.test(s) || BigInt(s) < BASE_Q, 'expected a canonical coordinate (below the base field modulus q)');
 // (Arrays with a refinement rather than tuples, so the type stays snarkjs's string[].)
-const g1Point = z.array(coordinate).length(3).refine((p) => p[2] === '1', { message: 'expected "1": an affine point has z = 1', path: [2] });
+const g1Point = z
+  .array(coordinate)
+  .length(3)
+  .refine((p) => p[2] === '1', { message: 'expected "1": an affine point has z = 1', path: [2] });
 const g2Point = z
   .array(z.array(coordinate).length(2))
   .length(3)
@@ -61,13 +64,19 @@ export const bundleSchema = z.strictObject({
   /** The prediction (for a batch proof: of the first item). */
   prediction: predictionSchema,
   /** Graph models: every graph output, dequantized from the proved integers. */
-  outputs: z.array(z.strictObject({ name: z.string(), shape: z.array(z.number().int().nonnegative()), values: z.array(z.number()) })).min(1).optional(),
+  outputs: z
+    .array(z.strictObject({ name: z.string(), shape: z.array(z.number().int().nonnegative()), values: z.array(z.number()) }))
+    .min(1)
+    .optional(),
   /** Batch proofs only: every item's prediction, in order. */
   items: z.array(predictionSchema).min(2).optional(),
   /** Private-input proofs only: each item's salted Poseidon commitment to its input (decimal). */
   inputCommitments: z.array(decimal).min(1).optional(),
   /** Private-weights proofs only: the key's id (modelId is then the weights commitment, in hex). */
-  keyId: z.string().regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex SHA-256').optional(),
+  keyId: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expected a 64-digit hex SHA-256')
+    .optional(),
   /** Private-weights proofs only: the proved weights commitment (decimal). */
   weightsCommitment: decimal.optional(),
 });

@@ -47,10 +47,12 @@ export function parseChainKey(value: unknown): ChainKey {
     const l = key.publicSignals;
     const last = j === chain.chunks.length - 1;
     if (l.batch !== 1) throw bad(`chunks[${j}]: a chunk proves one inference (batch 1)`);
-    if (!last && (l.outputCommitmentIndex === undefined || l.logits !== 0 || l.classIndex >= 0)) throw bad(`chunks[${j}]: every chunk but the last commits its outputs (and makes none public)`);
+    if (!last && (l.outputCommitmentIndex === undefined || l.logits !== 0 || l.classIndex >= 0))
+      throw bad(`chunks[${j}]: every chunk but the last commits its outputs (and makes none public)`);
     if (last && l.outputCommitmentIndex !== undefined) throw bad(`chunks[${j}]: the last chunk's outputs are the model's, not committed`);
     if (j > 0 && (l.visibility.input !== 'private' || l.commitmentIndex < 0)) throw bad(`chunks[${j}]: every chunk but the first takes a committed (private) input`);
-    if (j > 0 && chain.chunks[j - 1].model.outputSize !== key.model.inputShape.reduce((a, b) => a * b, 1)) throw bad(`chunks[${j}]: its input size differs from chunks[${j - 1}]'s output size`);
+    if (j > 0 && chain.chunks[j - 1].model.outputSize !== key.model.inputShape.reduce((a, b) => a * b, 1))
+      throw bad(`chunks[${j}]: its input size differs from chunks[${j - 1}]'s output size`);
   });
   return chain;
 }

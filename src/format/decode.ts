@@ -22,7 +22,7 @@ export interface GraphOutputValues {
   values: number[];
 }
 
-export const GRAPH_NOTE = 'outputs = proved integers x each output\'s scale (key.model.outputs); class = first index of the maximum, when the key has one';
+export const GRAPH_NOTE = "outputs = proved integers x each output's scale (key.model.outputs); class = first index of the maximum, when the key has one";
 
 /** Split a graph model's output integers into its named outputs, dequantized. */
 export function graphOutputs(key: ZkinferKey, ints: bigint[]): GraphOutputValues[] | undefined {
@@ -74,7 +74,13 @@ export function decodePublicSignals(key: ZkinferKey, publicSignals: string[]): D
 }
 
 /** The bundle's convenience fields (prediction, items, input commitments) as the proved signals imply them. */
-export function bundleClaims(decoded: DecodedOutput): { prediction: Prediction; outputs?: GraphOutputValues[]; items?: Prediction[]; inputCommitments?: string[]; weightsCommitment?: string } {
+export function bundleClaims(decoded: DecodedOutput): {
+  prediction: Prediction;
+  outputs?: GraphOutputValues[];
+  items?: Prediction[];
+  inputCommitments?: string[];
+  weightsCommitment?: string;
+} {
   const commitments = decoded.items.map((i) => i.inputCommitment).filter((c): c is string => c !== undefined);
   return {
     prediction: decoded.prediction,

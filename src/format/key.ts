@@ -67,7 +67,10 @@ export const keySchema = z.strictObject({
     constraints: z.number().int().nonnegative(),
     notes: z.array(z.string()),
     /** Graph models: each graph input's integer encoding (integer in [lo, hi], real = integer * scale). */
-    inputs: z.array(ioSchema.extend({ lo: z.number().int(), hi: z.number().int() })).min(1).optional(),
+    inputs: z
+      .array(ioSchema.extend({ lo: z.number().int(), hi: z.number().int() }))
+      .min(1)
+      .optional(),
     /** Graph models: the proved outputs (the "logits" signals are their integers, concatenated in order). */
     outputs: z.array(ioSchema).min(1).optional(),
   }),
@@ -90,7 +93,10 @@ export const keySchema = z.strictObject({
     vk_gamma_2: g2,
     vk_delta_2: g2,
     /** snarkjs precomputes e(alpha, beta) into exported keys; its verifier does not read it. */
-    vk_alphabeta_12: z.array(z.array(z.array(decimal).length(2)).length(3)).length(2).optional(),
+    vk_alphabeta_12: z
+      .array(z.array(z.array(decimal).length(2)).length(3))
+      .length(2)
+      .optional(),
     IC: z.array(g1).min(1),
   }),
 });

@@ -27,7 +27,8 @@ export function modelIdProblem(key: ZkinferKey, keyId: string, bundle: ProofBund
     if (bundle.keyId !== undefined) return 'keyId is only used by private-weights proofs; this key has constant weights';
     return bundle.modelId === keyId ? null : `bundle is for model ${short(bundle.modelId)}, the key is for model ${short(keyId)}`;
   }
-  if (bundle.keyId !== keyId) return bundle.keyId === undefined ? 'a private-weights bundle must name its key (keyId)' : `bundle is for key ${short(bundle.keyId)}, this key is ${short(keyId)}`;
+  if (bundle.keyId !== keyId)
+    return bundle.keyId === undefined ? 'a private-weights bundle must name its key (keyId)' : `bundle is for key ${short(bundle.keyId)}, this key is ${short(keyId)}`;
   const index = key.publicSignals.weightsCommitmentIndex;
   if (index === undefined) return 'the key is for private weights but has no weights commitment in its layout';
   const signal = bundle.publicSignals[index];

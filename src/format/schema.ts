@@ -6,8 +6,6 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, what: string,
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const where = issue.path.length
-    ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('')
-    : '(root)';
+  const where = issue.path.length ? issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i ? '.' : ''}${String(p)}`)).join('') : '(root)';
   throw new ZkinferError(code, `malformed ${what}: ${where}: ${issue.message}`);
 }

@@ -88,6 +88,11 @@ export function graphCosts(program: QProgram): string[] {
     `inputs: ${inputs} constraints (range checks)`,
     ...(weights ? [`private weights: ${weights} constraints (range checks; the commitment is not included)`] : []),
     ...(outputs ? [`outputs: ${outputs} constraints (output assignments circom cannot fold)`] : []),
-    ...nodes.map((n) => `${n.node}: ${n.constraints} constraints (${Object.entries(n.gadgets).map(([t, k]) => `${k} x ${t}`).join(', ')})`),
+    ...nodes.map(
+      (n) =>
+        `${n.node}: ${n.constraints} constraints (${Object.entries(n.gadgets)
+          .map(([t, k]) => `${k} x ${t}`)
+          .join(', ')})`,
+    ),
   ];
 }

@@ -103,4 +103,3 @@ export function enforcedRanges(prims: readonly Prim[]): (f: Form) => Interval | 
   };
   return ofForm;
 }
-

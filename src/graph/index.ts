@@ -26,7 +26,17 @@ export async function readSamples(graph: Graph, file: string, what = 'calibratio
   return parseCalibrationFile(await readJsonFile(file, what, 'BAD_INPUT'), graph.inputs, `${what} ${file}`);
 }
 
-export { buildGraphModel, compileGraphProgram, setupGraphCircuit, proveGraph, proveGraphBatch, graphWeightsCommitment, type GraphModel, type GraphCircuit, type GraphWeightsOptions } from './pipeline.js';
+export {
+  buildGraphModel,
+  compileGraphProgram,
+  setupGraphCircuit,
+  proveGraph,
+  proveGraphBatch,
+  graphWeightsCommitment,
+  type GraphModel,
+  type GraphCircuit,
+  type GraphWeightsOptions,
+} from './pipeline.js';
 export { weightsFromConstants, type QWeightTensor } from './quant/privateWeights.js';
 export { lowerGraph, runFloat, type QProgram, type Sample, type LowerOptions } from './quant/lower.js';
 export { quantizeInputs, runProgram, dequantizeOutputs } from './quant/reference.js';

@@ -41,8 +41,11 @@ function parseSample(json: unknown, inputs: ValueInfo[], what: string, at: strin
   const names = inputs.map((i) => i.name);
   if (Array.isArray(json)) {
     if (inputs.length !== 1) {
-      fail('BAD_INPUT', `${what}: ${at ? `${at} is` : 'the file holds'} a bare array, which is only accepted for a model with one input; ` +
-        `this model has ${inputs.length} (${names.join(', ') || 'none'}): expected {"${names[0] ?? 'name'}": [...], ...} or {"input_data": [[...], ...]}`);
+      fail(
+        'BAD_INPUT',
+        `${what}: ${at ? `${at} is` : 'the file holds'} a bare array, which is only accepted for a model with one input; ` +
+          `this model has ${inputs.length} (${names.join(', ') || 'none'}): expected {"${names[0] ?? 'name'}": [...], ...} or {"input_data": [[...], ...]}`,
+      );
     }
     out.set(inputs[0].name, readInput(json, inputs[0], what, at));
     return out;
@@ -66,12 +69,16 @@ function parseSample(json: unknown, inputs: ValueInfo[], what: string, at: strin
   }
   for (const key of Object.keys(json)) {
     if (!names.includes(key)) {
-      fail('BAD_INPUT', `${what}: ${field(at, key)} names no input of the model, expected ${names.length ? `only ${names.map((n) => `'${n}'`).join(', ')}` : 'no inputs'}` +
-        (names.length === 1 ? ' (or a bare array of values)' : ''));
+      fail(
+        'BAD_INPUT',
+        `${what}: ${field(at, key)} names no input of the model, expected ${names.length ? `only ${names.map((n) => `'${n}'`).join(', ')}` : 'no inputs'}` +
+          (names.length === 1 ? ' (or a bare array of values)' : ''),
+      );
     }
   }
   for (const input of inputs) {
-    if (!Object.hasOwn(json, input.name)) fail('BAD_INPUT', `${what}: ${at ? `${at} ` : ''}has no field '${input.name}', expected a value for every input (${describe(input)} is missing)`);
+    if (!Object.hasOwn(json, input.name))
+      fail('BAD_INPUT', `${what}: ${at ? `${at} ` : ''}has no field '${input.name}', expected a value for every input (${describe(input)} is missing)`);
     const v = json[input.name];
     // A scalar input may be given as a bare value.
     out.set(input.name, readInput(!Array.isArray(v) && input.shape.length === 0 ? [v] : v, input, what, field(at, input.name)));

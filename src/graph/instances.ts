@@ -20,9 +20,7 @@ import { graphLayout, type GraphCircuitOptions, type GraphLayout } from './layou
 import { programTag, weightCount } from './quant/privateWeights.js';
 
 /** A gadget input port's value: (form over program signals) * scale + offset, or a main signal + offset. */
-export type PortSource =
-  | { form: Form; scale?: number; offset?: bigint }
-  | { main: 'salt' | 'outSalt' | 'weightsSalt' | 'out'; index?: number; offset?: bigint };
+export type PortSource = { form: Form; scale?: number; offset?: bigint } | { main: 'salt' | 'outSalt' | 'weightsSalt' | 'out'; index?: number; offset?: bigint };
 
 export type PortTarget = { signal: number } | { main: 'class' | 'inputCommitment' | 'outputCommitment' | 'weightsCommitment' };
 
@@ -126,7 +124,13 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
   });
   ranges.forEach(({ lo, hi, bits }, i) => {
     if (!needsTopCheck(lo, hi)) return;
-    gadgets.push({ name: `inTop${i}`, template: 'UnsignedRange', params: [bits], inputs: [{ port: 'in', source: { form: { bias: 0, terms: [[i, -1]] }, offset: BigInt(hi) } }], outputs: [] });
+    gadgets.push({
+      name: `inTop${i}`,
+      template: 'UnsignedRange',
+      params: [bits],
+      inputs: [{ port: 'in', source: { form: { bias: 0, terms: [[i, -1]] }, offset: BigInt(hi) } }],
+      outputs: [],
+    });
   });
   if (layout.visibility.input === 'private') {
     const bits = Math.max(...ranges.map((r) => r.bits));
@@ -148,12 +152,25 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
     const weights = program.weights!;
     for (const w of weights) {
       w.values.forEach((_, k) => {
-        gadgets.push({ name: `wRange[${w.first - nIn + k}]`, template: 'UnsignedRange', params: [w.bits], node: w.node, inputs: [{ port: 'in', source: { form: signal(w.first + k), offset: neg(w.lo) } }], outputs: [] });
+        gadgets.push({
+          name: `wRange[${w.first - nIn + k}]`,
+          template: 'UnsignedRange',
+          params: [w.bits],
+          node: w.node,
+          inputs: [{ port: 'in', source: { form: signal(w.first + k), offset: neg(w.lo) } }],
+          outputs: [],
+        });
       });
     }
     const state = () => nIn + nW + nV++;
     let s = state();
-    gadgets.push({ name: 'weightsTag', template: 'TaggedSalt', params: [programTag(program)], inputs: [{ port: 'salt', source: { main: 'weightsSalt' } }], outputs: [{ port: 'out', target: { signal: s } }] });
+    gadgets.push({
+      name: 'weightsTag',
+      template: 'TaggedSalt',
+      params: [programTag(program)],
+      inputs: [{ port: 'salt', source: { main: 'weightsSalt' } }],
+      outputs: [{ port: 'out', target: { signal: s } }],
+    });
     weights.forEach((w, t) => {
       const last = t === weights.length - 1;
       const next = last ? -1 : state();
@@ -187,10 +204,26 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
         break;
       case 'mul':
       case 'less':
-        gadgets.push({ ...base, params: g.params, inputs: [{ port: 'a', source: { form: p.a } }, { port: 'b', source: { form: p.b } }], outputs: out('out') });
+        gadgets.push({
+          ...base,
+          params: g.params,
+          inputs: [
+            { port: 'a', source: { form: p.a } },
+            { port: 'b', source: { form: p.b } },
+          ],
+          outputs: out('out'),
+        });
         break;
       case 'div':
-        gadgets.push({ ...base, params: g.params, inputs: [{ port: 'num', source: { form: p.num } }, { port: 'den', source: { form: p.den } }], outputs: out('q') });
+        gadgets.push({
+          ...base,
+          params: g.params,
+          inputs: [
+            { port: 'num', source: { form: p.num } },
+            { port: 'den', source: { form: p.den } },
+          ],
+          outputs: out('q'),
+        });
         break;
       case 'max': {
         const lo = Math.min(...p.in.map((f) => bounds(f).lo));
@@ -198,7 +231,15 @@ export function graphInstances(program: QProgram, options: GraphCircuitOptions =
         break;
       }
       case 'equal':
-        gadgets.push({ ...base, params: g.params, inputs: [{ port: 'in[0]', source: { form: p.a } }, { port: 'in[1]', source: { form: p.b } }], outputs: out('out') });
+        gadgets.push({
+          ...base,
+          params: g.params,
+          inputs: [
+            { port: 'in[0]', source: { form: p.a } },
+            { port: 'in[1]', source: { form: p.b } },
+          ],
+          outputs: out('out'),
+        });
         break;
       case 'argmax':
         gadgets.push({ ...base, params: g.params, inputs: p.in.map((f, k) => ({ port: `in[${k}]`, source: { form: f } })), outputs: out('index') });

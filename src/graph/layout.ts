@@ -62,6 +62,17 @@ export function graphLayout(program: QProgram, options: GraphCircuitOptions = {}
   const weightsCommitmentIndex = privateWeights ? pos : undefined;
   if (privateWeights) pos++;
   const inputs = visibility.input === 'public' ? n : 0;
-  return { batch: k, visibility, outputsOffset: 0, outputs, classIndex, commitmentIndex, outputCommitmentIndex, ...(weightsCommitmentIndex !== undefined ? { weightsCommitmentIndex } : {}), inputOffset: pos, inputs, total: pos + k * inputs };
+  return {
+    batch: k,
+    visibility,
+    outputsOffset: 0,
+    outputs,
+    classIndex,
+    commitmentIndex,
+    outputCommitmentIndex,
+    ...(weightsCommitmentIndex !== undefined ? { weightsCommitmentIndex } : {}),
+    inputOffset: pos,
+    inputs,
+    total: pos + k * inputs,
+  };
 }
-

@@ -38,8 +38,10 @@ export function parseModelMetadata(block: unknown, what: string): ModelMetadata 
     out.inputEncoding = inputEncoding.map((e, i) => {
       if (e === null) return null;
       const { bits, signed, scale } = (e ?? {}) as Record<string, unknown>;
-      if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > 32) fail('BAD_MODEL', `${what}: zkinfer.inputEncoding[${i}].bits must be an integer from 1 to 32, got ${JSON.stringify(bits)}`);
-      if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(scale)) fail('BAD_MODEL', `${what}: zkinfer.inputEncoding[${i}].scale must be a positive number, got ${JSON.stringify(scale)}`);
+      if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 1 || bits > 32)
+        fail('BAD_MODEL', `${what}: zkinfer.inputEncoding[${i}].bits must be an integer from 1 to 32, got ${JSON.stringify(bits)}`);
+      if (typeof scale !== 'number' || !(scale > 0) || !Number.isFinite(scale))
+        fail('BAD_MODEL', `${what}: zkinfer.inputEncoding[${i}].scale must be a positive number, got ${JSON.stringify(scale)}`);
       if (signed !== undefined && typeof signed !== 'boolean') fail('BAD_MODEL', `${what}: zkinfer.inputEncoding[${i}].signed must be true or false`);
       return { bits, signed: signed === true, scale };
     });

@@ -79,7 +79,8 @@ function declaredMetadata(model: OnnxModelProto, inputs: ValueInfo[]): string[] 
   meta.inputEncoding?.forEach((enc, i) => {
     if (!enc) return;
     const input = inputs[i];
-    if (!input || input.dtype !== 'int' || enc.scale !== 1) fail('BAD_MODEL', `metadata_props "zkinfer": inputEncoding[${i}] must describe an int input at scale 1 (the graph casts and scales it itself)`);
+    if (!input || input.dtype !== 'int' || enc.scale !== 1)
+      fail('BAD_MODEL', `metadata_props "zkinfer": inputEncoding[${i}] must describe an int input at scale 1 (the graph casts and scales it itself)`);
     input.bits = enc.bits;
     input.signed = enc.signed;
   });
@@ -140,7 +141,8 @@ function translateNodes(g: OnnxGraph, opset: number, constants: Map<string, Tens
     if (!op) fail('BAD_MODEL', `${label} has no op_type`);
     if (!isDefaultDomain(n.domain)) fail('UNSUPPORTED_LAYER', `${label}: operator domain '${n.domain}' is not supported (only the default ONNX domain, opset ${opset})`);
     n.input.forEach((i, k) => {
-      if (i !== '' && !defined.has(i)) fail('BAD_MODEL', `${label}: input ${k} ('${i}') is not a graph input, an initializer or an earlier node's output (nodes must be in topological order)`);
+      if (i !== '' && !defined.has(i))
+        fail('BAD_MODEL', `${label}: input ${k} ('${i}') is not a graph input, an initializer or an earlier node's output (nodes must be in topological order)`);
     });
     for (const o of n.output) {
       if (o === '') continue;

@@ -153,6 +153,9 @@ export function decodeAttr(a: OnnxAttribute, where: string): AttrValue {
     case 10: // GRAPHS
       return fail('UNSUPPORTED_LAYER', `${where}: attribute '${name}' is a subgraph; control flow (If, Loop, Scan) is not supported`);
     default:
-      return fail('UNSUPPORTED_LAYER', `${where}: attribute '${name}' has attribute type ${String(type)}, which is not supported (float, int, string, tensor, floats, ints, strings)`);
+      return fail(
+        'UNSUPPORTED_LAYER',
+        `${where}: attribute '${name}' has attribute type ${String(type)}, which is not supported (float, int, string, tensor, floats, ints, strings)`,
+      );
   }
 }

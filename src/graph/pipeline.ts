@@ -81,7 +81,12 @@ function wantsClass(graph: Graph | undefined, program: QProgram, classify: Graph
 
 export async function compileGraphProgram(program: QProgram, options: GraphCompileOptions & { graph?: Graph } = {}): Promise<GraphCircuit> {
   const classOutput = wantsClass(options.graph, program, options.classify, options.visibility) ? 0 : undefined;
-  const { source, layout, instances } = emitGraphCircuit(program, { visibility: options.visibility, classOutput: options.commitOutputs ? undefined : classOutput, batch: options.batch, commitOutputs: options.commitOutputs });
+  const { source, layout, instances } = emitGraphCircuit(program, {
+    visibility: options.visibility,
+    classOutput: options.commitOutputs ? undefined : classOutput,
+    batch: options.batch,
+    commitOutputs: options.commitOutputs,
+  });
   const emit = options.emit ?? 'auto';
   if (emit !== 'circom' && emit !== 'linked' && emit !== 'auto') throw new ZkinferError('BAD_INPUT', `emit must be circom, linked or auto (got ${JSON.stringify(emit)})`);
   if (emit === 'linked' || (emit === 'auto' && instanceTerms(instances) > LINK_AUTO_TERMS)) {
@@ -146,14 +151,22 @@ export interface GraphOpening {
 }
 
 /** Prove one inference (a model compiled with batch 1). */
-export async function proveGraph(model: GraphModel, sample: Sample, options: { salt?: bigint } & GraphWeightsOptions = {}): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
+export async function proveGraph(
+  model: GraphModel,
+  sample: Sample,
+  options: { salt?: bigint } & GraphWeightsOptions = {},
+): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
   const { salt, ...weights } = options;
   const { bundle, openings } = await proveGraphBatch(model, [sample], { ...(salt !== undefined ? { salts: [salt] } : {}), ...weights });
   return { bundle, ...(openings.length ? { opening: openings[0] } : {}) };
 }
 
 /** One proof for k inferences: the model must have been compiled with batch k. */
-export async function proveGraphBatch(model: GraphModel, samples: Sample[], options: { salts?: bigint[] } & GraphWeightsOptions = {}): Promise<{ bundle: ProofBundle; openings: GraphOpening[] }> {
+export async function proveGraphBatch(
+  model: GraphModel,
+  samples: Sample[],
+  options: { salts?: bigint[] } & GraphWeightsOptions = {},
+): Promise<{ bundle: ProofBundle; openings: GraphOpening[] }> {
   const weights = graphWeightsWitness(model.program, options);
   const k = model.layout.batch;
   if (samples.length !== k) throw new ZkinferError('BAD_INPUT', `this circuit proves batches of ${k} input${k > 1 ? 's' : ''}; got ${samples.length}`);
@@ -166,12 +179,17 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
     }
   });
   const privateInput = model.layout.visibility.input === 'private';
-  if (options.salts && (!privateInput || options.salts.length !== k)) throw new ZkinferError('BAD_INPUT', privateInput ? `expected ${k} salts` : 'salts are only used by private-input circuits');
+  if (options.salts && (!privateInput || options.salts.length !== k))
+    throw new ZkinferError('BAD_INPUT', privateInput ? `expected ${k} salts` : 'salts are only used by private-input circuits');
   const salts = privateInput ? (options.salts ?? xs.map(() => randomSalt())) : [];
   for (const salt of salts) if (salt < 0n || salt >= FIELD_P) throw new ZkinferError('BAD_INPUT', 'a salt must be a field element in [0, p)');
   const witnessInput = { x: k === 1 ? xs[0] : xs, ...(privateInput ? { salt: k === 1 ? salts[0] : salts } : {}), ...(weights ? { w: weights.w, weightsSalt: weights.salt } : {}) };
   const wtns = model.linked
-    ? await linkedWitness(model.linked, model.program, xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}), ...(weights ? { weights: weights.values, weightsSalt: weights.salt } : {}) })))
+    ? await linkedWitness(
+        model.linked,
+        model.program,
+        xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}), ...(weights ? { weights: weights.values, weightsSalt: weights.salt } : {}) })),
+      )
     : await computeWitnessBin(model.circuit.wasmPath, witnessInput);
   const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
   const decoded = decodePublicSignals(model.key, publicSignals);
@@ -188,7 +206,7 @@ export async function proveGraphBatch(model: GraphModel, samples: Sample[], opti
       openings.push({ input: xs[b], salt: String(salts[b]), commitment: expected });
     }
   }
-  if (weights && String(await weights.commitment) !== decoded.weightsCommitment) throw new Error('internal error: the weights commitment differs from circomlibjs\'s');
+  if (weights && String(await weights.commitment) !== decoded.weightsCommitment) throw new Error("internal error: the weights commitment differs from circomlibjs's");
   return { bundle: graphBundle(model, proof, publicSignals), openings };
 }
 
@@ -227,7 +245,8 @@ export interface GraphWeightsOptions {
 export function graphWeightsWitness(program: QProgram, options: GraphWeightsOptions): { w: number[]; values: number[][]; salt: bigint; commitment: Promise<bigint> } | null {
   const tensors = program.weights ?? [];
   if (!tensors.length) {
-    if (options.weights !== undefined || options.weightsSalt !== undefined) throw new ZkinferError('BAD_INPUT', 'weights and weightsSalt are only taken by private-weights circuits');
+    if (options.weights !== undefined || options.weightsSalt !== undefined)
+      throw new ZkinferError('BAD_INPUT', 'weights and weightsSalt are only taken by private-weights circuits');
     return null;
   }
   const salt = options.weightsSalt;
@@ -236,9 +255,11 @@ export function graphWeightsWitness(program: QProgram, options: GraphWeightsOpti
   const values = options.weights ?? tensors.map((t) => t.values);
   if (values.length !== tensors.length) throw new ZkinferError('BAD_INPUT', `expected ${tensors.length} weight tensors, got ${values.length}`);
   tensors.forEach((t, i) => {
-    if (values[i].length !== t.values.length) throw new ZkinferError('BAD_INPUT', `weight tensor ${t.name} (node ${t.node}) has ${values[i].length} values, expected ${t.values.length}`);
+    if (values[i].length !== t.values.length)
+      throw new ZkinferError('BAD_INPUT', `weight tensor ${t.name} (node ${t.node}) has ${values[i].length} values, expected ${t.values.length}`);
     values[i].forEach((v, j) => {
-      if (!Number.isInteger(v) || v < t.lo || v > t.lo + 2 ** t.bits - 1) throw new ZkinferError('BAD_INPUT', `weight ${t.name}[${j}] (node ${t.node}) = ${v} is outside the circuit's ${t.bits}-bit range [${t.lo}, ${t.lo + 2 ** t.bits - 1}]`);
+      if (!Number.isInteger(v) || v < t.lo || v > t.lo + 2 ** t.bits - 1)
+        throw new ZkinferError('BAD_INPUT', `weight ${t.name}[${j}] (node ${t.node}) = ${v} is outside the circuit's ${t.bits}-bit range [${t.lo}, ${t.lo + 2 ** t.bits - 1}]`);
     });
   });
   return { w: values.flat(), values, salt, commitment: graphWeightsCommitment(program, salt, values) };

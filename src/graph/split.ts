@@ -80,7 +80,11 @@ export function splitGraph(graph: Graph & { opset?: number }, calibration: Sampl
       if (seen.has(n)) fail('BAD_INPUT', `--split: tensor '${n}' is named twice`);
       seen.add(n);
       if (!available.includes(n)) {
-        const why = graph.outputs.some((o) => o.name === n) ? 'is a graph output' : graph.inputs.some((i) => i.name === n) ? 'is a graph input' : 'is not a tensor of the graph (after the passes)';
+        const why = graph.outputs.some((o) => o.name === n)
+          ? 'is a graph output'
+          : graph.inputs.some((i) => i.name === n)
+            ? 'is a graph input'
+            : 'is not a tensor of the graph (after the passes)';
         fail('BAD_INPUT', `--split: '${n}' ${why}; cut tensors: ${available.slice(0, 12).join(', ')}${available.length > 12 ? ', ...' : ''}`);
       }
     }
@@ -114,16 +118,27 @@ export function splitGraph(graph: Graph & { opset?: number }, calibration: Sampl
     if (boundary < 0) return 'it is the model input itself';
     const through = new Set(signals);
     for (let s = 0; s < full.signals.length; s++) {
-      if (definedAt(s) <= boundary && lastUse[s] > boundary && !through.has(s)) return `a later node reads a value from before it (signal of node ${s < nIn ? 'input' : full.prims[definedAt(s)].node})`;
+      if (definedAt(s) <= boundary && lastUse[s] > boundary && !through.has(s))
+        return `a later node reads a value from before it (signal of node ${s < nIn ? 'input' : full.prims[definedAt(s)].node})`;
     }
     return { name, output, boundary, signals, biases };
   };
   const candidates = names.map((name, k) => cutOf(name, full.outputs[nModelOut + k]));
   let cuts: Cut[];
-  if (auto) cuts = chooseCuts(full, candidates.filter((c): c is Cut => typeof c !== 'string'), options.chunkConstraints!);
+  if (auto)
+    cuts = chooseCuts(
+      full,
+      candidates.filter((c): c is Cut => typeof c !== 'string'),
+      options.chunkConstraints!,
+    );
   else {
     cuts = candidates.map((c, k) => (typeof c === 'string' ? fail('BAD_INPUT', `--split: tensor '${names[k]}' cannot be a cut: ${c}`) : c));
-    cuts.forEach((c, k) => k > 0 && c.boundary <= cuts[k - 1].boundary && fail('BAD_INPUT', `--split: tensor '${c.name}' is not after '${cuts[k - 1].name}' (name cuts in graph order, each with work between them)`));
+    cuts.forEach(
+      (c, k) =>
+        k > 0 &&
+        c.boundary <= cuts[k - 1].boundary &&
+        fail('BAD_INPUT', `--split: tensor '${c.name}' is not after '${cuts[k - 1].name}' (name cuts in graph order, each with work between them)`),
+    );
   }
 
   const chunks: QProgram[] = [];
@@ -237,14 +252,20 @@ function chooseCuts(full: QProgram, candidates: Cut[], budget: number): Cut[] {
   const sorted = [...candidates].sort((a, b) => a.boundary - b.boundary);
   const inputCost = full.inputs.reduce((a, i) => a + size(i.shape) * unsignedBits(i.hi - i.lo), 0);
   const cost = (from: Cut | undefined, to: Cut | undefined) =>
-    prefix[to ? to.boundary + 1 : full.prims.length] - prefix[from ? from.boundary + 1 : 0] + (from ? inputSideCost(full, from.output) : inputCost) + (to ? crossingCost(full, to.output) : 0);
+    prefix[to ? to.boundary + 1 : full.prims.length] -
+    prefix[from ? from.boundary + 1 : 0] +
+    (from ? inputSideCost(full, from.output) : inputCost) +
+    (to ? crossingCost(full, to.output) : 0);
   const cuts: Cut[] = [];
   let at: Cut | undefined;
   while (cost(at, undefined) > budget) {
     const next = sorted.filter((c) => (at ? c.boundary > at.boundary : true) && cost(at, c) <= budget);
     if (next.length === 0) {
       const first = sorted.find((c) => (at ? c.boundary > at.boundary : true));
-      fail('BAD_INPUT', `--split auto: no cut keeps a chunk within ${budget} constraints (the chunk ${at ? `after '${at.name}'` : 'from the input'} needs about ${first ? cost(at, first) : cost(at, undefined)})`);
+      fail(
+        'BAD_INPUT',
+        `--split auto: no cut keeps a chunk within ${budget} constraints (the chunk ${at ? `after '${at.name}'` : 'from the input'} needs about ${first ? cost(at, first) : cost(at, undefined)})`,
+      );
     }
     at = next[next.length - 1];
     cuts.push(at);

@@ -76,7 +76,11 @@ export interface SplitProveOptions {
 }
 
 /** Prove one inference through the chain: every chunk's witness here, the Groth16 proofs serially or on the threads. */
-export async function proveSplit(model: SplitModel, sample: Sample, options: SplitProveOptions = {}): Promise<{ bundle: ChainBundle; inputOpening?: { salt: string; commitment: string } }> {
+export async function proveSplit(
+  model: SplitModel,
+  sample: Sample,
+  options: SplitProveOptions = {},
+): Promise<{ bundle: ChainBundle; inputOpening?: { salt: string; commitment: string } }> {
   const { split, chunks } = model;
   const n = chunks.length;
   const privateInput = chunks[0].layout.visibility.input === 'private';
@@ -87,7 +91,7 @@ export async function proveSplit(model: SplitModel, sample: Sample, options: Spl
   const x = quantizeInputs(split.chunks[0], sample);
   const values = runChain(split, x);
   // The chain and the whole program are one semantics; disagreement is a zkinfer bug, never a result.
-  if (values[n - 1].join() !== runProgram(split.whole, x).join()) throw new Error('internal error: the chained chunks differ from the whole model\'s integer reference');
+  if (values[n - 1].join() !== runProgram(split.whole, x).join()) throw new Error("internal error: the chained chunks differ from the whole model's integer reference");
 
   const witnesses: Uint8Array[] = [];
   for (const [j, c] of chunks.entries()) {
@@ -104,7 +108,9 @@ export async function proveSplit(model: SplitModel, sample: Sample, options: Spl
   options.onProgress?.('witness', n, n);
   let done = 0;
   const prove = async (j: number) => {
-    const r = options.threads ? await options.threads.proveWitness(chunks[j].zkeyPath, witnesses[j]) : await snarkjs.groth16.prove(chunks[j].zkeyPath, { type: 'mem', data: witnesses[j] });
+    const r = options.threads
+      ? await options.threads.proveWitness(chunks[j].zkeyPath, witnesses[j])
+      : await snarkjs.groth16.prove(chunks[j].zkeyPath, { type: 'mem', data: witnesses[j] });
     options.onProgress?.('prove', ++done, n);
     return graphBundle(chunks[j], r.proof, r.publicSignals);
   };
@@ -113,7 +119,8 @@ export async function proveSplit(model: SplitModel, sample: Sample, options: Spl
   else for (let j = 0; j < n; j++) links.push(await prove(j));
 
   const last = links[n - 1];
-  if (chunks[n - 1].layout.outputs > 0 && last.prediction.logits.join() !== values[n - 1].join()) throw new Error('internal error: the last chunk\'s proved outputs differ from the integer reference');
+  if (chunks[n - 1].layout.outputs > 0 && last.prediction.logits.join() !== values[n - 1].join())
+    throw new Error("internal error: the last chunk's proved outputs differ from the integer reference");
   // Each commitment is the one circomlibjs computes from the values (what an opening holder can check).
   for (let j = 0; j < n - 1; j++) {
     const { values: packedValues, bits } = commitmentValues(split.chunks[j + 1], values[j]);

@@ -115,11 +115,17 @@ class TfjsTranslator {
   run(name: string, metadata: ModelMetadata = {}): Graph {
     const first = this.lg.layers[0];
     // A Sequential model's input is named as Keras names it (after its first layer), or by its InputLayer.
-    const inputName =
-      this.lg.input !== SEQUENTIAL_INPUT ? this.lg.input : first?.className === 'InputLayer' ? first.name : `${first?.name ?? 'model'}_input`;
+    const inputName = this.lg.input !== SEQUENTIAL_INPUT ? this.lg.input : first?.className === 'InputLayer' ? first.name : `${first?.name ?? 'model'}_input`;
     const encoding = metadata.inputEncoding?.[0];
-    if (metadata.inputEncoding && metadata.inputEncoding.length !== 1) fail('BAD_MODEL', `${name}: zkinfer.inputEncoding has ${metadata.inputEncoding.length} entries, the model has 1 input`);
-    const input: ValueInfo = { name: inputName, dtype: encoding ? 'int' : 'float', shape: [1, ...this.lg.inputShape], batch: true, ...(encoding ? { bits: encoding.bits, signed: encoding.signed } : {}) };
+    if (metadata.inputEncoding && metadata.inputEncoding.length !== 1)
+      fail('BAD_MODEL', `${name}: zkinfer.inputEncoding has ${metadata.inputEncoding.length} entries, the model has 1 input`);
+    const input: ValueInfo = {
+      name: inputName,
+      dtype: encoding ? 'int' : 'float',
+      shape: [1, ...this.lg.inputShape],
+      batch: true,
+      ...(encoding ? { bits: encoding.bits, signed: encoding.signed } : {}),
+    };
     this.used.add(inputName);
     this.shapes.set(inputName, { dtype: input.dtype, shape: input.shape });
     this.valueOf.set(this.lg.input, encoding ? this.decodeInput(inputName, encoding.scale) : inputName);
@@ -459,9 +465,12 @@ class TfjsTranslator {
       const k = this.weight('depthwise_kernel', kh * kw * C * M, `${kh} x ${kw} x ${C} x ${M}`);
       oihw = new Float64Array(F * kh * kw);
       // Output channel c*M + m reads input channel c (TensorFlow's depthwise order), which is ONNX group c.
-      for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
-        oihw[((c * M + m) * kh + i) * kw + j] = k[((i * kw + j) * C + c) * M + m];
-      }
+      for (let c = 0; c < C; c++)
+        for (let m = 0; m < M; m++)
+          for (let i = 0; i < kh; i++)
+            for (let j = 0; j < kw; j++) {
+              oihw[((c * M + m) * kh + i) * kw + j] = k[((i * kw + j) * C + c) * M + m];
+            }
     } else {
       group = this.num('groups', 1);
       F = Number(this.cfg('filters'));
@@ -470,9 +479,12 @@ class TfjsTranslator {
       const Cg = C / group;
       const k = this.weight('kernel', kh * kw * Cg * F, `${kh} x ${kw} x ${Cg} x ${F}`);
       oihw = new Float64Array(F * Cg * kh * kw);
-      for (let o = 0; o < F; o++) for (let c = 0; c < Cg; c++) for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) {
-        oihw[((o * Cg + c) * kh + i) * kw + j] = k[((i * kw + j) * Cg + c) * F + o];
-      }
+      for (let o = 0; o < F; o++)
+        for (let c = 0; c < Cg; c++)
+          for (let i = 0; i < kh; i++)
+            for (let j = 0; j < kw; j++) {
+              oihw[((o * Cg + c) * kh + i) * kw + j] = k[((i * kw + j) * Cg + c) * F + o];
+            }
     }
     const weight = this.floats('kernel', [F, depthwise ? 1 : C / group, kh, kw], oihw);
     const bias = this.bias(F);
@@ -508,8 +520,7 @@ class TfjsTranslator {
     const rank = this.shapeOf(x).length;
     const axis = this.axis('axis', -1, rank);
     const C = this.shapeOf(x)[axis];
-    const param = (role: string, on: boolean, fill: number) =>
-      this.floats(role, [C], on ? this.weight(role, C, `[${C}]`) : new Float32Array(C).fill(fill));
+    const param = (role: string, on: boolean, fill: number) => this.floats(role, [C], on ? this.weight(role, C, `[${C}]`) : new Float32Array(C).fill(fill));
     const gamma = param('gamma', this.cfg('scale') !== false, 1);
     const beta = param('beta', this.cfg('center') !== false, 0);
     const mean = param('moving_mean', true, 0);
@@ -572,7 +583,8 @@ class TfjsTranslator {
     const shape = this.shapeOf(x).slice(1);
     const shared = this.cfg('shared_axes');
     const axes = shared === undefined || shared === null ? [] : Array.isArray(shared) ? shared.map(Number) : [Number(shared)];
-    if (!axes.every((a) => Number.isInteger(a) && a >= 1 && a <= shape.length)) fail('BAD_MODEL', `${this.where()}: shared_axes ${JSON.stringify(shared)} are not axes of the input`);
+    if (!axes.every((a) => Number.isInteger(a) && a >= 1 && a <= shape.length))
+      fail('BAD_MODEL', `${this.where()}: shared_axes ${JSON.stringify(shared)} are not axes of the input`);
     const slopeShape = shape.map((d, i) => (axes.includes(i + 1) ? 1 : d));
     const alpha = this.floats('alpha', slopeShape, this.weight('alpha', product(slopeShape), `[${slopeShape.join(' x ')}]`));
     return this.op('PRelu', [x, alpha]);

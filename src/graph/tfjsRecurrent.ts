@@ -30,7 +30,9 @@ const ORDER: Record<RecurrentKind, number[]> = { LSTM: [0, 3, 1, 2], GRU: [0, 1,
 
 /** A Keras activation name as an ONNX recurrent activation (with its alpha and beta). */
 function activationOf(host: LayerHost, value: unknown): { name: string; alpha?: number; beta?: number } {
-  const name = String(value ?? '').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  const name = String(value ?? '')
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase();
   switch (name) {
     case 'sigmoid':
       return { name: 'Sigmoid' };
@@ -102,6 +104,17 @@ export function recurrentLayer(host: LayerHost, kind: RecurrentKind): string {
   if (host.cfg('return_sequences') !== true) return host.op('Reshape', [host.op(kind, inputs, attrs, 1, kind === 'LSTM' ? 3 : 2), host.ints('shape', [1, H])]);
   let y = host.op('Reshape', [host.op(kind, inputs, attrs, 0, kind === 'LSTM' ? 3 : 2), host.ints('shape', [1, T, H])]);
   // go_backwards returns the sequence in the order it was processed (last step first); ONNX in time order.
-  if (backwards) y = host.op('Gather', [y, host.ints('reversed', Array.from({ length: T }, (_, t) => T - 1 - t))], { axis: 1 });
+  if (backwards)
+    y = host.op(
+      'Gather',
+      [
+        y,
+        host.ints(
+          'reversed',
+          Array.from({ length: T }, (_, t) => T - 1 - t),
+        ),
+      ],
+      { axis: 1 },
+    );
   return y;
 }

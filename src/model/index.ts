@@ -55,9 +55,12 @@ export interface LoadOptions {
 export async function loadModelSource(spec: string = DEFAULT_MODEL, options: LoadOptions = {}): Promise<ModelSource> {
   const bundled = BUNDLED_MODELS[spec];
   if (bundled) {
-    if (bundled.graphOnly) throw new ZkinferError('BAD_INPUT', `the bundled ${spec} model runs on the graph pipeline only (zkinfer's CLI and src/graph), not on the layer pipeline of buildModel`);
+    if (bundled.graphOnly)
+      throw new ZkinferError('BAD_INPUT', `the bundled ${spec} model runs on the graph pipeline only (zkinfer's CLI and src/graph), not on the layer pipeline of buildModel`);
     const float = await loadTfjsLayersModel(path.join(PACKAGE_ROOT, bundled.modelJson));
-    const calibration = loadMnistSplit().train.slice(0, MNIST_CALIBRATION_SAMPLES).map((s) => s.pixels);
+    const calibration = loadMnistSplit()
+      .train.slice(0, MNIST_CALIBRATION_SAMPLES)
+      .map((s) => s.pixels);
     return { float, calibration, inputBits: 8, inputScale: 1 / 255, labels: Array.from({ length: 10 }, (_, i) => String(i)) };
   }
   if (!spec.endsWith('.json') && !spec.endsWith('.onnx')) {

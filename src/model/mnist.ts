@@ -75,9 +75,7 @@ export function loadMnistSplit(): MnistSplit {
     const n = set.length;
     const raw = set.raw;
     if (raw.length !== n * MNIST_PIXELS) {
-      throw new Error(
-        `mnist package: digit ${d} has ${raw.length} raw values, expected ${n} * ${MNIST_PIXELS}`,
-      );
+      throw new Error(`mnist package: digit ${d} has ${raw.length} raw values, expected ${n} * ${MNIST_PIXELS}`);
     }
     const samples: DigitSample[] = new Array(n);
     for (let i = 0; i < n; i++) {

@@ -116,7 +116,10 @@ class Importer {
         this.residualAdd(ctx, data as [string, string]);
       } else {
         if (data.length !== 1) {
-          const what = data.length === 0 ? 'no computed value (constant folding is not supported)' : `${data.length} computed values (${data.map((d) => `'${d}'`).join(', ')}); only Add combines two, other inputs must be initializers`;
+          const what =
+            data.length === 0
+              ? 'no computed value (constant folding is not supported)'
+              : `${data.length} computed values (${data.map((d) => `'${d}'`).join(', ')}); only Add combines two, other inputs must be initializers`;
           fail('UNSUPPORTED_LAYER', `${label} reads ${what}`);
         }
         if (node.input[0] !== data[0] && node.op_type !== 'Add') fail('UNSUPPORTED_LAYER', `${label}: its computed input '${data[0]}' must be input 0`);
@@ -168,7 +171,8 @@ class Importer {
     const shown = JSON.stringify(t.shape?.dim.map((d) => d.dim_value ?? d.dim_param ?? '?') ?? []);
     const ok = (dims.length === 2 || dims.length === 4) && (dims[0] === 1 || dims[0] === -1) && dims.slice(1).every((d) => Number.isInteger(d) && d > 0);
     if (!ok) fail('BAD_MODEL', `input '${inputs[0].name}' has shape ${shown}; expected [1, C, H, W] or [1, N] (batch 1 or symbolic)`);
-    const [shape, irShape]: [Shape, number[]] = dims.length === 2 ? [{ kind: 'vec', n: dims[1] }, [dims[1]]] : [{ kind: 'map', c: dims[1], h: dims[2], w: dims[3] }, [dims[2], dims[3], dims[1]]];
+    const [shape, irShape]: [Shape, number[]] =
+      dims.length === 2 ? [{ kind: 'vec', n: dims[1] }, [dims[1]]] : [{ kind: 'map', c: dims[1], h: dims[2], w: dims[3] }, [dims[2], dims[3], dims[1]]];
     this.values.set(inputs[0].name ?? '', { tensor: 0, shape, tail: undefined, pooled: undefined });
     return irShape;
   }
@@ -232,7 +236,8 @@ class Importer {
       case 'LogSoftmax': {
         const axis = new Attrs(ctx, ['axis']).int('axis', -1);
         if (!isLast) fail('UNSUPPORTED_LAYER', `${ctx.label}: only a final ${op} is supported`);
-        if (this.shape.kind !== 'vec' || (axis !== 1 && axis !== -1)) fail('UNSUPPORTED_LAYER', `${ctx.label}: only ${op} over the class axis of a [1, N] output is supported (axis ${axis})`);
+        if (this.shape.kind !== 'vec' || (axis !== 1 && axis !== -1))
+          fail('UNSUPPORTED_LAYER', `${ctx.label}: only ${op} over the class axis of a [1, N] output is supported (axis ${axis})`);
         this.notes.push(`${op} ${ctx.label} replaced by argmax over logits (same predicted class)`);
         return;
       }
@@ -261,7 +266,10 @@ class Importer {
     for (;;) {
       const others = (this.readers.get(value) ?? []).filter((r) => r !== reader);
       if (others.length > 0) {
-        fail('UNSUPPORTED_LAYER', `${ctx.label}: cannot fold the ${what} into ${target.name}: value '${value}' is also read by ${others.join(', ')}, which needs it without the ${what}`);
+        fail(
+          'UNSUPPORTED_LAYER',
+          `${ctx.label}: cannot fold the ${what} into ${target.name}: value '${value}' is also read by ${others.join(', ')}, which needs it without the ${what}`,
+        );
       }
       const origin = this.origins.get(value);
       if (!origin || origin.layer === target || origin.input === undefined) return;
@@ -337,7 +345,10 @@ class Importer {
     // relu/relu6 are monotone, so they commute with a max-pool: fold one after a pool into the pooled layer.
     const t = this.tail?.kind === 'maxpool' && this.pooled ? this.pooled : this.tail;
     if (!t || (t.kind !== 'conv2d' && t.kind !== 'dense' && t.kind !== 'add')) {
-      fail('UNSUPPORTED_LAYER', `${ctx.label}: an activation is only supported after a Conv, Gemm, MatMul or residual Add (optionally with BatchNormalization, a bias Add or a MaxPool in between)`);
+      fail(
+        'UNSUPPORTED_LAYER',
+        `${ctx.label}: an activation is only supported after a Conv, Gemm, MatMul or residual Add (optionally with BatchNormalization, a bias Add or a MaxPool in between)`,
+      );
     }
     this.checkSoleReader(ctx, t, 'activation');
     // relu(relu6(x)) = relu6(relu(x)) = relu6(x); relu(relu(x)) = relu(x).

@@ -62,7 +62,19 @@ export function convLayer(ctx: NodeCtx, name: string, shape: Shape): [FloatConv2
     }
   }
   const bias = optionalVector(ctx, 2, m, 'bias');
-  const layer: FloatConv2D = { kind: 'conv2d', name, inShape: [h, w, c], outShape: [oh, ow, m], kernelSize: [kH, kW], strides, pads, depthwise, kernel, bias, activation: 'linear' };
+  const layer: FloatConv2D = {
+    kind: 'conv2d',
+    name,
+    inShape: [h, w, c],
+    outShape: [oh, ow, m],
+    kernelSize: [kH, kW],
+    strides,
+    pads,
+    depthwise,
+    kernel,
+    bias,
+    activation: 'linear',
+  };
   return [layer, { kind: 'map', c: m, h: oh, w: ow }];
 }
 
@@ -81,7 +93,10 @@ export function poolLayer(ctx: NodeCtx, name: string, op: 'MaxPool' | 'AveragePo
   const ow = Math.floor((w - k[1]) / strides[1]) + 1;
   if (oh < 1 || ow < 1) fail('BAD_MODEL', `${ctx.label}: a ${k[0]}x${k[1]} window does not fit the ${h}x${w} input`);
   const kind = op === 'MaxPool' ? 'maxpool' : 'avgpool';
-  return [{ kind, name, inShape: [h, w, c], outShape: [oh, ow, c], poolSize: [k[0], k[1]], strides }, { kind: 'map', c, h: oh, w: ow }];
+  return [
+    { kind, name, inShape: [h, w, c], outShape: [oh, ow, c], poolSize: [k[0], k[1]], strides },
+    { kind: 'map', c, h: oh, w: ow },
+  ];
 }
 
 export function flatten(ctx: NodeCtx, op: 'Flatten' | 'Reshape', shape: Shape): Shape {
@@ -131,5 +146,8 @@ export function denseLayer(ctx: NodeCtx, name: string, op: 'Gemm' | 'MatMul', sh
     for (let j = 0; j < n; j++) kernel[q * n + j] = transB ? src[j * k + p] : src[p * n + j];
   }
   const bias = op === 'Gemm' ? optionalVector(ctx, 2, n, 'bias C') : new Float32Array(n);
-  return [{ kind: 'dense', name, inputSize: k, outputSize: n, kernel, bias, activation: 'linear' }, { kind: 'vec', n }];
+  return [
+    { kind: 'dense', name, inputSize: k, outputSize: n, kernel, bias, activation: 'linear' },
+    { kind: 'vec', n },
+  ];
 }

@@ -127,7 +127,8 @@ export class Attrs {
 
 export function readStrides(ctx: NodeCtx, a: Attrs): [number, number] {
   const s = a.ints('strides') ?? [1, 1];
-  if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 1)) fail('UNSUPPORTED_LAYER', `${ctx.label}: strides ${JSON.stringify(s)} are not supported (two positive integers)`);
+  if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 1))
+    fail('UNSUPPORTED_LAYER', `${ctx.label}: strides ${JSON.stringify(s)} are not supported (two positive integers)`);
   return [s[0], s[1]];
 }
 

@@ -101,7 +101,12 @@ function checkShape(shape: number[] | undefined): number[] {
 
 function sequential(layers: LayerJson[]): { all: GraphLayer[]; input: string; output: string; inputShape: number[] } {
   if (layers.length === 0) fail('BAD_MODEL', 'model.json has no layers');
-  const all = layers.map((l, i) => ({ name: layerName(l, i), className: l.class_name, config: l.config ?? {}, inputs: [i === 0 ? SEQUENTIAL_INPUT : layerName(layers[i - 1], i - 1)] }));
+  const all = layers.map((l, i) => ({
+    name: layerName(l, i),
+    className: l.class_name,
+    config: l.config ?? {},
+    inputs: [i === 0 ? SEQUENTIAL_INPUT : layerName(layers[i - 1], i - 1)],
+  }));
   const inputShape = checkShape(layers.map((l) => batchShape(l.config ?? {})).find((s) => s !== undefined));
   return { all, input: SEQUENTIAL_INPUT, output: all[all.length - 1].name, inputShape };
 }
@@ -112,11 +117,14 @@ function functional(className: string, layers: LayerJson[], config: Record<strin
     const where = `layer ${name} (${l.class_name})`;
     const calls = Array.isArray(l.inbound_nodes) ? l.inbound_nodes : [];
     if (calls.length > 1) fail('UNSUPPORTED_LAYER', `${where} is called ${calls.length} times (a shared layer); each layer must be applied once`);
-    const inputs = calls.length === 0 ? [] : callInputs(calls[0], where).map(([src, node, tensor]) => {
-      if (node !== 0) fail('UNSUPPORTED_LAYER', `${where} reads call ${node} of layer ${src} (a shared layer); each layer must be applied once`);
-      if (tensor !== 0) fail('UNSUPPORTED_LAYER', `${where} reads output ${tensor} of layer ${src}; multi-output layers are not supported`);
-      return src;
-    });
+    const inputs =
+      calls.length === 0
+        ? []
+        : callInputs(calls[0], where).map(([src, node, tensor]) => {
+            if (node !== 0) fail('UNSUPPORTED_LAYER', `${where} reads call ${node} of layer ${src} (a shared layer); each layer must be applied once`);
+            if (tensor !== 0) fail('UNSUPPORTED_LAYER', `${where} reads output ${tensor} of layer ${src}; multi-output layers are not supported`);
+            return src;
+          });
     return { name, className: l.class_name, config: l.config ?? {}, inputs };
   });
   const names = new Set<string>();

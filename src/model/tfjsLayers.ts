@@ -75,7 +75,8 @@ function convLayer(layer: LayerJson, name: string, shape: number[], weights: Map
   const dilation = pair(layer.config.dilation_rate ?? 1, 'dilation_rate', name);
   if (dilation[0] !== 1 || dilation[1] !== 1) fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): dilation_rate ${dilation.join('x')} is not supported`);
   if (Number(layer.config.groups ?? 1) !== 1) fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): groups ${String(layer.config.groups)} is not supported`);
-  if (depthwise && Number(layer.config.depth_multiplier ?? 1) !== 1) fail('UNSUPPORTED_LAYER', `layer ${name} (DepthwiseConv2D): depth_multiplier ${String(layer.config.depth_multiplier)} is not supported`);
+  if (depthwise && Number(layer.config.depth_multiplier ?? 1) !== 1)
+    fail('UNSUPPORTED_LAYER', `layer ${name} (DepthwiseConv2D): depth_multiplier ${String(layer.config.depth_multiplier)} is not supported`);
   const padding = String(layer.config.padding ?? 'valid');
   if (padding !== 'valid' && padding !== 'same') fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): padding ${padding} is not supported`);
   const outC = depthwise ? C : Number(layer.config.filters);
@@ -88,8 +89,16 @@ function convLayer(layer: LayerJson, name: string, shape: number[], weights: Map
   const bias = layer.config.use_bias === false ? new Float32Array(outC) : findWeight(weights, name, 'bias');
   if (!bias || bias.length !== outC) fail('BAD_MODEL', `layer ${name} (${layer.class_name}): bias missing or of the wrong size`);
   return {
-    kind: 'conv2d', name, inShape: [H, W, C], outShape: [rows.out, cols.out, outC], kernelSize, strides,
-    pads: [rows.before, cols.before, rows.after, cols.after], depthwise, kernel, bias,
+    kind: 'conv2d',
+    name,
+    inShape: [H, W, C],
+    outShape: [rows.out, cols.out, outC],
+    kernelSize,
+    strides,
+    pads: [rows.before, cols.before, rows.after, cols.after],
+    depthwise,
+    kernel,
+    bias,
     activation: activationOf(layer, layer.config.activation, isLast, notes),
   };
 }
@@ -145,7 +154,7 @@ class GraphImporter {
   ) {
     this.values.set(graph.input, { tensor: 0, shape: graph.inputShape });
     this.byName = new Map(graph.layers.map((l) => [l.name, l]));
-    for (let n: GraphLayer | undefined = this.byName.get(graph.output); n; ) {
+    for (let n: GraphLayer | undefined = this.byName.get(graph.output); n;) {
       this.last.add(n.name);
       n = IGNORED_AT_INFERENCE.has(n.className) ? this.byName.get(n.inputs[0]) : undefined;
     }
@@ -158,7 +167,8 @@ class GraphImporter {
 
   /** The one value a single-input layer reads. */
   private source(node: GraphLayer): Value {
-    if (node.inputs.length !== 1) fail('UNSUPPORTED_LAYER', `layer ${node.name} (${node.className}) reads ${node.inputs.length} tensors (${node.inputs.join(', ')}); only Add combines tensors`);
+    if (node.inputs.length !== 1)
+      fail('UNSUPPORTED_LAYER', `layer ${node.name} (${node.className}) reads ${node.inputs.length} tensors (${node.inputs.join(', ')}); only Add combines tensors`);
     return this.values.get(node.inputs[0])!;
   }
 
@@ -197,7 +207,10 @@ class GraphImporter {
       const others = (this.graph.readers.get(value) ?? []).filter((r) => r !== reader);
       if (others.length > 0) {
         const seen = value === target.name ? `${target.name}'s output` : `the output of ${value} (that is, of ${target.name})`;
-        fail('UNSUPPORTED_LAYER', `layer ${node.name} (${node.className}) cannot be folded into ${target.name}: ${seen} is also read by ${others.join(', ')}, which must see it unchanged`);
+        fail(
+          'UNSUPPORTED_LAYER',
+          `layer ${node.name} (${node.className}) cannot be folded into ${target.name}: ${seen} is also read by ${others.join(', ')}, which must see it unchanged`,
+        );
       }
       if (this.producers.has(value) || value === this.graph.input) return;
       reader = value;
@@ -287,7 +300,10 @@ class GraphImporter {
     if (node.inputs.length !== 2) fail('UNSUPPORTED_LAYER', `${where} sums ${node.inputs.length} tensors (${node.inputs.join(', ')}); only two are supported`);
     const [a, b] = node.inputs.map((i) => this.values.get(i)!);
     if (a.shape.join() !== b.shape.join()) {
-      fail('UNSUPPORTED_LAYER', `${where}: its inputs ${node.inputs[0]} [${a.shape.join(', ')}] and ${node.inputs[1]} [${b.shape.join(', ')}] have different shapes (broadcasting is not supported)`);
+      fail(
+        'UNSUPPORTED_LAYER',
+        `${where}: its inputs ${node.inputs[0]} [${a.shape.join(', ')}] and ${node.inputs[1]} [${b.shape.join(', ')}] have different shapes (broadcasting is not supported)`,
+      );
     }
     this.push(node, { kind: 'add', name: node.name, inputs: [a.tensor, b.tensor], size: product(a.shape), activation: 'linear' }, [...a.shape]);
   }
@@ -298,7 +314,8 @@ function poolLayer(layer: LayerJson, name: string, shape: number[]): FloatLayer 
   checkChannelsLast(layer, name);
   const poolSize = pair(layer.config.pool_size ?? 2, 'pool_size', name);
   const strides = pair(layer.config.strides ?? poolSize, 'strides', name);
-  if ((layer.config.padding ?? 'valid') !== 'valid') fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): padding ${String(layer.config.padding)} is not supported (valid only)`);
+  if ((layer.config.padding ?? 'valid') !== 'valid')
+    fail('UNSUPPORTED_LAYER', `layer ${name} (${layer.class_name}): padding ${String(layer.config.padding)} is not supported (valid only)`);
   const outShape: [number, number, number] = [spatial(H, poolSize[0], strides[0], 'valid').out, spatial(W, poolSize[1], strides[1], 'valid').out, C];
   return { kind: layer.class_name === 'MaxPooling2D' ? 'maxpool' : 'avgpool', name, inShape: [H, W, C], outShape, poolSize, strides };
 }

@@ -96,10 +96,7 @@ export function applyActivation(v: number, activation: FloatActivation): number 
 
 /** What decides a layer's output length, in either IR. */
 export type LayerShape =
-  | { kind: 'dense'; outputSize: number }
-  | { kind: 'add'; size: number }
-  | { kind: 'globalavgpool'; inShape: Shape3 }
-  | { kind: 'conv2d' | 'maxpool' | 'avgpool'; outShape: Shape3 };
+  { kind: 'dense'; outputSize: number } | { kind: 'add'; size: number } | { kind: 'globalavgpool'; inShape: Shape3 } | { kind: 'conv2d' | 'maxpool' | 'avgpool'; outShape: Shape3 };
 
 /** Output length of a layer (float or quantized), flattened. */
 export function outputLength(layer: LayerShape): number {
@@ -121,10 +118,7 @@ export function layerSources(layer: { kind: string; from?: number; inputs?: [num
 }
 
 /** Fields that fix how many values a layer reads from each source, in either IR. */
-export type LayerInputShape =
-  | { kind: 'dense'; inputSize: number }
-  | { kind: 'add'; size: number }
-  | { kind: 'conv2d' | 'maxpool' | 'avgpool' | 'globalavgpool'; inShape: Shape3 };
+export type LayerInputShape = { kind: 'dense'; inputSize: number } | { kind: 'add'; size: number } | { kind: 'conv2d' | 'maxpool' | 'avgpool' | 'globalavgpool'; inShape: Shape3 };
 
 /** Values a layer reads from each of its sources. */
 export function sourceLength(layer: LayerInputShape): number {
@@ -143,7 +137,8 @@ export function layerGraphError(layers: GraphLayer[], inputLength: number): stri
   const lengths = [inputLength];
   for (const [l, layer] of layers.entries()) {
     for (const t of layerSources(layer, l)) {
-      if (!Number.isInteger(t) || t < 0 || t > l) return `layer ${layer.name} (${layer.kind}) reads tensor ${t}, which is not an earlier tensor (0 = input, ${l} = the previous layer's output)`;
+      if (!Number.isInteger(t) || t < 0 || t > l)
+        return `layer ${layer.name} (${layer.kind}) reads tensor ${t}, which is not an earlier tensor (0 = input, ${l} = the previous layer's output)`;
       if (lengths[t] !== sourceLength(layer)) return `layer ${layer.name} (${layer.kind}) reads ${sourceLength(layer)} values from tensor ${t}, which has ${lengths[t]}`;
     }
     lengths.push(outputLength(layer));

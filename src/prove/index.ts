@@ -41,11 +41,7 @@ export interface Opening {
 }
 
 /** Prove, and return the openings of private-input commitments (empty for public-input circuits). */
-export async function proveWithOpenings(
-  model: CompiledModel,
-  inputs: ArrayLike<number>[],
-  options: ProveOptions = {},
-): Promise<{ bundle: ProofBundle; openings: Opening[] }> {
+export async function proveWithOpenings(model: CompiledModel, inputs: ArrayLike<number>[], options: ProveOptions = {}): Promise<{ bundle: ProofBundle; openings: Opening[] }> {
   const k = model.layout.batch;
   if (!Array.isArray(inputs) || inputs.length !== k) {
     throw new ZkinferError('BAD_INPUT', `this circuit proves batches of ${k} input${k > 1 ? 's' : ''}; got ${Array.isArray(inputs) ? inputs.length : 'no array'}`);

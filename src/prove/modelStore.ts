@@ -48,7 +48,10 @@ export async function storeModel(model: StoredModel, artifactsDir?: string): Pro
   // A linked circuit's witness needs its link plan (gadget calculators, eliminations), which a manifest
   // does not carry yet: refuse rather than file a model no prover could load.
   if ('linked' in model && model.linked) {
-    throw new ZkinferError('BAD_INPUT', `model ${model.modelId} was linked (too big for circom's witness generator), and linked models cannot be filed for the prove server or queue yet: prove it with \`zkinfer prove\` or the library`);
+    throw new ZkinferError(
+      'BAD_INPUT',
+      `model ${model.modelId} was linked (too big for circom's witness generator), and linked models cannot be filed for the prove server or queue yet: prove it with \`zkinfer prove\` or the library`,
+    );
   }
   const root = path.resolve(artifactsDir ?? defaultArtifactsDir());
   const relative = (p: string) => {

@@ -24,7 +24,8 @@ export async function proveStored(model: StoredModel, input: unknown): Promise<P
     const samples = items.map((x, b) => parseInputFile(x, model.program.inputs, k === 1 ? 'input' : `input[${b}]`));
     return (await proveGraphBatch(model, samples)).bundle;
   }
-  if (!items.every((x) => Array.isArray(x))) throw new ZkinferError('BAD_INPUT', k === 1 ? 'input must be an array of integers' : `the input must be an array of ${k} arrays of integers`);
+  if (!items.every((x) => Array.isArray(x)))
+    throw new ZkinferError('BAD_INPUT', k === 1 ? 'input must be an array of integers' : `the input must be an array of ${k} arrays of integers`);
   return (await proveWithOpenings(model, items as number[][])).bundle;
 }
 

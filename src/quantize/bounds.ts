@@ -104,7 +104,10 @@ export function modelBounds(model: QuantizedModel): ModelBounds {
   const tensors: Interval[][] = [Array.from({ length: size }, () => input)];
   const layers: LayerBounds[] = [];
   model.layers.forEach((layer, l) => {
-    const b = layerBounds(layer, layerSources(layer, l).flatMap((t) => tensors[t]));
+    const b = layerBounds(
+      layer,
+      layerSources(layer, l).flatMap((t) => tensors[t]),
+    );
     layers.push(b);
     tensors.push(b.out);
   });

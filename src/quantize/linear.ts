@@ -92,7 +92,14 @@ export function linearForm(layer: QLayer, o: number): LinearForm {
     }
     case 'add':
       // Over the concatenation [a; b]: output o adds a[o] and b[o], each weighted to the output scale.
-      return { channel: 0, bias: 0, terms: [[o, layer.weights[0]], [layer.size + o, layer.weights[1]]] };
+      return {
+        channel: 0,
+        bias: 0,
+        terms: [
+          [o, layer.weights[0]],
+          [layer.size + o, layer.weights[1]],
+        ],
+      };
     case 'maxpool':
       throw new Error(`layer ${layer.name}: max pooling is not a linear layer`);
   }

@@ -91,7 +91,16 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     const isLast = index === model.layers.length - 1;
     const sources = layerSources(layer, index).map((t) => tensors[t]);
     const inScale = sources[0].scale;
-    const next = calibration.map((_, k) => runFloatLayer(layer, gatherSources(layer, index, tensors.map((t) => t.acts[k]))));
+    const next = calibration.map((_, k) =>
+      runFloatLayer(
+        layer,
+        gatherSources(
+          layer,
+          index,
+          tensors.map((t) => t.acts[k]),
+        ),
+      ),
+    );
     const from = layer.kind !== 'add' && layer.from !== undefined ? { from: layer.from } : {};
     // Output scale of a hidden layer: the calibrated maximum (relu6 never exceeds 6; linear: of |value|)
     // over the largest integer the output may take.
@@ -104,7 +113,15 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
     };
     const requantFor = (accScales: number[], act: 'relu' | 'relu6' | 'linear'): QRequant => {
       const outScale = calibratedScale(act);
-      return { ...fixedPoint(accScales.map((s) => s / outScale), multiplierBits), activation: act, outBits: activationBits, outScale };
+      return {
+        ...fixedPoint(
+          accScales.map((s) => s / outScale),
+          multiplierBits,
+        ),
+        activation: act,
+        outBits: activationBits,
+        outScale,
+      };
     };
     const bias = (b: Float32Array, accScales: number[]) =>
       Array.from(b, (v, c) => {
@@ -137,7 +154,21 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
         const { weights, scales } = quantizeWeights(layer.kernel, outShape[2], false);
         const accScales = scales.map((s) => inScale * s);
         const requant = requantFor(accScales, act);
-        layers.push({ kind: 'conv2d', name: layer.name, ...from, inShape, outShape, kernelSize, strides, pads, depthwise, weights, bias: bias(layer.bias, accScales), weightScales: scales, requant });
+        layers.push({
+          kind: 'conv2d',
+          name: layer.name,
+          ...from,
+          inShape,
+          outShape,
+          kernelSize,
+          strides,
+          pads,
+          depthwise,
+          weights,
+          bias: bias(layer.bias, accScales),
+          weightScales: scales,
+          requant,
+        });
         out = { scale: requant.outScale, signed: act === 'linear' };
         break;
       }
@@ -165,9 +196,24 @@ export function quantizeModel(model: FloatModel, calibration: ArrayLike<number>[
         // Pools keep the scale; an average is a sum times M / 2^shift ~ 1 / window size.
         const channels = layer.inShape[2];
         const count = layer.kind === 'globalavgpool' ? layer.inShape[0] * layer.inShape[1] : layer.poolSize[0] * layer.poolSize[1];
-        const average: QRequant = { ...fixedPoint(new Array(channels).fill(1 / count), multiplierBits), activation: signed ? 'linear' : 'relu', outBits: activationBits, outScale: inScale };
+        const average: QRequant = {
+          ...fixedPoint(new Array(channels).fill(1 / count), multiplierBits),
+          activation: signed ? 'linear' : 'relu',
+          outBits: activationBits,
+          outScale: inScale,
+        };
         if (layer.kind === 'globalavgpool') layers.push({ kind: 'globalavgpool', name: layer.name, ...from, inShape: layer.inShape, requant: average });
-        else layers.push({ kind: layer.kind, name: layer.name, ...from, inShape: layer.inShape, outShape: layer.outShape, poolSize: layer.poolSize, strides: layer.strides, requant: layer.kind === 'avgpool' ? average : null });
+        else
+          layers.push({
+            kind: layer.kind,
+            name: layer.name,
+            ...from,
+            inShape: layer.inShape,
+            outShape: layer.outShape,
+            poolSize: layer.poolSize,
+            strides: layer.strides,
+            requant: layer.kind === 'avgpool' ? average : null,
+          });
         out = { scale: inScale, signed };
         break;
       }

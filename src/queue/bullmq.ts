@@ -66,9 +66,7 @@ export class BullProveQueue implements ProveBackend {
   /** The last connection error (ECONNREFUSED, ...), for /healthz and 503 messages. */
   private lastError: string | undefined;
 
-  constructor(
-    options: QueueConnectionOptions & { attempts?: number; backoffMs?: number; timeoutMs?: number },
-  ) {
+  constructor(options: QueueConnectionOptions & { attempts?: number; backoffMs?: number; timeoutMs?: number }) {
     this.connection = connect(options.redisUrl);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_REDIS_TIMEOUT_MS;
     this.where = `Redis ${this.connection.options.host}:${this.connection.options.port}`;

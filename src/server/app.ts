@@ -96,9 +96,11 @@ function parseJsonBody(text: string): unknown {
 export function buildApp(options: AppOptions): FastifyInstance {
   const { registry } = options;
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0) throw new ZkinferError('BAD_INPUT', `body limit must be a positive integer number of bytes, got ${JSON.stringify(bodyLimit)}`);
+  if (!Number.isInteger(bodyLimit) || bodyLimit <= 0)
+    throw new ZkinferError('BAD_INPUT', `body limit must be a positive integer number of bytes, got ${JSON.stringify(bodyLimit)}`);
   const requestTimeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!Number.isInteger(requestTimeout) || requestTimeout <= 0) throw new ZkinferError('BAD_INPUT', `request timeout must be a positive integer number of ms, got ${JSON.stringify(requestTimeout)}`);
+  if (!Number.isInteger(requestTimeout) || requestTimeout <= 0)
+    throw new ZkinferError('BAD_INPUT', `request timeout must be a positive integer number of ms, got ${JSON.stringify(requestTimeout)}`);
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,

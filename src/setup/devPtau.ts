@@ -12,14 +12,14 @@
 // INSECURE by construction: whoever runs this knew tau, alpha and beta. Use it
 // for development and tests only, never for production proving keys.
 
-import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
-import type { FileHandle } from "node:fs/promises";
-import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
-import { blake2b } from "@noble/hashes/blake2b";
-import { buildBn128, ChaCha } from "ffjavascript";
-import type { FfCurve } from "ffjavascript";
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { blake2b } from '@noble/hashes/blake2b';
+import { buildBn128, ChaCha } from 'ffjavascript';
+import type { FfCurve } from 'ffjavascript';
 import {
   SG1,
   SG2,
@@ -32,13 +32,13 @@ import {
   pubKeyBytes,
   toPartialHash,
   writeSkeleton,
-} from "./devPtauFormat.js";
-import type { PokKey, PtauLayout, PtauPubKey } from "./devPtauFormat.js";
-import { DevPtauPool } from "./devPtauPool.js";
-import { removeStaleTemps, tempSibling } from "../util/fs.js";
-import type { DevPtauJob, GroupName } from "./devPtauWorker.js";
+} from './devPtauFormat.js';
+import type { PokKey, PtauLayout, PtauPubKey } from './devPtauFormat.js';
+import { DevPtauPool } from './devPtauPool.js';
+import { removeStaleTemps, tempSibling } from '../util/fs.js';
+import type { DevPtauJob, GroupName } from './devPtauWorker.js';
 
-export const DEV_PTAU_CONTRIBUTION_NAME = "zkinfer local development setup - INSECURE, not for production";
+export const DEV_PTAU_CONTRIBUTION_NAME = 'zkinfer local development setup - INSECURE, not for production';
 export const DEV_PTAU_MIN_POWER = 1;
 /** Tested up to 18; larger powers only cost time, memory and disk (2^22 is ~5 GB). */
 export const DEV_PTAU_MAX_POWER = 22;
@@ -52,7 +52,7 @@ export interface DevPtauOptions {
 
 /** Points per job: large enough to amortise messaging, small enough to balance the workers. */
 function chunkSize(group: GroupName, power: number): number {
-  return Math.max(64, Math.min(group === "G1" ? 8192 : 4096, 2 ** (power - 3)));
+  return Math.max(64, Math.min(group === 'G1' ? 8192 : 4096, 2 ** (power - 3)));
 }
 const G2_COST = 3.6; // a G2 mixed addition costs ~3.6 G1 ones
 
@@ -67,8 +67,8 @@ function planJobs(layout: PtauLayout): PlannedJob[] {
   const power = layout.power;
   const N = 2 ** power;
   const out: PlannedJob[] = [];
-  const add = (section: number, firstIndex: number, group: GroupName, spec: Omit<DevPtauJob, "id" | "group" | "start" | "count">, count: number) => {
-    const sG = group === "G1" ? SG1 : SG2;
+  const add = (section: number, firstIndex: number, group: GroupName, spec: Omit<DevPtauJob, 'id' | 'group' | 'start' | 'count'>, count: number) => {
+    const sG = group === 'G1' ? SG1 : SG2;
     const base = layout.sections.get(section)!.offset + firstIndex * sG;
     const chunk = chunkSize(group, power);
     for (let start = 0; start < count; start += chunk) {
@@ -76,30 +76,28 @@ function planJobs(layout: PtauLayout): PlannedJob[] {
       out.push({ job, section, offset: base + start * sG });
     }
   };
-  const pow = (mult: 0 | 1 | 2) => ({ kind: "pow" as const, mult, p: 0, trunc: false });
-  add(2, 0, "G1", pow(0), 2 * N - 1);
-  add(3, 0, "G2", pow(0), N);
-  add(4, 0, "G1", pow(1), N);
-  add(5, 0, "G1", pow(2), N);
-  add(6, 0, "G2", pow(2), 1);
+  const pow = (mult: 0 | 1 | 2) => ({ kind: 'pow' as const, mult, p: 0, trunc: false });
+  add(2, 0, 'G1', pow(0), 2 * N - 1);
+  add(3, 0, 'G2', pow(0), N);
+  add(4, 0, 'G1', pow(1), N);
+  add(5, 0, 'G1', pow(2), N);
+  add(6, 0, 'G2', pow(2), 1);
   // Lagrange sections: domain 2^p occupies points [2^p - 1, 2^(p+1) - 1).
   const lag = (section: number, group: GroupName, mult: 0 | 1 | 2, maxP: number) => {
     for (let p = 0; p <= maxP; p++) {
-      add(section, 2 ** p - 1, group, { kind: "lag", mult, p, trunc: p === power + 1 }, 2 ** p);
+      add(section, 2 ** p - 1, group, { kind: 'lag', mult, p, trunc: p === power + 1 }, 2 ** p);
     }
   };
-  lag(12, "G1", 0, power + 1);
-  lag(13, "G2", 0, power);
-  lag(14, "G1", 1, power);
-  lag(15, "G1", 2, power);
+  lag(12, 'G1', 0, power + 1);
+  lag(13, 'G2', 0, power);
+  lag(14, 'G1', 1, power);
+  lag(15, 'G1', 2, power);
   return out;
 }
 
 function checkPower(power: number): void {
   if (!Number.isInteger(power) || power < DEV_PTAU_MIN_POWER || power > DEV_PTAU_MAX_POWER) {
-    throw new Error(
-      `generateDevPtau: invalid power ${String(power)}: must be an integer from ${DEV_PTAU_MIN_POWER} to ${DEV_PTAU_MAX_POWER}`,
-    );
+    throw new Error(`generateDevPtau: invalid power ${String(power)}: must be an integer from ${DEV_PTAU_MIN_POWER} to ${DEV_PTAU_MAX_POWER}`);
   }
 }
 
@@ -176,11 +174,7 @@ function makePubKey(curve: FfCurve, challenge: Uint8Array, secrets: Uint8Array):
  * failure the temporary file is removed and outFile is left untouched, and the
  * temporary file of an earlier run that was killed is removed on the next run.
  */
-export async function generateDevPtau(
-  power: number,
-  outFile: string,
-  opts: DevPtauOptions = {},
-): Promise<{ power: number; seconds: number }> {
+export async function generateDevPtau(power: number, outFile: string, opts: DevPtauOptions = {}): Promise<{ power: number; seconds: number }> {
   checkPower(power);
   if (opts.workers !== undefined && (!Number.isInteger(opts.workers) || opts.workers < 1 || opts.workers > 64)) {
     throw new Error(`generateDevPtau: invalid workers ${String(opts.workers)}: must be an integer from 1 to 64`);
@@ -210,7 +204,7 @@ export async function generateDevPtau(
     secrets = sampleToxic(curve, power);
     const key = makePubKey(curve, challenge, secrets);
 
-    fh = await open(tmp, "wx+"); // read back for hashing
+    fh = await open(tmp, 'wx+'); // read back for hashing
     await writeSkeleton(fh, layout, curve);
 
     const totals: Record<GroupName, number> = { G1: 0, G2: 0 };
@@ -246,13 +240,13 @@ export async function generateDevPtau(
       async (job, points) => {
         const { offset, section } = offsets.get(job.id)!;
         await file.write(points, 0, points.length, offset);
-        if (job.kind === "pow" && job.start === 0) {
-          const sG = job.group === "G1" ? SG1 : SG2;
+        if (job.kind === 'pow' && job.start === 0) {
+          const sG = job.group === 'G1' ? SG1 : SG2;
           special.set(`${section}:0`, points.slice(0, sG));
           if (job.count > 1) special.set(`${section}:1`, points.slice(sG, 2 * sG));
         }
         donePoints += job.count;
-        progress("points", donePoints, totalPoints);
+        progress('points', donePoints, totalPoints);
       },
     );
     await pool.close();
@@ -262,22 +256,22 @@ export async function generateDevPtau(
     // next-challenge hash over uncompressed points (snarkjs contribute/verify).
     const hashTotal = 2 * 5 * 2 ** power; // sections 2..6 hold 5N points, hashed twice
     let hashed = 0;
-    const onChunk = (n: number) => progress("hash", (hashed += n), hashTotal);
+    const onChunk = (n: number) => progress('hash', (hashed += n), hashTotal);
     const response = blake2b.create({ dkLen: 64 });
     response.update(challenge);
-    await hashPointSections(fh, layout, curve, response, "compressed", onChunk);
+    await hashPointSections(fh, layout, curve, response, 'compressed', onChunk);
     const partialHash = toPartialHash(response);
     response.update(pubKeyBytes(curve, key, false));
     const next = blake2b.create({ dkLen: 64 });
     next.update(response.digest());
-    await hashPointSections(fh, layout, curve, next, "uncompressed", onChunk);
+    await hashPointSections(fh, layout, curve, next, 'uncompressed', onChunk);
 
     const section7 = contributionSection(curve, {
-      tauG1: special.get("2:1")!,
-      tauG2: special.get("3:1")!,
-      alphaG1: special.get("4:0")!,
-      betaG1: special.get("5:0")!,
-      betaG2: special.get("6:0")!,
+      tauG1: special.get('2:1')!,
+      tauG2: special.get('3:1')!,
+      alphaG1: special.get('4:0')!,
+      betaG1: special.get('5:0')!,
+      betaG2: special.get('6:0')!,
       key,
       partialHash,
       nextChallenge: next.digest(),

@@ -6,10 +6,10 @@
 // Section: u32 id | u64 byteLength | content
 // Points are affine, x|y each 32-byte little-endian Montgomery ("LEM").
 
-import type { FileHandle } from "node:fs/promises";
-import { blake2b } from "@noble/hashes/blake2b";
-import { ChaCha } from "ffjavascript";
-import type { FfCurve, FfElement } from "ffjavascript";
+import type { FileHandle } from 'node:fs/promises';
+import { blake2b } from '@noble/hashes/blake2b';
+import { ChaCha } from 'ffjavascript';
+import type { FfCurve, FfElement } from 'ffjavascript';
 
 export const SG1 = 64; // affine G1, LEM
 export const SG2 = 128; // affine G2, LEM
@@ -58,7 +58,7 @@ export function ptauLayout(power: number, contributionSize: number): PtauLayout 
 /** Writes the file header, every section header, and the header section (1). */
 export async function writeSkeleton(fh: FileHandle, layout: PtauLayout, curve: FfCurve): Promise<void> {
   const head = Buffer.alloc(12);
-  head.write("ptau", 0, "latin1");
+  head.write('ptau', 0, 'latin1');
   head.writeUInt32LE(1, 4);
   head.writeUInt32LE(layout.sections.size, 8);
   await fh.write(head, 0, 12, 0);
@@ -88,7 +88,7 @@ export function firstChallengeHash(curve: FfCurve, power: number): Uint8Array {
   const N = 2 ** power;
   const h = blake();
   h.update(blake().digest());
-  const hashRepeated = (G: FfCurve["G1"], n: number) => {
+  const hashRepeated = (G: FfCurve['G1'], n: number) => {
     const one = new Uint8Array(G.F.n8 * 2);
     G.toRprUncompressed(one, 0, G.g);
     const rep = Math.min(n, 4096);
@@ -113,7 +113,7 @@ export function toPartialHash(hash: Blake2b): Uint8Array {
   const res = new Uint8Array(PARTIAL_HASH_BYTES);
   const res32 = new Uint32Array(res.buffer, 128, 22);
   res.set(st.buffer);
-  const names = ["v0l", "v0h", "v1l", "v1h", "v2l", "v2h", "v3l", "v3h", "v4l", "v4h", "v5l", "v5h", "v6l", "v6h", "v7l", "v7h"];
+  const names = ['v0l', 'v0h', 'v1l', 'v1h', 'v2l', 'v2h', 'v3l', 'v3h', 'v4l', 'v4h', 'v5l', 'v5h', 'v6l', 'v6h', 'v7l', 'v7h'];
   names.forEach((n, i) => (res32[i] = st[n]));
   res32[18] = st.pos;
   res32[16] = st.length - st.pos;
@@ -137,7 +137,7 @@ export interface PtauPubKey {
 export function pubKeyBytes(curve: FfCurve, key: PtauPubKey, montgomery: boolean): Uint8Array {
   const out = new Uint8Array(PUBKEY_BYTES);
   let pos = 0;
-  const put = (G: FfCurve["G1"], p: FfElement, size: number) => {
+  const put = (G: FfCurve['G1'], p: FfElement, size: number) => {
     if (montgomery) G.toRprLEM(out, pos, p);
     else G.toRprUncompressed(out, pos, p);
     pos += size;
@@ -179,7 +179,7 @@ export interface ContributionRecord {
 
 export function contributionSectionSize(name: string): number {
   const nameLen = new TextEncoder().encode(name).length;
-  if (nameLen > 64) throw new Error("contribution name longer than 64 bytes (snarkjs truncates it)");
+  if (nameLen > 64) throw new Error('contribution name longer than 64 bytes (snarkjs truncates it)');
   return 4 + 3 * SG1 + 2 * SG2 + PUBKEY_BYTES + PARTIAL_HASH_BYTES + 64 + 4 + 4 + 2 + nameLen;
 }
 
@@ -201,7 +201,7 @@ export function contributionSection(curve: FfCurve, c: ContributionRecord): Uint
   pos = out.writeUInt32LE(2 + name.length, pos); // params length
   put(new Uint8Array([1, name.length])); // param 1: name
   put(name);
-  if (pos !== out.length) throw new Error("internal: contribution section size mismatch");
+  if (pos !== out.length) throw new Error('internal: contribution section size mismatch');
   return out;
 }
 
@@ -214,7 +214,7 @@ export async function hashPointSections(
   layout: PtauLayout,
   curve: FfCurve,
   hasher: Blake2b,
-  form: "compressed" | "uncompressed",
+  form: 'compressed' | 'uncompressed',
   onChunk?: (points: number) => void,
 ): Promise<void> {
   const CHUNK = 1 << 15;
@@ -228,7 +228,7 @@ export async function hashPointSections(
       const buf = new Uint8Array(k * sG);
       const { bytesRead } = await fh.read(buf, 0, buf.length, s.offset + i * sG);
       if (bytesRead !== buf.length) throw new Error(`short read in section ${id}`);
-      hasher.update(form === "compressed" ? await G.batchLEMtoC(buf) : await G.batchLEMtoU(buf));
+      hasher.update(form === 'compressed' ? await G.batchLEMtoC(buf) : await G.batchLEMtoU(buf));
       onChunk?.(k);
     }
   }

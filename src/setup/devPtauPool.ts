@@ -2,15 +2,15 @@
 // (ffjavascript's own thread manager only runs fixed wasm call lists; the
 // fixed-base method needs a JS loop per point next to the wasm memory.)
 
-import type { Worker } from "node:worker_threads";
-import { startModuleWorker } from "../util/moduleWorker.js";
-import type { DevPtauJob, WorkerInit, WorkerRequest, WorkerResponse } from "./devPtauWorker.js";
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../util/moduleWorker.js';
+import type { DevPtauJob, WorkerInit, WorkerRequest, WorkerResponse } from './devPtauWorker.js';
 
 const IN_FLIGHT_PER_WORKER = 2; // keeps a worker busy while the main thread writes
 
 /** The pool's worker thread (src/util/moduleWorker.ts: the built .js, or the TypeScript source under tsx). */
 function spawnWorker(): Worker {
-  return startModuleWorker(new URL("./devPtauWorker.js", import.meta.url));
+  return startModuleWorker(new URL('./devPtauWorker.js', import.meta.url));
 }
 
 interface PoolWorker {
@@ -30,26 +30,26 @@ export class DevPtauPool {
    * transferred, so no copy stays behind in this thread); `secrets` itself is
    * left for the caller to zero.
    */
-  static async start(n: number, init: Omit<WorkerInit, "type" | "secrets">, secrets: Uint8Array): Promise<DevPtauPool> {
+  static async start(n: number, init: Omit<WorkerInit, 'type' | 'secrets'>, secrets: Uint8Array): Promise<DevPtauPool> {
     const workers: PoolWorker[] = [];
     for (let i = 0; i < n; i++) {
       const pw: PoolWorker = { worker: spawnWorker(), inFlight: 0, onMessage: () => {} };
-      pw.worker.on("message", (m: WorkerResponse) => pw.onMessage(m));
+      pw.worker.on('message', (m: WorkerResponse) => pw.onMessage(m));
       workers.push(pw);
     }
     const pool = new DevPtauPool(workers);
     for (const pw of workers) {
-      pw.worker.on("error", (e) => pool.fail(e instanceof Error ? e : new Error(String(e))));
-      pw.worker.on("exit", (code) => {
+      pw.worker.on('error', (e) => pool.fail(e instanceof Error ? e : new Error(String(e))));
+      pw.worker.on('exit', (code) => {
         if (!pool.dead) pool.fail(new Error(`devPtau worker exited unexpectedly (code ${code})`));
       });
     }
     try {
       await pool.each((pw) => {
         const copy = secrets.slice();
-        const msg: WorkerRequest = { type: "init", ...init, secrets: copy };
+        const msg: WorkerRequest = { type: 'init', ...init, secrets: copy };
         pw.worker.postMessage(msg, [copy.buffer as ArrayBuffer]);
-      }, "ready");
+      }, 'ready');
     } catch (e) {
       await pool.terminate();
       throw e;
@@ -64,13 +64,13 @@ export class DevPtauPool {
   }
 
   /** Sends something to every worker and waits for a reply of type `expect` from each. */
-  private each(send: (pw: PoolWorker) => void, expect: WorkerResponse["type"]): Promise<void> {
+  private each(send: (pw: PoolWorker) => void, expect: WorkerResponse['type']): Promise<void> {
     return new Promise((resolve, reject) => {
       let left = this.workers.length;
       this.failure = reject;
       for (const pw of this.workers) {
         pw.onMessage = (m) => {
-          if (m.type === "error") this.fail(new Error(`devPtau worker: ${m.message}`));
+          if (m.type === 'error') this.fail(new Error(`devPtau worker: ${m.message}`));
           else if (m.type === expect && --left === 0) {
             this.failure = undefined;
             resolve();
@@ -99,15 +99,15 @@ export class DevPtauPool {
         while (!failed && pw.inFlight < IN_FLIGHT_PER_WORKER && next < jobs.length) {
           const job = jobs[next++];
           pw.inFlight++;
-          const msg: WorkerRequest = { type: "job", job };
+          const msg: WorkerRequest = { type: 'job', job };
           pw.worker.postMessage(msg);
         }
       };
       for (const pw of this.workers) {
         pw.onMessage = (m) => {
           if (failed) return;
-          if (m.type === "error") return fail(new Error(`devPtau worker: ${m.message}`));
-          if (m.type !== "result") return;
+          if (m.type === 'error') return fail(new Error(`devPtau worker: ${m.message}`));
+          if (m.type !== 'result') return;
           pw.inFlight--;
           feed(pw);
           const job = byId.get(m.id);
@@ -128,7 +128,7 @@ export class DevPtauPool {
   /** Asks every worker to zero its wasm memory, then stops them. */
   async close(): Promise<void> {
     try {
-      await this.each((pw) => pw.worker.postMessage({ type: "wipe" } satisfies WorkerRequest), "wiped");
+      await this.each((pw) => pw.worker.postMessage({ type: 'wipe' } satisfies WorkerRequest), 'wiped');
     } finally {
       await this.terminate();
     }

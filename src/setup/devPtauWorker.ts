@@ -17,16 +17,16 @@
 // "web-worker" package) hijacks any worker_threads Worker that imports it. The
 // main thread sends the compiled wasm module and the public constants instead.
 
-import { parentPort } from "node:worker_threads";
+import { parentPort } from 'node:worker_threads';
 
-export type GroupName = "G1" | "G2";
+export type GroupName = 'G1' | 'G2';
 
 /** A contiguous run of output points. */
 export interface DevPtauJob {
   id: number;
   group: GroupName;
   /** "pow": mult * tau^(start+i); "lag": mult * L_i(tau) on the domain of size 2^p. */
-  kind: "pow" | "lag";
+  kind: 'pow' | 'lag';
   /** 0: 1, 1: alpha, 2: beta */
   mult: 0 | 1 | 2;
   p: number;
@@ -37,7 +37,7 @@ export interface DevPtauJob {
 }
 
 export interface WorkerInit {
-  type: "init";
+  type: 'init';
   /** ffjavascript's compiled bn128 wasm (WebAssembly.Module is cloneable). */
   module: WebAssembly.Module;
   /** Addresses of the G1/G2 generators (Jacobian, Montgomery) in that module's data. */
@@ -51,16 +51,9 @@ export interface WorkerInit {
   expectedPoints: Record<GroupName, number>;
 }
 
-export type WorkerRequest =
-  | WorkerInit
-  | { type: "job"; job: DevPtauJob }
-  | { type: "wipe" };
+export type WorkerRequest = WorkerInit | { type: 'job'; job: DevPtauJob } | { type: 'wipe' };
 
-export type WorkerResponse =
-  | { type: "ready" }
-  | { type: "result"; id: number; points: Uint8Array }
-  | { type: "wiped" }
-  | { type: "error"; message: string };
+export type WorkerResponse = { type: 'ready' } | { type: 'result'; id: number; points: Uint8Array } | { type: 'wiped' } | { type: 'error'; message: string };
 
 type WasmFn = (...args: number[]) => number;
 
@@ -68,7 +61,7 @@ const N8 = 32;
 const SCALAR_BITS = 254; // bn128 r < 2^254
 
 interface GroupInfo {
-  prefix: "g1m" | "g2m";
+  prefix: 'g1m' | 'g2m';
   sA: number; // affine point size (LEM)
   sJ: number; // jacobian point size
   pGen: number;
@@ -89,7 +82,7 @@ export function chooseWindow(n: number, maxW: number): number {
   for (let w = 1; w <= maxW; w++) {
     const k = Math.ceil(SCALAR_BITS / w);
     // table entry ~ 1 mixed add + ~0.5 for the batch affine conversion
-    const cost = k * (2 ** w) * 1.5 + n * (k - 1);
+    const cost = k * 2 ** w * 1.5 + n * (k - 1);
     if (cost < bestCost) {
       bestCost = cost;
       best = w;
@@ -120,8 +113,8 @@ class DevPtauEngine {
     this.u32 = new Uint32Array(memory.buffer);
     this.ex = instance.exports as unknown as Record<string, WasmFn>;
     this.groups = {
-      G1: { prefix: "g1m", sA: 2 * N8, sJ: 3 * N8, pGen: init.pG1gen, maxW: 16 },
-      G2: { prefix: "g2m", sA: 4 * N8, sJ: 6 * N8, pGen: init.pG2gen, maxW: 15 },
+      G1: { prefix: 'g1m', sA: 2 * N8, sJ: 3 * N8, pGen: init.pG1gen, maxW: 16 },
+      G2: { prefix: 'g2m', sA: 4 * N8, sJ: 6 * N8, pGen: init.pG2gen, maxW: 15 },
     };
     // secrets = tau | alpha | beta, 32-byte LE standard form -> Montgomery in wasm.
     const p = this.alloc(4 * N8);
@@ -181,14 +174,14 @@ class DevPtauEngine {
     const jac = this.alloc(perWin * g.sJ);
     const tmp = this.alloc(g.sJ);
     this.ensure(this.u32[0], perWin * g.sJ + (1 << 20));
-    const addMixed = this.fn(g, "addMixed");
-    this.fn(g, "toAffine")(g.pGen, pB);
+    const addMixed = this.fn(g, 'addMixed');
+    this.fn(g, 'toAffine')(g.pGen, pB);
     for (let j = 0; j < k; j++) {
-      this.fn(g, "toJacobian")(pB, jac);
+      this.fn(g, 'toJacobian')(pB, jac);
       for (let d = 1; d < perWin; d++) addMixed(jac + (d - 1) * g.sJ, pB, jac + d * g.sJ);
-      this.fn(g, "batchToAffine")(jac, perWin, base + j * perWin * g.sA);
+      this.fn(g, 'batchToAffine')(jac, perWin, base + j * perWin * g.sA);
       addMixed(jac + (perWin - 1) * g.sJ, pB, tmp); // 2^w * B
-      this.fn(g, "toAffine")(tmp, pB);
+      this.fn(g, 'toAffine')(tmp, pB);
     }
     this.u32[0] = mark;
     const t: Table = { w, k, perWin, base };
@@ -208,7 +201,7 @@ class DevPtauEngine {
       this.u8.fill(0, pE, pE + N8);
       new DataView(this.memory.buffer).setUint32(pE, e, true);
     };
-    if (job.kind === "pow") {
+    if (job.kind === 'pow') {
       setExp(job.start);
       ex.frm_exp(pTau, pE, 4, pTmp); // tau^start
       ex.frm_mul(pTmp, pM, pS);
@@ -219,7 +212,10 @@ class DevPtauEngine {
     // with w = Fr.w[p], the root ffjavascript's (i)fft uses.
     const M = 2 ** job.p;
     const pW = this.pRoots + job.p * N8;
-    const pOm = pTmp, pC = pTmp + N8, pX = pTmp + 2 * N8, pInvM = pTmp + 3 * N8;
+    const pOm = pTmp,
+      pC = pTmp + N8,
+      pX = pTmp + 2 * N8,
+      pInvM = pTmp + 3 * N8;
     setExp(job.start);
     ex.frm_exp(pW, pE, 4, pOm); // w^start
     setExp(M);
@@ -268,9 +264,9 @@ class DevPtauEngine {
     const pOut = this.alloc(n * g.sA);
     this.ensure(this.u32[0], n * g.sJ + (1 << 20));
     const u8 = this.u8;
-    const addMixed = this.fn(g, "addMixed");
-    const toJacobian = this.fn(g, "toJacobian");
-    const zero = this.fn(g, "zero");
+    const addMixed = this.fn(g, 'addMixed');
+    const toJacobian = this.fn(g, 'toJacobian');
+    const zero = this.fn(g, 'zero');
     const { w, k, perWin, base } = t;
     const mask = perWin;
     const sA = g.sA;
@@ -294,7 +290,7 @@ class DevPtauEngine {
       }
       if (!started) zero(acc);
     }
-    this.fn(g, "batchToAffine")(pJ, n, pOut);
+    this.fn(g, 'batchToAffine')(pJ, n, pOut);
     const out = this.u8.slice(pOut, pOut + n * sA);
     // Wipe this job's scratch (scalars are toxic-derived) and release it.
     this.u8.fill(0, mark, Math.min(this.highWater, this.u8.length));
@@ -316,27 +312,27 @@ function post(msg: WorkerResponse, transfer?: ArrayBuffer[]): void {
 
 async function onMessage(msg: WorkerRequest): Promise<void> {
   try {
-    if (msg.type === "init") {
+    if (msg.type === 'init') {
       engine = await DevPtauEngine.create(msg);
-      post({ type: "ready" });
-    } else if (msg.type === "job") {
-      if (!engine) throw new Error("devPtau worker: job before init");
+      post({ type: 'ready' });
+    } else if (msg.type === 'job') {
+      if (!engine) throw new Error('devPtau worker: job before init');
       const points = engine.run(msg.job);
-      post({ type: "result", id: msg.job.id, points }, [points.buffer as ArrayBuffer]);
-    } else if (msg.type === "wipe") {
+      post({ type: 'result', id: msg.job.id, points }, [points.buffer as ArrayBuffer]);
+    } else if (msg.type === 'wipe') {
       engine?.wipe();
       engine = undefined;
-      post({ type: "wiped" });
+      post({ type: 'wiped' });
     }
   } catch (err) {
-    post({ type: "error", message: err instanceof Error ? err.stack ?? err.message : String(err) });
+    post({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }
 }
 
 if (parentPort) {
   // Messages are handled one at a time, in order.
   let chain: Promise<void> = Promise.resolve();
-  parentPort.on("message", (msg: WorkerRequest) => {
+  parentPort.on('message', (msg: WorkerRequest) => {
     chain = chain.then(() => onMessage(msg));
   });
 }

@@ -3,7 +3,7 @@
 // Declared with namespaces/functions (not `const`) so that they can merge with
 // declarations added elsewhere (e.g. src/types/vendor.d.ts) instead of clashing.
 
-declare module "ffjavascript" {
+declare module 'ffjavascript' {
   /** Field element / point bytes as used by ffjavascript's wasm engine (Montgomery LE). */
   export type FfElement = Uint8Array;
 
@@ -81,7 +81,7 @@ declare module "ffjavascript" {
   }
 }
 
-declare module "snarkjs" {
+declare module 'snarkjs' {
   export interface SnarkjsLogger {
     debug(msg: string): void;
     info(msg: string): void;
@@ -90,7 +90,7 @@ declare module "snarkjs" {
   }
 
   export namespace powersOfTau {
-    function newAccumulator(curve: import("ffjavascript").FfCurve, power: number, fileName: string, logger?: SnarkjsLogger): Promise<Uint8Array>;
+    function newAccumulator(curve: import('ffjavascript').FfCurve, power: number, fileName: string, logger?: SnarkjsLogger): Promise<Uint8Array>;
     function contribute(oldPtau: string, newPtau: string, name: string, entropy: string, logger?: SnarkjsLogger): Promise<Uint8Array>;
     function preparePhase2(oldPtau: string, newPtau: string, logger?: SnarkjsLogger): Promise<void>;
     function verify(ptau: string, logger?: SnarkjsLogger): Promise<boolean>;
@@ -103,12 +103,7 @@ declare module "snarkjs" {
   }
 
   export namespace groth16 {
-    function fullProve(
-      input: Record<string, unknown>,
-      wasmFile: string,
-      zkeyFile: string,
-      logger?: SnarkjsLogger,
-    ): Promise<{ proof: unknown; publicSignals: string[] }>;
+    function fullProve(input: Record<string, unknown>, wasmFile: string, zkeyFile: string, logger?: SnarkjsLogger): Promise<{ proof: unknown; publicSignals: string[] }>;
     function verify(vkey: unknown, publicSignals: string[], proof: unknown, logger?: SnarkjsLogger): Promise<boolean>;
   }
 }

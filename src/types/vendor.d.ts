@@ -14,7 +14,10 @@ declare module 'snarkjs' {
     function prove(zkey: FileRef, witness: FileRef, logger?: SnarkjsLogger): Promise<{ proof: Groth16Proof; publicSignals: string[] }>;
   }
   export namespace r1cs {
-    function info(r1cs: string, logger?: SnarkjsLogger): Promise<{ nConstraints: number; nVars: number; nOutputs: number; nPubInputs: number; nPrvInputs: number; nLabels: number }>;
+    function info(
+      r1cs: string,
+      logger?: SnarkjsLogger,
+    ): Promise<{ nConstraints: number; nVars: number; nOutputs: number; nPubInputs: number; nPrvInputs: number; nLabels: number }>;
   }
 }
 

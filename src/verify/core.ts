@@ -121,7 +121,8 @@ export async function verifyChain(chainKeyValue: unknown, bundleValue: unknown, 
     if (j > 0) {
       const out = links[j - 1].output!.outputCommitment;
       const inp = r.output!.inputCommitment;
-      if (out === undefined || inp === undefined || out !== inp) return fails(`chunk ${j + 1}'s input commitment is not chunk ${j}'s output commitment (the link at '${chain.cuts[j - 1]}' is broken)`, links);
+      if (out === undefined || inp === undefined || out !== inp)
+        return fails(`chunk ${j + 1}'s input commitment is not chunk ${j}'s output commitment (the link at '${chain.cuts[j - 1]}' is broken)`, links);
     }
   }
   const first = links[0];
@@ -134,7 +135,18 @@ export async function verifyChain(chainKeyValue: unknown, bundleValue: unknown, 
   return { valid: true, chainId, modelId: chainId, keyId: chainId, output, links, insecureSetup: links.some((l) => l.insecureSetup) };
 }
 
-export { parseChainKey, parseChainBundle, chainIdOf, chainKeySchema, chainBundleSchema, CHAIN_KEY_FORMAT, CHAIN_BUNDLE_FORMAT, CHAIN_VERSION, type ChainKey, type ChainBundle } from '../format/chain.js';
+export {
+  parseChainKey,
+  parseChainBundle,
+  chainIdOf,
+  chainKeySchema,
+  chainBundleSchema,
+  CHAIN_KEY_FORMAT,
+  CHAIN_BUNDLE_FORMAT,
+  CHAIN_VERSION,
+  type ChainKey,
+  type ChainBundle,
+} from '../format/chain.js';
 export { parseKey, modelIdOf, keySchema, KEY_FORMAT, KEY_VERSION, type ZkinferKey } from '../format/key.js';
 export { parseBundle, bundleSchema, proofSchema, predictionSchema, BUNDLE_FORMAT, BUNDLE_VERSION, type ProofBundle, type Prediction } from '../format/bundle.js';
 export { decodePublicSignals, bundleClaims, claimsMismatch, graphOutputs, type DecodedOutput, type DecodedItem, type GraphOutputValues } from '../format/decode.js';

@@ -63,11 +63,7 @@ function modelLines(key: ZkinferKey): string[] {
 }
 
 function headerComment(key: ZkinferKey): string {
-  const lines = [
-    ...modelLines(key),
-    ...layoutLines(key),
-    `Setup: ptau ${key.setup.ptau.kind}, 2^${key.setup.ptau.power}; ${key.setup.phase2}.`,
-  ];
+  const lines = [...modelLines(key), ...layoutLines(key), `Setup: ptau ${key.setup.ptau.kind}, 2^${key.setup.ptau.power}; ${key.setup.phase2}.`];
   if (key.setup.ptau.insecure) lines.push('INSECURE: local single-party setup; whoever ran it can forge proofs. Do not deploy for value.');
   return `${lines.map((s) => `// ${s}`).join('\n')}\n`;
 }
@@ -140,7 +136,9 @@ function word(decimal: string, what: string): string {
  */
 export function encodeVerifyProofCall(bundleValue: unknown): string {
   const args = verifierCallArgs(bundleValue);
-  const selector = Buffer.from(keccak_256(verifyProofSignature(args.pubSignals.length))).subarray(0, 4).toString('hex');
+  const selector = Buffer.from(keccak_256(verifyProofSignature(args.pubSignals.length)))
+    .subarray(0, 4)
+    .toString('hex');
   const words = [
     ...args.a.map((v, i) => word(v, `proof.pi_a[${i}]`)),
     ...args.b.flatMap((pair, i) => pair.map((v, j) => word(v, `proof.pi_b[${i}][${1 - j}]`))),

@@ -68,8 +68,10 @@ function unsignedBits(max: number): number {
  */
 export function checkChainDense(layer: QuantizedModel['layers'][number], l: number): QDense {
   if (layer.kind !== 'dense') fail('UNSUPPORTED_LAYER', `layer ${layer.name} (${layerSummary(layer)}): private weights support dense layers only`);
-  if (layer.from !== undefined && layer.from !== l) fail('UNSUPPORTED_LAYER', `layer ${layer.name} (dense) reads tensor ${layer.from}: private weights support a chain of dense layers only (no skip connections)`);
-  if (layer.requant?.activation === 'linear') fail('UNSUPPORTED_LAYER', `layer ${layer.name} (dense) has no activation (a signed output): private weights support relu/relu6 hidden layers only`);
+  if (layer.from !== undefined && layer.from !== l)
+    fail('UNSUPPORTED_LAYER', `layer ${layer.name} (dense) reads tensor ${layer.from}: private weights support a chain of dense layers only (no skip connections)`);
+  if (layer.requant?.activation === 'linear')
+    fail('UNSUPPORTED_LAYER', `layer ${layer.name} (dense) has no activation (a signed output): private weights support relu/relu6 hidden layers only`);
   return layer;
 }
 
@@ -110,12 +112,16 @@ function checkIntegers(values: unknown, length: number, lo: number, hi: number, 
  */
 export function fitToArchitecture(model: QuantizedModel, arch: WeightsArchitecture): QuantizedModel {
   if (model.input.shape.join('x') !== arch.input.shape.join('x') || model.input.bits !== arch.input.bits) {
-    fail('BAD_MODEL', `the model's input (${model.input.shape.join('x')}, ${model.input.bits} bits) differs from the architecture's (${arch.input.shape.join('x')}, ${arch.input.bits} bits)`);
+    fail(
+      'BAD_MODEL',
+      `the model's input (${model.input.shape.join('x')}, ${model.input.bits} bits) differs from the architecture's (${arch.input.shape.join('x')}, ${arch.input.bits} bits)`,
+    );
   }
   if (model.layers.length !== arch.layers.length) fail('BAD_MODEL', `the model has ${model.layers.length} layers, the architecture ${arch.layers.length}`);
   const layers = model.layers.map((layer, l): QDense => {
     const a = arch.layers[l];
-    if (layer.kind !== 'dense') fail('UNSUPPORTED_LAYER', `${where(l, layer.name)}: ${layer.kind}, the architecture has dense ${a.inputSize}->${a.outputSize} (private weights support dense layers only)`);
+    if (layer.kind !== 'dense')
+      fail('UNSUPPORTED_LAYER', `${where(l, layer.name)}: ${layer.kind}, the architecture has dense ${a.inputSize}->${a.outputSize} (private weights support dense layers only)`);
     checkChainDense(layer, l);
     if (layer.inputSize !== a.inputSize || layer.outputSize !== a.outputSize) {
       fail('BAD_MODEL', `${where(l, layer.name)}: dense ${layer.inputSize}->${layer.outputSize}, the architecture has dense ${a.inputSize}->${a.outputSize}`);
@@ -123,7 +129,11 @@ export function fitToArchitecture(model: QuantizedModel, arch: WeightsArchitectu
     const weights = checkIntegers(layer.weights, a.inputSize * a.outputSize, WEIGHT_MIN, WEIGHT_MAX, `${where(l, layer.name)} weights`);
     const bias = checkIntegers(layer.bias, a.outputSize, -(2 ** (a.biasBits - 1)), 2 ** (a.biasBits - 1) - 1, `${where(l, layer.name)} bias`);
     if (!a.requant || !layer.requant) {
-      if (a.requant || layer.requant) fail('BAD_MODEL', `${where(l, layer.name)}: ${layer.requant ? 'requantizes' : 'outputs raw accumulators'}, the architecture's layer ${a.requant ? 'requantizes' : 'outputs logits'}`);
+      if (a.requant || layer.requant)
+        fail(
+          'BAD_MODEL',
+          `${where(l, layer.name)}: ${layer.requant ? 'requantizes' : 'outputs raw accumulators'}, the architecture's layer ${a.requant ? 'requantizes' : 'outputs logits'}`,
+        );
       return { ...layer, weights, bias, requant: null };
     }
     const { shift, multipliers, outBits } = layer.requant;
@@ -135,7 +145,8 @@ export function fitToArchitecture(model: QuantizedModel, arch: WeightsArchitectu
     const top = 2 ** a.requant.multiplierBits;
     const normalised = checkIntegers(multipliers, a.outputSize, 1, top, `${where(l, layer.name)} multipliers`).map((m) => m * scale);
     normalised.forEach((m, c) => {
-      if (m > top) fail('BAD_MODEL', `${where(l, layer.name)} multipliers[${c}] = ${multipliers[c]} (${m} at shift ${a.requant!.shift}) is outside the architecture's range [1, ${top}]`);
+      if (m > top)
+        fail('BAD_MODEL', `${where(l, layer.name)} multipliers[${c}] = ${multipliers[c]} (${m} at shift ${a.requant!.shift}) is outside the architecture's range [1, ${top}]`);
     });
     return { ...layer, weights, bias, requant: { ...layer.requant, shift: a.requant.shift, multipliers: normalised } };
   });
@@ -163,7 +174,8 @@ export function architectureBounds(arch: WeightsArchitecture): ArchitectureBound
     const n = BigInt(a.inputSize);
     const accMin = -(1n << BigInt(a.biasBits - 1)) + BigInt(WEIGHT_MIN) * n * xmax;
     const accMax = (1n << BigInt(a.biasBits - 1)) - 1n + BigInt(WEIGHT_MAX) * n * xmax;
-    if (-accMin >= BigInt(EXACT_LIMIT) || accMax >= BigInt(EXACT_LIMIT)) fail('BAD_MODEL', `${where(l, a.name)}: accumulators could leave exact arithmetic (${a.biasBits}-bit biases)`);
+    if (-accMin >= BigInt(EXACT_LIMIT) || accMax >= BigInt(EXACT_LIMIT))
+      fail('BAD_MODEL', `${where(l, a.name)}: accumulators could leave exact arithmetic (${a.biasBits}-bit biases)`);
     const acc = Array.from({ length: a.outputSize }, () => ({ min: Number(accMin), max: Number(accMax) }));
     if (!a.requant) {
       if (l !== arch.layers.length - 1) fail('BAD_MODEL', `${where(l, a.name)}: only the last layer may output raw accumulators`);
@@ -178,7 +190,10 @@ export function architectureBounds(arch: WeightsArchitecture): ArchitectureBound
     // acc ranges over an interval containing 0 and M over [1, mMax]: the extremes are at M = mMax.
     const scaled = { min: accMin * mMax + half, max: accMax * mMax + half };
     if (-scaled.min >= BigInt(EXACT_LIMIT) || scaled.max >= BigInt(EXACT_LIMIT)) {
-      fail('BAD_MODEL', `${where(l, a.name)}: with these ranges the scaled accumulators could reach 2^${(Math.log2(Number(-scaled.min))).toFixed(1)}, beyond exact arithmetic (use less headroom)`);
+      fail(
+        'BAD_MODEL',
+        `${where(l, a.name)}: with these ranges the scaled accumulators could reach 2^${Math.log2(Number(-scaled.min)).toFixed(1)}, beyond exact arithmetic (use less headroom)`,
+      );
     }
     const q = signedBitsFor({ min: Number(floorDiv(scaled.min, 1n << BigInt(shift))), max: Number(floorDiv(scaled.max, 1n << BigInt(shift))) });
     quotientBits.push(q);

@@ -25,7 +25,8 @@ export interface WeightsOptions {
 /** null for constant-weights circuits (which refuse weights options); throws a clear error on a bad model or salt. */
 export function privateWeightsInputs(model: ModelCircuit, options: WeightsOptions): PrivateWeightsInputs | null {
   if (model.layout.visibility.weights !== 'private') {
-    if (options.weights !== undefined || options.weightsSalt !== undefined) throw new ZkinferError('BAD_INPUT', 'weights and weightsSalt are only taken by private-weights circuits');
+    if (options.weights !== undefined || options.weightsSalt !== undefined)
+      throw new ZkinferError('BAD_INPUT', 'weights and weightsSalt are only taken by private-weights circuits');
     return null;
   }
   const arch = model.architecture;

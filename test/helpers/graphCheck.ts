@@ -30,12 +30,17 @@ export interface OpCheck {
 /** Random samples for a graph's inputs: floats uniform in [lo, hi], ints in [lo, hi], bools 0/1. */
 export function randomSamples(graph: Graph, n: number, lo = -2, hi = 2, seed = 1): Sample[] {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   return Array.from({ length: n }, () => {
     const m = new Map<string, Float64Array>();
     for (const i of graph.inputs) {
       const count = i.shape.reduce((a, b) => a * b, 1);
-      m.set(i.name, Float64Array.from({ length: count }, () => (i.dtype === 'bool' ? (rnd() < 0.5 ? 0 : 1) : i.dtype === 'int' ? Math.floor(lo + rnd() * (hi - lo + 1)) : lo + rnd() * (hi - lo))));
+      m.set(
+        i.name,
+        Float64Array.from({ length: count }, () =>
+          i.dtype === 'bool' ? (rnd() < 0.5 ? 0 : 1) : i.dtype === 'int' ? Math.floor(lo + rnd() * (hi - lo + 1)) : lo + rnd() * (hi - lo),
+        ),
+      );
     }
     return m;
   });
@@ -68,12 +73,15 @@ export async function checkOpModel(
   if (options.circuit) {
     const compiled = await compileCircom(emitGraphCircuit(program).source, { name: 'op', artifactsDir: options.artifactsDir });
     constraints = compiled.constraints;
-    expect((await loadR1cs(compiled.r1csPath)).constraints.length, 'constraints = the gadgets\' stated counts').toBe(programCosts(program).total);
+    expect((await loadR1cs(compiled.r1csPath)).constraints.length, "constraints = the gadgets' stated counts").toBe(programCosts(program).total);
     const nOut = program.outputs.reduce((a, o) => a + o.elems.length, 0);
     for (const sample of samples) {
       const x = quantizeInputs(program, sample);
       const w = await computeWitness(compiled.wasmPath, { x });
-      expect(w.slice(1, 1 + nOut).map((v) => Number(fieldToSigned(v))), 'circuit == integer reference').toEqual(runProgram(program, x));
+      expect(
+        w.slice(1, 1 + nOut).map((v) => Number(fieldToSigned(v))),
+        'circuit == integer reference',
+      ).toEqual(runProgram(program, x));
     }
   }
   return { graph, program, relError, constraints };

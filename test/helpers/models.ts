@@ -45,7 +45,11 @@ export function pixelClassifierMetadata(classes: number): Record<string, unknown
   return { zkinfer: { inputEncoding: [{ bits: 8, signed: false, scale: 1 / 255 }], classLabels: Array.from({ length: classes }, (_, i) => String(i)) } };
 }
 
-export async function writeTfjsModel(dir: string, model: DenseModel, metadata: Record<string, unknown> | null = pixelClassifierMetadata(model.layers[model.layers.length - 1].outputSize)): Promise<string> {
+export async function writeTfjsModel(
+  dir: string,
+  model: DenseModel,
+  metadata: Record<string, unknown> | null = pixelClassifierMetadata(model.layers[model.layers.length - 1].outputSize),
+): Promise<string> {
   const { mkdir, writeFile } = await import('node:fs/promises');
   const path = await import('node:path');
   await mkdir(dir, { recursive: true });
@@ -80,12 +84,33 @@ export async function writeTfjsModel(dir: string, model: DenseModel, metadata: R
  * clamped unit, negative accumulators, and a requantization whose quotient needs no clamp (h >= n - 1).
  */
 export const TINY_MODEL: QuantizedModel = {
-  format: 'zkinfer-qmodel', version: 1, name: 'tiny', input: { shape: [2], bits: 8, scale: 1 },
+  format: 'zkinfer-qmodel',
+  version: 1,
+  name: 'tiny',
+  input: { shape: [2], bits: 8, scale: 1 },
   layers: [
-    { kind: 'dense', name: 'h', inputSize: 2, outputSize: 3, weights: [3, -2, -1, 1, 0, 0], bias: [5, -7, 3], weightScales: [1, 1, 1],
-      requant: { multipliers: [3, 1, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 } },
+    {
+      kind: 'dense',
+      name: 'h',
+      inputSize: 2,
+      outputSize: 3,
+      weights: [3, -2, -1, 1, 0, 0],
+      bias: [5, -7, 3],
+      weightScales: [1, 1, 1],
+      requant: { multipliers: [3, 1, 1], shift: 2, activation: 'relu', outBits: 8, outScale: 1 },
+    },
     { kind: 'dense', name: 'o', inputSize: 3, outputSize: 3, weights: [1, 0, 0, 0, 1, 0, 0, 0, 1], bias: [0, 0, 0], weightScales: [1, 1, 1], requant: null },
   ],
-  output: { size: 3, logitScale: 1 }, notes: [],
+  output: { size: 3, logitScale: 1 },
+  notes: [],
 };
-export const TINY_INPUTS = [[10, 4], [255, 0], [0, 8], [0, 10], [0, 0], [255, 255], [1, 2], [100, 151]];
+export const TINY_INPUTS = [
+  [10, 4],
+  [255, 0],
+  [0, 8],
+  [0, 10],
+  [0, 0],
+  [255, 255],
+  [1, 2],
+  [100, 151],
+];

@@ -16,18 +16,7 @@
  * is STRING; a tensor (`tensorValue(...)` or any onnxWriter TensorSpec) is TENSOR.
  */
 import { ONNX_ATTR, ONNX_DTYPE } from '../../src/model/onnxProto.js';
-import {
-  boolTensor,
-  doubleTensor,
-  float16Tensor,
-  floatTensor,
-  int32Tensor,
-  int64Tensor,
-  writeOnnx,
-  type AttrSpec,
-  type NodeSpec,
-  type TensorSpec,
-} from './onnxWriter.js';
+import { boolTensor, doubleTensor, float16Tensor, floatTensor, int32Tensor, int64Tensor, writeOnnx, type AttrSpec, type NodeSpec, type TensorSpec } from './onnxWriter.js';
 
 export type OnnxDType = 'float' | 'double' | 'float16' | 'int64' | 'int32' | 'int8' | 'bool';
 /** A dimension: its size, or a symbolic name such as 'batch_size'. */

@@ -145,7 +145,13 @@ export class OnnxChain {
   }
 }
 
-export function writeOnnx(spec: { opset: number; irVersion: number; graph: Record<string, unknown>; extraImports?: Array<{ domain: string; version: number }>; metadata?: Array<{ key: string; value: string }> }): Uint8Array {
+export function writeOnnx(spec: {
+  opset: number;
+  irVersion: number;
+  graph: Record<string, unknown>;
+  extraImports?: Array<{ domain: string; version: number }>;
+  metadata?: Array<{ key: string; value: string }>;
+}): Uint8Array {
   return encodeOnnxModel({
     ir_version: spec.irVersion,
     producer_name: 'zkinfer-test',

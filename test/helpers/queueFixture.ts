@@ -22,7 +22,21 @@ export interface WorkerProcess {
 export function spawnWorker(args: { queue: string; prefix: string; artifactsDir: string; concurrency?: number; lockDurationMs?: number }): WorkerProcess {
   const child = spawn(
     process.execPath,
-    [BIN, 'worker', '--redis', REDIS_URL, '--queue', args.queue, '--prefix', args.prefix, '--artifacts', args.artifactsDir, '--concurrency', String(args.concurrency ?? 1), ...(args.lockDurationMs ? ['--lock-duration', String(args.lockDurationMs)] : [])],
+    [
+      BIN,
+      'worker',
+      '--redis',
+      REDIS_URL,
+      '--queue',
+      args.queue,
+      '--prefix',
+      args.prefix,
+      '--artifacts',
+      args.artifactsDir,
+      '--concurrency',
+      String(args.concurrency ?? 1),
+      ...(args.lockDurationMs ? ['--lock-duration', String(args.lockDurationMs)] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';

@@ -9,7 +9,6 @@ import { loadSymbolTable } from '../../src/circuit/symbols.js';
 import { loadR1cs } from '../../tools/r1cs.js';
 import { inv, mod } from '../../src/graph/link/plan.js';
 
-
 export async function keptNames(symPath: string): Promise<Set<string>> {
   return new Set((await loadSymbolTable(symPath)).filter((s) => s.varIdx >= 0).map((s) => s.name));
 }

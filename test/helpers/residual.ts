@@ -18,7 +18,10 @@ export async function saveTfjs(tf: Tf, model: tfjs.LayersModel, dir: string): Pr
   await model.save(
     tf.io.withSaveHandler(async (a) => {
       await writeFile(path.join(dir, 'weights.bin'), new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData!)));
-      await writeFile(path.join(dir, 'model.json'), JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+      await writeFile(
+        path.join(dir, 'model.json'),
+        JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
+      );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
@@ -32,7 +35,10 @@ export function randomizeWeights(tf: Tf, model: tfjs.LayersModel, seed: number):
   model.setWeights(
     model.getWeights().map((w, k) => {
       const positive = /variance/.test(names[k]);
-      return tf.tensor(Array.from({ length: w.size }, () => (positive ? 0.5 + r() : (r() * 2 - 1) * 0.6)), w.shape);
+      return tf.tensor(
+        Array.from({ length: w.size }, () => (positive ? 0.5 + r() : (r() * 2 - 1) * 0.6)),
+        w.shape,
+      );
     }),
   );
 }

@@ -68,11 +68,7 @@ function quadraticRoots(qa: bigint, qb: bigint, qc: bigint, p: bigint): bigint[]
   return sqrtMod(disc, p).map((s) => mod((-qb + s) * den, p));
 }
 
-export function allSolutions(
-  r1cs: R1csSystem,
-  fixed: Map<number, bigint>,
-  options: { domain?: (wire: number) => bigint[]; limit?: number } = {},
-): Solutions {
+export function allSolutions(r1cs: R1csSystem, fixed: Map<number, bigint>, options: { domain?: (wire: number) => bigint[]; limit?: number } = {}): Solutions {
   const p = r1cs.prime;
   const limit = options.limit ?? 10_000;
   const domain = options.domain ?? (() => [0n, 1n, 2n, p - 1n]);
@@ -192,7 +188,7 @@ export function allSolutions(
     // Rows whose factors, reduced by the relations found so far, leave one of them constant are affine:
     // repeat until no row turns affine (a row can become affine once others are in the system).
     let pending = rows.map(({ lcs }) => lcs);
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       const still: typeof pending = [];
       for (const lcs of pending) {
@@ -267,7 +263,7 @@ export function allSolutions(
   const go = (v: Array<bigint | null>, extra: Equation[] = []): void => {
     if (solutions.length >= limit) throw new Error(`more than ${limit} solutions`);
     let pivots: Pivot[] = [];
-    for (let progressed = true; progressed; ) {
+    for (let progressed = true; progressed;) {
       progressed = false;
       for (const row of rows) {
         const r = step(row.lcs, v);

@@ -19,16 +19,14 @@ interface Exported {
 function oihw(k: Float32Array, [kH, kW, cin, cout]: number[]): Float32Array {
   const out = new Float32Array(k.length);
   for (let co = 0; co < cout; co++)
-    for (let ci = 0; ci < cin; ci++)
-      for (let y = 0; y < kH; y++) for (let x = 0; x < kW; x++) out[((co * cin + ci) * kH + y) * kW + x] = k[((y * kW + x) * cin + ci) * cout + co];
+    for (let ci = 0; ci < cin; ci++) for (let y = 0; y < kH; y++) for (let x = 0; x < kW; x++) out[((co * cin + ci) * kH + y) * kW + x] = k[((y * kW + x) * cin + ci) * cout + co];
   return out;
 }
 
 /** Dense kernel rows indexed by the tfjs (HWC) flattening, reordered to the ONNX (CHW) one. */
 function chwRows(k: Float32Array, units: number, [h, w, c]: number[]): Float32Array {
   const out = new Float32Array(k.length);
-  for (let ch = 0; ch < c; ch++)
-    for (let p = 0; p < h * w; p++) for (let j = 0; j < units; j++) out[(ch * h * w + p) * units + j] = k[(p * c + ch) * units + j];
+  for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) for (let j = 0; j < units; j++) out[(ch * h * w + p) * units + j] = k[(p * c + ch) * units + j];
   return out;
 }
 
@@ -77,7 +75,12 @@ export function tfjsToOnnx(model: tfjs.LayersModel): Uint8Array {
         break;
       case 'BatchNormalization': {
         const n = w[0].shape[0];
-        chain.op('BatchNormalization', ['gamma', 'beta', 'mean', 'var'].map((s, i) => init(s, [n], w[i].v)), [attr.float('epsilon', Number(cfg.epsilon))], layer.name);
+        chain.op(
+          'BatchNormalization',
+          ['gamma', 'beta', 'mean', 'var'].map((s, i) => init(s, [n], w[i].v)),
+          [attr.float('epsilon', Number(cfg.epsilon))],
+          layer.name,
+        );
         break;
       }
       case 'MaxPooling2D':

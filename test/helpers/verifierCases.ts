@@ -30,7 +30,12 @@ export function jacobianRescale(proof: ProofBundle['proof'], l = 2n): ProofBundl
 /** A key object with its fields in reverse order at every level: the same key, the same model id. */
 function reordered(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(reordered);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reordered(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .reverse()
+        .map(([k, x]) => [k, reordered(x)]),
+    );
   return v;
 }
 
@@ -53,36 +58,156 @@ export function verifierCases(key: ZkinferKey, bundle: ProofBundle, otherKey: Zk
   return [
     valid('the real bundle', key, bundle),
     valid('the key with its fields in another order (same canonical JSON, same model id)', reordered(key), bundle),
-    bad('a tampered public signal', b((x) => (x.publicSignals[0] = String(mod(BigInt(x.publicSignals[0]) + 1n, FIELD_P)))), /Groth16 proof does not verify/),
-    bad('a public signal + p', b((x) => (x.publicSignals[0] = String(BigInt(x.publicSignals[0]) + FIELD_P))), /publicSignals\[0\] is not a canonical field element/),
-    bad('a public signal with a leading zero', b((x) => (x.publicSignals[0] = `0${x.publicSignals[0]}`)), /publicSignals\[0\]: expected a canonical decimal/),
+    bad(
+      'a tampered public signal',
+      b((x) => (x.publicSignals[0] = String(mod(BigInt(x.publicSignals[0]) + 1n, FIELD_P)))),
+      /Groth16 proof does not verify/,
+    ),
+    bad(
+      'a public signal + p',
+      b((x) => (x.publicSignals[0] = String(BigInt(x.publicSignals[0]) + FIELD_P))),
+      /publicSignals\[0\] is not a canonical field element/,
+    ),
+    bad(
+      'a public signal with a leading zero',
+      b((x) => (x.publicSignals[0] = `0${x.publicSignals[0]}`)),
+      /publicSignals\[0\]: expected a canonical decimal/,
+    ),
     bad("another model's key", bundle, /bundle is for model .* the key is for model/, otherKey),
-    bad('pi_a[0] + q', b((x) => (x.proof.pi_a[0] = plusQ(x.proof.pi_a[0]))), /proof\.pi_a\[0\]: expected a canonical coordinate/),
-    bad('pi_c[1] + q', b((x) => (x.proof.pi_c[1] = plusQ(x.proof.pi_c[1]))), /proof\.pi_c\[1\]: expected a canonical coordinate/),
-    bad('pi_b[0][1] + q', b((x) => (x.proof.pi_b[0][1] = plusQ(x.proof.pi_b[0][1]))), /proof\.pi_b\[0\]\[1\]: expected a canonical coordinate/),
-    bad('a Jacobian rescaling of pi_a (z = 2)', b((x) => (x.proof = jacobianRescale(bundle.proof))), /proof\.pi_a\[2\]: expected "1"/),
-    bad('pi_b with z = (2, 0)', b((x) => (x.proof.pi_b[2] = ['2', '0'])), /proof\.pi_b\[2\]: expected \["1", "0"\]/),
-    bad('pi_a and pi_c swapped', b((x) => ([x.proof.pi_a, x.proof.pi_c] = [x.proof.pi_c, x.proof.pi_a])), /Groth16 proof does not verify|malformed proof/),
-    bad('a number where a coordinate string belongs', b((x) => (x.proof.pi_a[1] = 7)), /proof\.pi_a\[1\]/),
-    bad('a wrong class', b((x) => (x.prediction.class = (cls + 1) % key.model.outputSize)), /prediction\.class differs from the proved output/),
-    bad('a fake label', b((x) => (x.prediction.label = '7')), /prediction\.label differs/),
-    bad('fake scores', b((x) => (x.prediction.scores = x.prediction.scores.map((s: number) => s + 1))), /prediction\.scores differs/),
-    bad('a fake note', b((x) => (x.prediction.note = 'certified by the FDA')), /prediction\.note differs/),
-    bad('fake logits', b((x) => (x.prediction.logits = x.prediction.logits.map((s: string) => String(BigInt(s) + 1n)))), /prediction\.logits differs/),
-    bad('items added to a single proof', b((x) => (x.items = [x.prediction, x.prediction])), /items differs/),
-    bad('outputs added to a layer-model bundle', b((x) => (x.outputs = [{ name: 'y', shape: [1], values: [1] }])), /outputs differs/),
-    bad('input commitments added to a public-input proof', b((x) => (x.inputCommitments = ['1'])), /inputCommitments differs/),
-    bad('an unknown bundle field', b((x) => (x.extra = true)), /\(root\): Unrecognized key.*extra/),
-    bad('an unknown prediction field', b((x) => (x.prediction.confidence = 0.99)), /prediction: Unrecognized key.*confidence/),
-    bad('an unknown proof field', b((x) => (x.proof.pi_z = ['1'])), /proof: Unrecognized key.*pi_z/),
-    bad('version 2', b((x) => (x.version = 2)), /version: unsupported version 2/),
-    bad('visibility that differs from the key', b((x) => (x.visibility = { input: 'private', output: 'logits' })), /visibility does not match/),
-    bad('a keyId on a constant-weights bundle', b((x) => (x.keyId = modelIdOf(key))), /keyId is only used by private-weights proofs/),
-    bad('one public signal too many', b((x) => x.publicSignals.push('0')), /public signals, the key expects/),
-    badKey('a key with an unknown field (one key, two ids if hashed raw vs stripped)', k((x) => (x.comment = 'hi')), /malformed verification key: \(root\): Unrecognized key.*comment/),
-    badKey('a key with an unknown vkey field', k((x) => (x.vkey.vk_extra = ['1'])), /vkey: Unrecognized key.*vk_extra/),
-    badKey('vkey.IC one short', k((x) => x.vkey.IC.pop()), /vkey\.IC has \d+ points, \d+ public signals need/),
-    badKey('publicSignals.total one more than the vkey', k((x) => (x.publicSignals.total += 1)), /vkey\.nPublic \(\d+\) does not match publicSignals\.total/),
-    badKey('a key of version 2', k((x) => (x.version = 2)), /malformed verification key: version/),
+    bad(
+      'pi_a[0] + q',
+      b((x) => (x.proof.pi_a[0] = plusQ(x.proof.pi_a[0]))),
+      /proof\.pi_a\[0\]: expected a canonical coordinate/,
+    ),
+    bad(
+      'pi_c[1] + q',
+      b((x) => (x.proof.pi_c[1] = plusQ(x.proof.pi_c[1]))),
+      /proof\.pi_c\[1\]: expected a canonical coordinate/,
+    ),
+    bad(
+      'pi_b[0][1] + q',
+      b((x) => (x.proof.pi_b[0][1] = plusQ(x.proof.pi_b[0][1]))),
+      /proof\.pi_b\[0\]\[1\]: expected a canonical coordinate/,
+    ),
+    bad(
+      'a Jacobian rescaling of pi_a (z = 2)',
+      b((x) => (x.proof = jacobianRescale(bundle.proof))),
+      /proof\.pi_a\[2\]: expected "1"/,
+    ),
+    bad(
+      'pi_b with z = (2, 0)',
+      b((x) => (x.proof.pi_b[2] = ['2', '0'])),
+      /proof\.pi_b\[2\]: expected \["1", "0"\]/,
+    ),
+    bad(
+      'pi_a and pi_c swapped',
+      b((x) => ([x.proof.pi_a, x.proof.pi_c] = [x.proof.pi_c, x.proof.pi_a])),
+      /Groth16 proof does not verify|malformed proof/,
+    ),
+    bad(
+      'a number where a coordinate string belongs',
+      b((x) => (x.proof.pi_a[1] = 7)),
+      /proof\.pi_a\[1\]/,
+    ),
+    bad(
+      'a wrong class',
+      b((x) => (x.prediction.class = (cls + 1) % key.model.outputSize)),
+      /prediction\.class differs from the proved output/,
+    ),
+    bad(
+      'a fake label',
+      b((x) => (x.prediction.label = '7')),
+      /prediction\.label differs/,
+    ),
+    bad(
+      'fake scores',
+      b((x) => (x.prediction.scores = x.prediction.scores.map((s: number) => s + 1))),
+      /prediction\.scores differs/,
+    ),
+    bad(
+      'a fake note',
+      b((x) => (x.prediction.note = 'certified by the FDA')),
+      /prediction\.note differs/,
+    ),
+    bad(
+      'fake logits',
+      b((x) => (x.prediction.logits = x.prediction.logits.map((s: string) => String(BigInt(s) + 1n)))),
+      /prediction\.logits differs/,
+    ),
+    bad(
+      'items added to a single proof',
+      b((x) => (x.items = [x.prediction, x.prediction])),
+      /items differs/,
+    ),
+    bad(
+      'outputs added to a layer-model bundle',
+      b((x) => (x.outputs = [{ name: 'y', shape: [1], values: [1] }])),
+      /outputs differs/,
+    ),
+    bad(
+      'input commitments added to a public-input proof',
+      b((x) => (x.inputCommitments = ['1'])),
+      /inputCommitments differs/,
+    ),
+    bad(
+      'an unknown bundle field',
+      b((x) => (x.extra = true)),
+      /\(root\): Unrecognized key.*extra/,
+    ),
+    bad(
+      'an unknown prediction field',
+      b((x) => (x.prediction.confidence = 0.99)),
+      /prediction: Unrecognized key.*confidence/,
+    ),
+    bad(
+      'an unknown proof field',
+      b((x) => (x.proof.pi_z = ['1'])),
+      /proof: Unrecognized key.*pi_z/,
+    ),
+    bad(
+      'version 2',
+      b((x) => (x.version = 2)),
+      /version: unsupported version 2/,
+    ),
+    bad(
+      'visibility that differs from the key',
+      b((x) => (x.visibility = { input: 'private', output: 'logits' })),
+      /visibility does not match/,
+    ),
+    bad(
+      'a keyId on a constant-weights bundle',
+      b((x) => (x.keyId = modelIdOf(key))),
+      /keyId is only used by private-weights proofs/,
+    ),
+    bad(
+      'one public signal too many',
+      b((x) => x.publicSignals.push('0')),
+      /public signals, the key expects/,
+    ),
+    badKey(
+      'a key with an unknown field (one key, two ids if hashed raw vs stripped)',
+      k((x) => (x.comment = 'hi')),
+      /malformed verification key: \(root\): Unrecognized key.*comment/,
+    ),
+    badKey(
+      'a key with an unknown vkey field',
+      k((x) => (x.vkey.vk_extra = ['1'])),
+      /vkey: Unrecognized key.*vk_extra/,
+    ),
+    badKey(
+      'vkey.IC one short',
+      k((x) => x.vkey.IC.pop()),
+      /vkey\.IC has \d+ points, \d+ public signals need/,
+    ),
+    badKey(
+      'publicSignals.total one more than the vkey',
+      k((x) => (x.publicSignals.total += 1)),
+      /vkey\.nPublic \(\d+\) does not match publicSignals\.total/,
+    ),
+    badKey(
+      'a key of version 2',
+      k((x) => (x.version = 2)),
+      /malformed verification key: version/,
+    ),
   ];
 }

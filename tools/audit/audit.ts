@@ -103,7 +103,15 @@ export function formulaOf(info: TemplateInfo | null): { stated: string; formula:
   if (!info) return null;
   const stated = info.constraintsText ?? LIBRARY_FORMULAS[info.name] ?? null;
   // Only numeric parameters: an array parameter (a table) cannot take part in a closed formula.
-  return stated ? { stated, formula: parseConstraintFormula(stated, info.params.filter((p) => !info.arrayParams.has(p))) } : null;
+  return stated
+    ? {
+        stated,
+        formula: parseConstraintFormula(
+          stated,
+          info.params.filter((p) => !info.arrayParams.has(p)),
+        ),
+      }
+    : null;
 }
 
 /** `Template(p1, p2)`, the key of a template instantiation in reports and in `measured`; an array parameter shows as `[]`. */
@@ -126,7 +134,7 @@ function buildTree(program: CircomProgram, paths: Iterable<string>): Map<string,
     if (known) return known;
     let node: ComponentNode;
     if (!path.includes('.')) {
-      const info = program.main ? program.templates.get(program.main.template) ?? null : null;
+      const info = program.main ? (program.templates.get(program.main.template) ?? null) : null;
       node = { path, template: info?.name ?? null, params: info && program.main ? bindParams(info, program.main.args, {}) : null, info, children: [] };
     } else {
       const parent = resolve(path.slice(0, path.lastIndexOf('.')));
@@ -137,7 +145,7 @@ function buildTree(program: CircomProgram, paths: Iterable<string>): Map<string,
       const exact = all.filter((d) => d.index === segment.slice(base.length));
       const decls = exact.length ? exact : all.filter((d) => !/^(\[\d+\])+$/.test(d.index ?? ''));
       const names = new Set(decls.map((d) => d.template));
-      const info = names.size === 1 ? program.templates.get(decls[0].template) ?? null : null;
+      const info = names.size === 1 ? (program.templates.get(decls[0].template) ?? null) : null;
       // Several instantiations (if/else branches) must agree on the parameters, or they stay unknown.
       const bound = info && parent.params ? decls.map((d) => bindParams(info, d.args, parent.params!)) : [null];
       const key = (b: Record<string, bigint> | null) => (b ? Object.entries(b).join(';') : null);
@@ -184,7 +192,11 @@ export function auditCircuit(name: string, r1cs: R1csSystem, symbols: SymbolEntr
     const bVar = nonConst(b);
     if (aVar && bVar) nonlinear++;
     const seen = new Set<number>();
-    for (const [lc, other] of [[a, bVar], [b, aVar], [c, false]] as const) {
+    for (const [lc, other] of [
+      [a, bVar],
+      [b, aVar],
+      [c, false],
+    ] as const) {
       for (const w of lc.keys()) {
         if (w === 0) continue;
         if (other) multiplied[w] = 1;
@@ -204,12 +216,13 @@ export function auditCircuit(name: string, r1cs: R1csSystem, symbols: SymbolEntr
     if (!kind) continue;
     const wireNames = names.get(w) ?? [`<wire ${w} without a name>`];
     const allowedBy =
-      options.allow.find((rule) =>
-        rule.kind === kind &&
-        wireNames.some((n) => {
-          const { component, signal } = splitName(n);
-          return nodes.get(component)?.template === rule.template && rule.signal.test(signal) && (!rule.onlyAsMain || component === 'main');
-        }),
+      options.allow.find(
+        (rule) =>
+          rule.kind === kind &&
+          wireNames.some((n) => {
+            const { component, signal } = splitName(n);
+            return nodes.get(component)?.template === rule.template && rule.signal.test(signal) && (!rule.onlyAsMain || component === 'main');
+          }),
       ) ?? null;
     findings.push({ kind, wire: w, names: wireNames, constraints: uses[w], allowedBy });
   }
@@ -254,7 +267,16 @@ export function auditCircuit(name: string, r1cs: R1csSystem, symbols: SymbolEntr
     if (!row) {
       const f = formulaOf(n.info);
       const e = expectedOf(n);
-      row = { instance: key, instances: 0, nested, stated: f ? (f.formula ? formulaText(f.formula) : f.stated) : null, expected: e.value, expectedFrom: e.from, attributed: null, hints: n.info?.hints ?? [] };
+      row = {
+        instance: key,
+        instances: 0,
+        nested,
+        stated: f ? (f.formula ? formulaText(f.formula) : f.stated) : null,
+        expected: e.value,
+        expectedFrom: e.from,
+        attributed: null,
+        hints: n.info?.hints ?? [],
+      };
       rows.set(rowKey, row);
     }
     row.instances++;
@@ -276,7 +298,19 @@ export function auditCircuit(name: string, r1cs: R1csSystem, symbols: SymbolEntr
   if (counts.get('') ?? 0) warnings.push(`${counts.get('')} non-linear constraints tie between components (not attributed)`);
 
   const components = stating.map((n) => ({ path: n.path, template: instanceKey(n.template, n.params, n.info), expected: expectedOf(n).value }));
-  return { name, constraints: r1cs.constraints.length, nonlinear, wires: r1cs.nVars, findings, expectedNonlinear, templates: [...rows.values()], components, unknownCounts, failures, warnings };
+  return {
+    name,
+    constraints: r1cs.constraints.length,
+    nonlinear,
+    wires: r1cs.nVars,
+    findings,
+    expectedNonlinear,
+    templates: [...rows.values()],
+    components,
+    unknownCounts,
+    failures,
+    warnings,
+  };
 }
 
 /**
@@ -318,7 +352,9 @@ function attribute(r1cs: R1csSystem, names: Map<number, string[]>, rootOf: Map<s
 export function formatReport(r: AuditReport): string {
   const lines: string[] = [];
   const ok = r.failures.length === 0;
-  lines.push(`${ok ? 'PASS' : 'FAIL'} ${r.name}: ${r.constraints} constraints (${r.nonlinear} non-linear; stated counts add up to ${r.expectedNonlinear ?? '?'}), ${r.wires} wires`);
+  lines.push(
+    `${ok ? 'PASS' : 'FAIL'} ${r.name}: ${r.constraints} constraints (${r.nonlinear} non-linear; stated counts add up to ${r.expectedNonlinear ?? '?'}), ${r.wires} wires`,
+  );
   const table = [['template', 'instances', 'non-linear/instance', 'stated in header', 'expected']];
   for (const t of r.templates) {
     const a = t.attributed;
@@ -328,7 +364,14 @@ export function formatReport(r: AuditReport): string {
     table.push([`${t.nested ? '  ' : ''}${t.instance}`, String(t.instances), got, stated, expected]);
   }
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  for (const row of table) lines.push('  ' + row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd());
+  for (const row of table)
+    lines.push(
+      '  ' +
+        row
+          .map((c, i) => c.padEnd(widths[i]))
+          .join('  ')
+          .trimEnd(),
+    );
   const allowed = r.findings.filter((f) => f.allowedBy);
   if (allowed.length) {
     const byRule = new Map<AllowRule, Finding[]>();

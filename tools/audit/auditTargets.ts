@@ -72,27 +72,70 @@ export const TEMPLATE_CASES: Record<string, Array<Array<TemplateArg>>> = {
   IsZero: [[]],
   SignedBits: [[1], [4]],
   UnsignedRange: [[1], [8]],
-  DivFloorPow2: [[0, 4], [2, 3], [21, 11]],
-  ReluClampFromBits: [[5, 2], [5, 4], [5, 6], [11, 8]], // clamp; h = n - 1; h > n - 1; model-sized
-  RequantReluClamp: [[0, 4, 2], [3, 5, 2], [3, 5, 4], [21, 11, 8]],
-  ArgMax: [[2, 1], [3, 3], [10, 20]],
+  DivFloorPow2: [
+    [0, 4],
+    [2, 3],
+    [21, 11],
+  ],
+  ReluClampFromBits: [
+    [5, 2],
+    [5, 4],
+    [5, 6],
+    [11, 8],
+  ], // clamp; h = n - 1; h > n - 1; model-sized
+  RequantReluClamp: [
+    [0, 4, 2],
+    [3, 5, 2],
+    [3, 5, 4],
+    [21, 11, 8],
+  ],
+  ArgMax: [
+    [2, 1],
+    [3, 3],
+    [10, 20],
+  ],
   // One packed element; two; two Poseidon calls (17 packed elements: 16 + 2 inputs).
-  PackedCommitment: [[3, 8], [40, 8], [500, 8]],
+  PackedCommitment: [
+    [3, 8],
+    [40, 8],
+    [500, 8],
+  ],
   // A small tag and a 248-bit one (architecture tags are 31 bytes).
   TaggedSalt: [[12345], ['452312848583266388373324160190187140051835877600158453279131187530910662655']],
   Max2: [[1], [3], [8]],
-  MaxOfN: [[1, 3], [3, 2], [4, 8]],
+  MaxOfN: [
+    [1, 3],
+    [3, 2],
+    [4, 8],
+  ],
   // Private weights: a 1x1 and a 3->2 layer; requantization with shift 0, with and without the clamp.
-  PrivateDense: [[1, 1, 1], [3, 2, 4]],
-  PrivateRequant: [[1, 2, 0, 4, 4], [2, 3, 3, 5, 2], [2, 3, 3, 5, 4]],
+  PrivateDense: [
+    [1, 1, 1],
+    [3, 2, 4],
+  ],
+  PrivateRequant: [
+    [1, 2, 0, 4, 4],
+    [2, 3, 3, 5, 2],
+    [2, 3, 3, 5, 4],
+  ],
   // Op-graph gadgets (lookup.circom, arith.circom). OneHot: the base case, the first product, two levels.
   OneHot: [[1], [2], [4]],
   // Lookup: a single row (w = 1), the smallest split, odd and even widths, an 8-bit activation table.
-  Lookup: [[1, [3, -5]], [2, auditTable(2)], [3, auditTable(3)], [4, auditTable(4)], [8, auditTable(8)]],
+  Lookup: [
+    [1, [3, -5]],
+    [2, auditTable(2)],
+    [3, auditTable(3)],
+    [4, auditTable(4)],
+    [8, auditTable(8)],
+  ],
   Mul: [[]],
   Select: [[]],
   LessThanSigned: [[1], [3], [12]],
-  DivFloor: [[1, 1], [3, 2], [16, 12]],
+  DivFloor: [
+    [1, 1],
+    [3, 2],
+    [16, 12],
+  ],
   IsEqual: [[]],
 };
 

@@ -89,13 +89,16 @@ function headerComment(src: string, at: number): string {
 function parseTemplates(raw: string, file: string, into: Map<string, TemplateInfo>): void {
   const src = stripComments(raw);
   const re = /\btemplate\s+(?:parallel\s+|custom\s+)*([A-Za-z_]\w*)\s*\(([^)]*)\)\s*\{/g;
-  for (let m; (m = re.exec(src)); ) {
+  for (let m; (m = re.exec(src));) {
     const bodyStart = m.index + m[0].length - 1;
     const body = src.slice(bodyStart, matchBrace(src, bodyStart));
     const info: TemplateInfo = {
       name: m[1],
       file,
-      params: m[2].split(',').map((p) => p.trim()).filter(Boolean),
+      params: m[2]
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
       arrayParams: new Set(),
       inputs: new Set(),
       outputs: new Set(),
@@ -166,7 +169,7 @@ function tokenize(text: string): { tokens: string[]; ends: number[] } {
   const tokens: string[] = [];
   const ends: number[] = [];
   TOKEN.lastIndex = 0;
-  for (let m; TOKEN.lastIndex < text.length && (m = TOKEN.exec(text)); ) {
+  for (let m; TOKEN.lastIndex < text.length && (m = TOKEN.exec(text));) {
     tokens.push(m[1]);
     ends.push(TOKEN.lastIndex);
   }
@@ -186,22 +189,39 @@ export function evalPrefix(text: string, env: Env): { value: bigint | null; used
   const apply = (op: string, a: bigint, b: bigint): bigint | null => {
     if ((['/', '\\', '%'].includes(op) && b === 0n) || (op === '**' && b < 0n)) return null;
     switch (op) {
-      case '+': return a + b;
-      case '-': return a - b;
-      case '*': return a * b;
-      case '/': case '\\': return a / b;
-      case '%': return a % b;
-      case '**': return a ** b;
-      case '<<': return a << b;
-      case '>>': return a >> b;
-      case '<': return a < b ? 1n : 0n;
-      case '<=': return a <= b ? 1n : 0n;
-      case '>': return a > b ? 1n : 0n;
-      case '>=': return a >= b ? 1n : 0n;
-      case '==': return a === b ? 1n : 0n;
-      case '!=': return a !== b ? 1n : 0n;
-      case '&&': return a && b ? 1n : 0n;
-      default: return a || b ? 1n : 0n;
+      case '+':
+        return a + b;
+      case '-':
+        return a - b;
+      case '*':
+        return a * b;
+      case '/':
+      case '\\':
+        return a / b;
+      case '%':
+        return a % b;
+      case '**':
+        return a ** b;
+      case '<<':
+        return a << b;
+      case '>>':
+        return a >> b;
+      case '<':
+        return a < b ? 1n : 0n;
+      case '<=':
+        return a <= b ? 1n : 0n;
+      case '>':
+        return a > b ? 1n : 0n;
+      case '>=':
+        return a >= b ? 1n : 0n;
+      case '==':
+        return a === b ? 1n : 0n;
+      case '!=':
+        return a !== b ? 1n : 0n;
+      case '&&':
+        return a && b ? 1n : 0n;
+      default:
+        return a || b ? 1n : 0n;
     }
   };
   // Returns undefined on a syntax error, null for an unknown identifier.

@@ -65,7 +65,14 @@ async function readGadgetR1cs(file: string) {
     if (type === 1) {
       const n8 = buf.readUInt32LE(at);
       const h = at + 4 + n8;
-      header = { n8, nVars: buf.readUInt32LE(h), nOutputs: buf.readUInt32LE(h + 4), nPubInputs: buf.readUInt32LE(h + 8), nPrvInputs: buf.readUInt32LE(h + 12), nConstraints: buf.readUInt32LE(h + 24) };
+      header = {
+        n8,
+        nVars: buf.readUInt32LE(h),
+        nOutputs: buf.readUInt32LE(h + 4),
+        nPubInputs: buf.readUInt32LE(h + 8),
+        nPrvInputs: buf.readUInt32LE(h + 12),
+        nConstraints: buf.readUInt32LE(h + 24),
+      };
     } else if (type === 2) constraintsAt = at;
     pos = at + size;
   }
@@ -126,7 +133,10 @@ async function loadKind(key: string, circuit: CompiledCircuit): Promise<GadgetKi
 }
 
 /** Compile (or load from the cache) every distinct gadget kind of the instances, one circom run each. */
-export async function gadgetLibrary(instances: Iterable<GadgetInstance>, options: { artifactsDir?: string; onKind?: (key: string, done: number, total: number) => void } = {}): Promise<Map<string, GadgetKind>> {
+export async function gadgetLibrary(
+  instances: Iterable<GadgetInstance>,
+  options: { artifactsDir?: string; onKind?: (key: string, done: number, total: number) => void } = {},
+): Promise<Map<string, GadgetKind>> {
   const todo = new Map<string, GadgetInstance>();
   for (const g of instances) {
     const k = kindKey(g);

@@ -53,7 +53,12 @@ export async function linkGraphCircuit(source: string, inst: GraphInstances, opt
   const t2 = performance.now();
   const hash = sha256Hex([await libraryFingerprint(), LINKER_VERSION, name, source].join('\0'));
   const dir = path.join(options.artifactsDir ?? defaultArtifactsDir(), 'circuits', hash.slice(0, 16));
-  const files = (d: string) => ({ circomPath: path.join(d, `${name}.circom`), r1csPath: path.join(d, `${name}.r1cs`), symPath: path.join(d, `${name}.sym`), infoPath: path.join(d, 'info.json') });
+  const files = (d: string) => ({
+    circomPath: path.join(d, `${name}.circom`),
+    r1csPath: path.join(d, `${name}.r1cs`),
+    symPath: path.join(d, `${name}.sym`),
+    infoPath: path.join(d, 'info.json'),
+  });
   if (!(await exists(files(dir).infoPath))) {
     await produceDirAtomic(dir, async (tmp) => {
       const f = files(tmp);

@@ -177,7 +177,14 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
   const outForm = (b: number, j: number): KeyForm => ({ bias: 0n, terms: new Map([[outBase + b * nOut + j, 1n]]) });
   const sourceForm = (b: number, s: PortSource): KeyForm => {
     if ('main' in s) {
-      const f = s.main === 'salt' ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) } : s.main === 'outSalt' ? { bias: 0n, terms: new Map([[outSaltBase + b, 1n]]) } : s.main === 'weightsSalt' ? { bias: 0n, terms: new Map([[wSaltBase, 1n]]) } : outForm(b, s.index!);
+      const f =
+        s.main === 'salt'
+          ? { bias: 0n, terms: new Map([[saltBase + b, 1n]]) }
+          : s.main === 'outSalt'
+            ? { bias: 0n, terms: new Map([[outSaltBase + b, 1n]]) }
+            : s.main === 'weightsSalt'
+              ? { bias: 0n, terms: new Map([[wSaltBase, 1n]]) }
+              : outForm(b, s.index!);
       return { bias: f.bias + (s.offset ?? 0n), terms: f.terms };
     }
     return formOf(b, s.form, BigInt(s.scale ?? 1), s.offset ?? 0n);
@@ -266,7 +273,8 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
       const i = b * perItem.length + gi;
       for (const o of g.outputs) {
         if ('signal' in o.target) continue;
-        const main = o.target.main === 'class' ? classBase + b : o.target.main === 'outputCommitment' ? outCommitBase + b : o.target.main === 'weightsCommitment' ? wcBase : commitBase + b;
+        const main =
+          o.target.main === 'class' ? classBase + b : o.target.main === 'outputCommitment' ? outCommitBase + b : o.target.main === 'weightsCommitment' ? wcBase : commitBase + b;
         assign(main, { bias: BigInt(o.offset ?? 0), terms: new Map([[key(i, kindOf[i].outputs.get(o.port)!), 1n]]) });
       }
     });
@@ -437,4 +445,3 @@ export function planLink(inst: GraphInstances, kinds: Map<string, GadgetKind>): 
     prefixOf: (i) => `main.${k > 1 ? `item[${itemOf(i)}].` : ''}${instances[i].name}.`,
   };
 }
-

@@ -63,7 +63,7 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
     const outs = inst.outputs.map((f) => evalForm(f, s));
     item.x.forEach((v, i) => set(plan.xWire(b, i), BigInt(v)));
     if (plan.saltWire(b) >= 0) {
-      if (item.salt === undefined) throw new Error("internal error: a private-input witness needs a salt");
+      if (item.salt === undefined) throw new Error('internal error: a private-input witness needs a salt');
       set(plan.saltWire(b), item.salt);
     }
     if (plan.outSaltWire(b) >= 0) {
@@ -79,9 +79,15 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
     // Signals beyond the program's (the weights commitment chain's states) are field elements, kept as bigints.
     const chain = new Map<number, bigint>();
     const value = (src: PortSource): bigint => {
-      if ('main' in src) return (src.main === 'salt' ? item.salt! : src.main === 'outSalt' ? item.outSalt! : src.main === 'weightsSalt' ? item.weightsSalt! : BigInt(outs[src.index!])) + (src.offset ?? 0n);
+      if ('main' in src)
+        return (
+          (src.main === 'salt' ? item.salt! : src.main === 'outSalt' ? item.outSalt! : src.main === 'weightsSalt' ? item.weightsSalt! : BigInt(outs[src.index!])) +
+          (src.offset ?? 0n)
+        );
       const f = src.form;
-      const v = f.terms.some(([sig]) => sig >= s.length) ? f.terms.reduce((a, [sig, c]) => a + BigInt(c) * (chain.get(sig) ?? BigInt(s[sig])), BigInt(f.bias)) : BigInt(evalForm(f, s));
+      const v = f.terms.some(([sig]) => sig >= s.length)
+        ? f.terms.reduce((a, [sig, c]) => a + BigInt(c) * (chain.get(sig) ?? BigInt(s[sig])), BigInt(f.bias))
+        : BigInt(evalForm(f, s));
       return v * BigInt(src.scale ?? 1) + (src.offset ?? 0n);
     };
     for (let gi = 0; gi < perItem; gi++) {
@@ -101,7 +107,10 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
       try {
         w = await wc.calculateWTNSBin(input, true);
       } catch (err) {
-        throw new ZkinferError('BAD_INPUT', `the circuit rejected the input at ${g.name}${g.node ? ` (node ${g.node})` : ''}: ${String((err as Error)?.message ?? err).split('\n')[0]}`);
+        throw new ZkinferError(
+          'BAD_INPUT',
+          `the circuit rejected the input at ${g.name}${g.node ? ` (node ${g.node})` : ''}: ${String((err as Error)?.message ?? err).split('\n')[0]}`,
+        );
       }
       if (stats) {
         stats.gadgetCalls++;
@@ -111,8 +120,19 @@ export async function linkedWitness(plan: LinkPlan, program: QProgram, items: Li
         const got = getFe(w, WTNS_HEADER + kd.outputs.get(o.port)! * N8);
         if ('signal' in o.target && o.target.signal >= s.length) chain.set(o.target.signal, got);
         else if ('signal' in o.target) {
-          if (mod(got + BigInt(o.offset ?? 0)) !== mod(BigInt(s[o.target.signal]))) throw new Error(`internal error: gadget ${g.name} (${kd.key}) computed ${got}, the integer reference ${s[o.target.signal]}`);
-        } else set(o.target.main === 'class' ? plan.classWire(b) : o.target.main === 'outputCommitment' ? plan.outputCommitmentWire(b) : o.target.main === 'weightsCommitment' ? plan.weightsCommitmentWire() : plan.commitmentWire(b), got + BigInt(o.offset ?? 0));
+          if (mod(got + BigInt(o.offset ?? 0)) !== mod(BigInt(s[o.target.signal])))
+            throw new Error(`internal error: gadget ${g.name} (${kd.key}) computed ${got}, the integer reference ${s[o.target.signal]}`);
+        } else
+          set(
+            o.target.main === 'class'
+              ? plan.classWire(b)
+              : o.target.main === 'outputCommitment'
+                ? plan.outputCommitmentWire(b)
+                : o.target.main === 'weightsCommitment'
+                  ? plan.weightsCommitmentWire()
+                  : plan.commitmentWire(b),
+            got + BigInt(o.offset ?? 0),
+          );
       }
       for (let l = 1; l < kd.nWires; l++) {
         const wire = plan.wireOf(i, l);

@@ -47,7 +47,10 @@ export function constInput(ctx: OpCtx, input: OpInput | undefined, what: string)
 
 /** Element-wise n-ary map with broadcasting; the output's dtype is given. */
 export function mapN(node: Node, dtype: DType, ts: readonly Tensor[], fn: (xs: number[]) => number): Tensor {
-  const shape = broadcastShapes(node, ts.map((t) => t.shape));
+  const shape = broadcastShapes(
+    node,
+    ts.map((t) => t.shape),
+  );
   const maps = ts.map((t) => broadcastIndex(shape, t.shape));
   const n = size(shape);
   const out = new Float64Array(n);
@@ -91,8 +94,14 @@ export function reduceGroups(shape: readonly number[], axes: readonly number[]):
   const st = strides(shape);
   const keptShape = kept.map((i) => shape[i]);
   const redShape = axes.map((i) => shape[i]);
-  const keptOff = offsets(keptShape, kept.map((i) => st[i]));
-  const redOff = offsets(redShape, axes.map((i) => st[i]));
+  const keptOff = offsets(
+    keptShape,
+    kept.map((i) => st[i]),
+  );
+  const redOff = offsets(
+    redShape,
+    axes.map((i) => st[i]),
+  );
   return { outer: keptOff.length, inner: redOff.length, index: (o, i) => keptOff[o] + redOff[i] };
 }
 

@@ -23,7 +23,15 @@ function nary(op: string, min: number, max: number, accepts: DType[], out: (firs
       arity(ctx, inputs, min, max);
       const xs = inputs as OpInput[];
       xs.forEach((x, i) => requireDtype(ctx, x, accepts, `input ${i}`));
-      return [{ dtype: out(xs[0].dtype), shape: broadcastShapes(ctx.node, xs.map((x) => x.shape)) }];
+      return [
+        {
+          dtype: out(xs[0].dtype),
+          shape: broadcastShapes(
+            ctx.node,
+            xs.map((x) => x.shape),
+          ),
+        },
+      ];
     },
     evalFloat(ctx, inputs) {
       arity(ctx, inputs, min, max);

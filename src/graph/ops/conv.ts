@@ -126,7 +126,8 @@ function convShapes(ctx: OpCtx, inputs: ReadonlyArray<OpInput | undefined>, tran
     ctx.attrs.require('kernel_shape', ks.length === rank && ks.every((k, i) => k === kSp[i]), `the weights' spatial shape [${kSp}]`);
   }
   const wIn = transpose ? w.shape[0] : w.shape[1] * group;
-  if (wIn !== c || (!transpose && w.shape[0] % group !== 0)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: W [${w.shape}] does not fit ${c} input channels in ${group} groups`);
+  if (wIn !== c || (!transpose && w.shape[0] % group !== 0))
+    fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: W [${w.shape}] does not fit ${c} input channels in ${group} groups`);
   const m = transpose ? w.shape[1] * group : w.shape[0];
   const b = inputs[2];
   if (b && (b.shape.length !== 1 || b.shape[0] !== m)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: bias must have shape [${m}] (got [${b.shape}])`);
@@ -183,22 +184,30 @@ const conv: OpDef = {
     const shape = [s.n, s.m, ...win.outSp];
     const pooled = fusedPoolNode(ctx.node);
     return [
-      lowerBilinear(ctx, x!, w!, shape, (flat) => {
-        const o = flat % t.O;
-        const m = Math.floor(flat / t.O) % s.m;
-        const n = Math.floor(flat / (t.O * s.m));
-        const g = Math.floor(m / mg);
-        const terms: Array<[number, number, number]> = [];
-        for (let c = 0; c < cg; c++) {
-          const xo = (n * s.c + g * cg + c) * inSize;
-          const wo = (m * cg + c) * t.K;
-          for (let k = 0; k < t.K; k++) {
-            const i = t.idx[o * t.K + k];
-            if (i >= 0) terms.push([xo + i, wo + k, 1]);
+      lowerBilinear(
+        ctx,
+        x!,
+        w!,
+        shape,
+        (flat) => {
+          const o = flat % t.O;
+          const m = Math.floor(flat / t.O) % s.m;
+          const n = Math.floor(flat / (t.O * s.m));
+          const g = Math.floor(m / mg);
+          const terms: Array<[number, number, number]> = [];
+          for (let c = 0; c < cg; c++) {
+            const xo = (n * s.c + g * cg + c) * inSize;
+            const wo = (m * cg + c) * t.K;
+            for (let k = 0; k < t.K; k++) {
+              const i = t.idx[o * t.K + k];
+              if (i >= 0) terms.push([xo + i, wo + k, 1]);
+            }
           }
-        }
-        return terms;
-      }, bias ? (flat) => [bias, Math.floor(flat / t.O) % s.m, 1] : undefined, pooled ? fusedPoolWindows(ctx, pooled, shape) : undefined),
+          return terms;
+        },
+        bias ? (flat) => [bias, Math.floor(flat / t.O) % s.m, 1] : undefined,
+        pooled ? fusedPoolWindows(ctx, pooled, shape) : undefined,
+      ),
     ];
   },
 };
@@ -302,20 +311,27 @@ const convTranspose: OpDef = {
     const mg = s.m / s.group;
     const shape = [s.n, s.m, ...win.outSp];
     return [
-      lowerBilinear(ctx, x!, w!, shape, (flat) => {
-        const p = flat % O;
-        const m = Math.floor(flat / O) % s.m;
-        const n = Math.floor(flat / (O * s.m));
-        const g = Math.floor(m / mg);
-        const terms: Array<[number, number, number]> = [];
-        for (let c = 0; c < cg; c++) {
-          const ci = g * cg + c;
-          const xo = (n * s.c + ci) * t.O;
-          const wo = (ci * mg + (m - g * mg)) * t.K;
-          for (const [i, k] of land[p]) terms.push([xo + i, wo + k, 1]);
-        }
-        return terms;
-      }, bias ? (flat) => [bias, Math.floor(flat / O) % s.m, 1] : undefined),
+      lowerBilinear(
+        ctx,
+        x!,
+        w!,
+        shape,
+        (flat) => {
+          const p = flat % O;
+          const m = Math.floor(flat / O) % s.m;
+          const n = Math.floor(flat / (O * s.m));
+          const g = Math.floor(m / mg);
+          const terms: Array<[number, number, number]> = [];
+          for (let c = 0; c < cg; c++) {
+            const ci = g * cg + c;
+            const xo = (n * s.c + ci) * t.O;
+            const wo = (ci * mg + (m - g * mg)) * t.K;
+            for (const [i, k] of land[p]) terms.push([xo + i, wo + k, 1]);
+          }
+          return terms;
+        },
+        bias ? (flat) => [bias, Math.floor(flat / O) % s.m, 1] : undefined,
+      ),
     ];
   },
 };

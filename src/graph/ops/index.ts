@@ -41,7 +41,11 @@ export function evalNode(def: OpDef, ctx: OpCtx, inputs: Array<Tensor | undefine
 function evalNodes(nodes: Node[], values: Map<string, Tensor>, opset: number): void {
   for (const node of nodes) {
     const def = OPS.get(node.op)!;
-    const outs = evalNode(def, { node, attrs: new NodeAttrs(node), opset }, node.inputs.map((n) => (n === '' ? undefined : values.get(n))));
+    const outs = evalNode(
+      def,
+      { node, attrs: new NodeAttrs(node), opset },
+      node.inputs.map((n) => (n === '' ? undefined : values.get(n))),
+    );
     node.outputs.forEach((o, k) => o !== '' && values.set(o, outs[k]));
   }
 }

@@ -72,10 +72,17 @@ const gemm: OpDef = {
     const tB = ctx.attrs.int('transB', 0) === 1;
     const cmap = c ? broadcastIndex([m, n], c.shape) : undefined;
     return [
-      lowerBilinear(ctx, a!, b!, [m, n], (o) => {
-        const [i, j] = [Math.floor(o / n), o % n];
-        return Array.from({ length: k }, (_, p) => [tA ? p * m + i : i * k + p, tB ? j * k + p : p * n + j, alpha]);
-      }, c && cmap ? (o) => [c, cmap[o], beta] : undefined),
+      lowerBilinear(
+        ctx,
+        a!,
+        b!,
+        [m, n],
+        (o) => {
+          const [i, j] = [Math.floor(o / n), o % n];
+          return Array.from({ length: k }, (_, p) => [tA ? p * m + i : i * k + p, tB ? j * k + p : p * n + j, alpha]);
+        },
+        c && cmap ? (o) => [c, cmap[o], beta] : undefined,
+      ),
     ];
   },
 };
@@ -192,7 +199,13 @@ const batchNorm: OpDef = {
     const [scale, bias, mean, v] = [1, 2, 3, 4].map((i) => need(ctx, inputs, i).data);
     const eps = ctx.attrs.float('epsilon', 1e-5);
     const mul = scale.map((s, c) => s / Math.sqrt(v[c] + eps));
-    return [perChannel(x, mul, bias.map((b, c) => b - mean[c] * mul[c]))];
+    return [
+      perChannel(
+        x,
+        mul,
+        bias.map((b, c) => b - mean[c] * mul[c]),
+      ),
+    ];
   },
   // Not folded into a Conv/Gemm: the per-channel affine map x * mul[c] + add[c] (lowerAffine): x's
   // integers, one requantization per element onto the calibrated range (10-bit multipliers, each within
@@ -205,7 +218,16 @@ const batchNorm: OpDef = {
     const mul = scale.map((s, c) => s / Math.sqrt(v[c] + eps));
     const add = bias.map((b, c) => b - mean[c] * mul[c]);
     const ch = channelOf(x!.shape);
-    return [lowerAffine(ctx, x!, identityMap(x!.elems.length), x!.shape, (o) => mul[ch(o)], (o) => add[ch(o)])];
+    return [
+      lowerAffine(
+        ctx,
+        x!,
+        identityMap(x!.elems.length),
+        x!.shape,
+        (o) => mul[ch(o)],
+        (o) => add[ch(o)],
+      ),
+    ];
   },
 };
 
@@ -246,7 +268,16 @@ const instanceNorm: OpDef = {
     const bi = ctx.constant(2);
     if (!sc || !bi) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: InstanceNormalization needs constant scale and bias`);
     const ch = channelOf(x!.shape);
-    return [lowerGroupNorm(ctx, x!, size(x!.shape.slice(2)), ctx.attrs.float('epsilon', 1e-5), (o) => sc.data[ch(o)], (o) => bi.data[ch(o)])];
+    return [
+      lowerGroupNorm(
+        ctx,
+        x!,
+        size(x!.shape.slice(2)),
+        ctx.attrs.float('epsilon', 1e-5),
+        (o) => sc.data[ch(o)],
+        (o) => bi.data[ch(o)],
+      ),
+    ];
   },
 };
 
@@ -263,7 +294,15 @@ function variadic(op: string, min: number, max: number, fn: (xs: number[], int: 
       present(ctx, inputs);
       const xs = inputs as OpInput[];
       xs.forEach((x, i) => requireDtype(ctx, x, [...NUMERIC], `input ${i}`));
-      return [{ dtype: xs[0].dtype, shape: broadcastShapes(ctx.node, xs.map((x) => x.shape)) }];
+      return [
+        {
+          dtype: xs[0].dtype,
+          shape: broadcastShapes(
+            ctx.node,
+            xs.map((x) => x.shape),
+          ),
+        },
+      ];
     },
     evalFloat(ctx, inputs) {
       present(ctx, inputs);
@@ -285,17 +324,45 @@ export const binaryArith: OpDef[] = [
   { ...variadic('Sub', 2, 2, ([a, b]) => a - b), lower: (ctx, xs) => lowerSumOp(ctx, xs, [1, -1]) },
   { ...variadic('Mul', 2, 2, ([a, b]) => a * b), lower: lowerMul },
   { ...variadic('Div', 2, 2, ([a, b], int, ctx) => (int ? intDiv(a, b, ctx) : a / b)), lower: lowerDiv },
-  { ...variadic('Sum', 1, Infinity, (xs) => xs.reduce((s, x) => s + x, 0)), lower: (ctx, xs) => lowerSumOp(ctx, xs, xs.map(() => 1)) },
+  {
+    ...variadic('Sum', 1, Infinity, (xs) => xs.reduce((s, x) => s + x, 0)),
+    lower: (ctx, xs) =>
+      lowerSumOp(
+        ctx,
+        xs,
+        xs.map(() => 1),
+      ),
+  },
   {
     ...variadic('Mean', 1, Infinity, (xs, int) => (int ? Math.trunc : (v: number) => v)(xs.reduce((s, x) => s + x, 0) / xs.length)),
-    lower: (ctx, xs) => (xs[0]!.dtype === 'int' ? [intMean(ctx, lowerSumOp(ctx, xs, xs.map(() => 1))[0], xs.length)] : lowerSumOp(ctx, xs, xs.map(() => 1 / xs.length))),
+    lower: (ctx, xs) =>
+      xs[0]!.dtype === 'int'
+        ? [
+            intMean(
+              ctx,
+              lowerSumOp(
+                ctx,
+                xs,
+                xs.map(() => 1),
+              )[0],
+              xs.length,
+            ),
+          ]
+        : lowerSumOp(
+            ctx,
+            xs,
+            xs.map(() => 1 / xs.length),
+          ),
   },
 ];
 
 /** Broadcast shape and each input's index map. */
 function broadcastPlan(ctx: LowerCtx, xs: Array<QTensor | undefined>) {
   const qs = xs as QTensor[];
-  const shape = broadcastShapes(ctx.node, qs.map((q) => q.shape));
+  const shape = broadcastShapes(
+    ctx.node,
+    qs.map((q) => q.shape),
+  );
   return { qs, shape, maps: qs.map((q) => broadcastIndex(shape, q.shape)) };
 }
 
@@ -304,7 +371,14 @@ function broadcastPlan(ctx: LowerCtx, xs: Array<QTensor | undefined>) {
 // scales are combined with 12-bit integer weights and requantized (one requantization per element).
 function lowerSumOp(ctx: LowerCtx, xs: Array<QTensor | undefined>, coefs: number[]): QTensor[] {
   const { qs, shape, maps } = broadcastPlan(ctx, xs);
-  return [lowerSum(ctx, qs[0].dtype, shape, qs.map((q, i) => ({ q, map: maps[i], coef: coefs[i], value: ctx.constant(i) })))];
+  return [
+    lowerSum(
+      ctx,
+      qs[0].dtype,
+      shape,
+      qs.map((q, i) => ({ q, map: maps[i], coef: coefs[i], value: ctx.constant(i) })),
+    ),
+  ];
 }
 
 /** int Mean: the exact sum divided by n, truncated toward zero (truncDiv). */
@@ -321,9 +395,22 @@ function lowerMul(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
   const count = size(shape);
   const cs = [ctx.constant(0), ctx.constant(1)];
   if (cs[0] && cs[1]) return [ctx.b.constant(map2(ctx.node, qs[0].dtype, cs[0], cs[1], (a, b) => a * b))];
-  for (const [x, c] of [[0, 1], [1, 0]]) {
+  for (const [x, c] of [
+    [0, 1],
+    [1, 0],
+  ]) {
     const cv = cs[c];
-    if (cv) return [lowerAffine(ctx, qs[x], maps[x], shape, (o) => cv.data[maps[c][o]], () => 0)];
+    if (cv)
+      return [
+        lowerAffine(
+          ctx,
+          qs[x],
+          maps[x],
+          shape,
+          (o) => cv.data[maps[c][o]],
+          () => 0,
+        ),
+      ];
   }
   const [a, b] = qs;
   const dtype = a.dtype;
@@ -349,12 +436,26 @@ function lowerDiv(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
   if (cy) {
     const d = (o: number) => cy.data[maps[1][o]];
     for (let o = 0; o < count; o++) if (d(o) === 0) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: division by a constant 0`);
-    if (dtype === 'float') return [lowerAffine(ctx, x, maps[0], shape, (o) => 1 / d(o), () => 0)];
+    if (dtype === 'float')
+      return [
+        lowerAffine(
+          ctx,
+          x,
+          maps[0],
+          shape,
+          (o) => 1 / d(o),
+          () => 0,
+        ),
+      ];
     return [{ dtype, shape, scale: 1, elems: Array.from({ length: count }, (_, o) => scaleForm(truncDiv(b, x.elems[maps[0][o]], constForm(Math.abs(d(o)))), Math.sign(d(o)))) }];
   }
   const ys = ctx.inStats(1);
   if (dtype === 'float') {
-    if (!(ys.min > 0)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the divisor '${ctx.node.inputs[1]}' is not positive on all calibration data (min ${ys.min}); only divisors > 0 are supported`);
+    if (!(ys.min > 0))
+      fail(
+        'UNSUPPORTED_LAYER',
+        `${nodeLabel(ctx.node)}: the divisor '${ctx.node.inputs[1]}' is not positive on all calibration data (min ${ys.min}); only divisors > 0 are supported`,
+      );
     const target = b.rangeFor(ctx.outStats());
     let scale = 1;
     const elems = Array.from({ length: count }, (_, o) => {
@@ -364,7 +465,11 @@ function lowerDiv(ctx: LowerCtx, xs: Array<QTensor | undefined>): QTensor[] {
     });
     return [{ dtype, shape, scale, elems }];
   }
-  if (!(ys.min >= 1)) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the integer divisor '${ctx.node.inputs[1]}' is not >= 1 on all calibration data (min ${ys.min}); only positive integer divisors are supported`);
+  if (!(ys.min >= 1))
+    fail(
+      'UNSUPPORTED_LAYER',
+      `${nodeLabel(ctx.node)}: the integer divisor '${ctx.node.inputs[1]}' is not >= 1 on all calibration data (min ${ys.min}); only positive integer divisors are supported`,
+    );
   const den = y.elems.map((f) => {
     const fb = b.bounds(f);
     return fb.lo >= 1 ? f : b.clampInt(f, 1, Math.max(1, Math.ceil(Math.log2(fb.hi))));

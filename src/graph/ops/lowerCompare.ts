@@ -39,7 +39,10 @@ function broadcastElems(ctx: LowerCtx, inputs: Array<QTensor | undefined>): { sh
     if (!q) bad(ctx, `input ${i} is required`);
     return q;
   });
-  const shape = broadcastShapes(ctx.node, xs.map((q) => q.shape));
+  const shape = broadcastShapes(
+    ctx.node,
+    xs.map((q) => q.shape),
+  );
   const maps = xs.map((q) => broadcastIndex(shape, q.shape));
   const consts = xs.map((_, i) => ctx.constant(i));
   return {
@@ -289,7 +292,15 @@ export function reduceGroupsOf(ctx: LowerCtx, x: QTensor, since = 18): ReducePla
 export function lowerReduceMax(ctx: LowerCtx, x: QTensor, min: boolean): QTensor {
   const { groups, shape } = reduceGroupsOf(ctx, x);
   const s = min ? -1 : 1;
-  const elems = groups.map((g) => scaleForm(maxOf(ctx.b, g.map((i) => scaleForm(x.elems[i], s))), s));
+  const elems = groups.map((g) =>
+    scaleForm(
+      maxOf(
+        ctx.b,
+        g.map((i) => scaleForm(x.elems[i], s)),
+      ),
+      s,
+    ),
+  );
   return { dtype: x.dtype, shape, scale: x.scale, elems };
 }
 
@@ -374,7 +385,10 @@ export function lowerReduceLogSumExp(ctx: LowerCtx, x: QTensor): QTensor {
   const st = ctx.inStats(0);
   const spread = st.max - st.min;
   const elems = groups.map((g) => {
-    const m = maxOf(ctx.b, g.map((i) => x.elems[i]));
+    const m = maxOf(
+      ctx.b,
+      g.map((i) => x.elems[i]),
+    );
     const d: QTensor = { dtype: 'float', shape: [g.length], scale: x.scale, elems: g.map((i) => addForms(x.elems[i], m, -1)) };
     const dlo = -Math.min(16, Math.max(spread * 1.25, x.scale));
     const e = ctx.b.unary(d, { min: dlo, max: 0, absMax: -dlo }, Math.exp, { scale: 2 ** -E, lo: 0, bits: E + 1 });
@@ -382,7 +396,11 @@ export function lowerReduceLogSumExp(ctx: LowerCtx, x: QTensor): QTensor {
     const n = g.length;
     if (sum.terms.length === 0 && n === 1) return m;
     const logTop = Math.ceil(Math.log(n) / x.scale) + 1;
-    const logS = ctx.b.unary({ dtype: 'float', shape: [1], scale: e.scale, elems: [sum] }, { min: 1, max: n, absMax: n }, Math.log, { scale: x.scale, lo: 0, bits: unsignedBits(logTop) });
+    const logS = ctx.b.unary({ dtype: 'float', shape: [1], scale: e.scale, elems: [sum] }, { min: 1, max: n, absMax: n }, Math.log, {
+      scale: x.scale,
+      lo: 0,
+      bits: unsignedBits(logTop),
+    });
     return addForms(m, logS.elems[0]);
   });
   const t: QTensor = { dtype: 'float', shape, scale: x.scale, elems };
@@ -500,7 +518,12 @@ export function lowerGatherComputed(ctx: LowerCtx, data: QTensor, indices: QTens
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
           if (table) {
-            put(o, j, i, cands.reduce((acc, v, c) => addForms(acc, scaleForm(e[c], tq(srcIndex(o, v, i)))), constForm(0)));
+            put(
+              o,
+              j,
+              i,
+              cands.reduce((acc, v, c) => addForms(acc, scaleForm(e[c], tq(srcIndex(o, v, i)))), constForm(0)),
+            );
           } else {
             // sum_v e_v x_v = x_last + sum_{v < last} e_v (x_v - x_last): k - 1 products.
             const last = data.elems[srcIndex(o, cands[cands.length - 1], i)];
@@ -572,4 +595,3 @@ export function lowerCastComputed(ctx: LowerCtx, x: QTensor, to: DType): QTensor
   });
   return { dtype: 'int', shape: [...x.shape], scale: 1, elems };
 }
-

@@ -230,7 +230,14 @@ export function lowerAffine(ctx: LowerCtx, x: QTensor, map: ArrayLike<number>, s
   let uniform = !requant;
   for (let o = 1; o < count && uniform; o++) uniform = a(o) === a0;
   if (uniform) {
-    if (a0 === 0) return b.constant(tensor('float', shape, Array.from({ length: count }, (_, o) => c(o))));
+    if (a0 === 0)
+      return b.constant(
+        tensor(
+          'float',
+          shape,
+          Array.from({ length: count }, (_, o) => c(o)),
+        ),
+      );
     const scale = Math.abs(a0) * x.scale;
     const sign = Math.sign(a0);
     return { dtype: 'float', shape, scale, elems: Array.from({ length: count }, (_, o) => addForms(scaleForm(xs(o), sign), constForm(Math.round(c(o) / scale)))) };

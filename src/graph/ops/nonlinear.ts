@@ -63,9 +63,7 @@ const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log
 const gelu = unary(
   'Gelu',
   (x, ctx) =>
-    ctx.attrs.string('approximate', 'none') === 'tanh'
-      ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
-      : 0.5 * x * (1 + erf(x / Math.SQRT2)),
+    ctx.attrs.string('approximate', 'none') === 'tanh' ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))) : 0.5 * x * (1 + erf(x / Math.SQRT2)),
   ['float'],
   (ctx) => ctx.attrs.require('approximate', ['none', 'tanh'].includes(ctx.attrs.string('approximate', 'none')), "'none' or 'tanh'"),
 );
@@ -174,15 +172,17 @@ function lowerRounding(ctx: LowerCtx, x: QTensor, fn: (v: number) => number): QT
   if (fn === roundHalfEven && Math.abs(D * s - 1) < 1e-12) {
     const up = findLinearFloor(xb.lo, xb.hi, s, (q) => Math.floor(q * s + 0.5));
     if (up) {
-      return out(x.elems.map((f) => {
-        const h = linearFloorForm(ctx, f, up);
-        // tie: q s + 1/2 = h  <=>  2 q + D = 2 D h (integers).
-        const tie = equal(ctx.b, addForms(scaleForm(f, 2), constForm(D)), 1, scaleForm(h, 2 * D), 1);
-        const hb = ctx.b.bounds(h);
-        const half = findLinearFloor(hb.lo, hb.hi, 0.5, (v) => Math.floor(v / 2))!;
-        const odd = addForms(h, scaleForm(linearFloorForm(ctx, h, half), 2), -1);
-        return addForms(h, product(ctx.b, tie, odd), -1);
-      }));
+      return out(
+        x.elems.map((f) => {
+          const h = linearFloorForm(ctx, f, up);
+          // tie: q s + 1/2 = h  <=>  2 q + D = 2 D h (integers).
+          const tie = equal(ctx.b, addForms(scaleForm(f, 2), constForm(D)), 1, scaleForm(h, 2 * D), 1);
+          const hb = ctx.b.bounds(h);
+          const half = findLinearFloor(hb.lo, hb.hi, 0.5, (v) => Math.floor(v / 2))!;
+          const odd = addForms(h, scaleForm(linearFloorForm(ctx, h, half), 2), -1);
+          return addForms(h, product(ctx.b, tie, odd), -1);
+        }),
+      );
     }
   }
   return refuse(ctx, `no exact integer construction of ${ctx.node.op} at input scale ${s} over [${xb.lo}, ${xb.hi}]`);
@@ -384,7 +384,8 @@ function clipBounds(ctx: OpCtx, inputs: ReadonlyArray<{ value?: Tensor; data?: F
   const bound = (i: number, fallback: number): number => {
     const inp = inputs[i];
     if (!inp) return fallback;
-    if (inp.shape.reduce((a, b) => a * b, 1) !== 1) fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the ${i === 1 ? 'min' : 'max'} input must be a scalar (got shape [${inp.shape}])`);
+    if (inp.shape.reduce((a, b) => a * b, 1) !== 1)
+      fail('UNSUPPORTED_LAYER', `${nodeLabel(ctx.node)}: the ${i === 1 ? 'min' : 'max'} input must be a scalar (got shape [${inp.shape}])`);
     // infer needs only the shape; a bound that is not a constant is the lowering's business.
     const t = evaluating ? (inp as Tensor) : inp.value;
     return t ? t.data[0] : fallback;

@@ -61,7 +61,10 @@ function layerNormPlan(ctx: OpCtx, x: readonly number[], scale: readonly number[
   const stash = ctx.attrs.int('stash_type', 1);
   ctx.attrs.require('stash_type', stash === 1, 'stash_type 1 (float statistics)');
   const norm = x.slice(axis);
-  for (const [name, s] of [['Scale', scale], ['B', bias]] as const) {
+  for (const [name, s] of [
+    ['Scale', scale],
+    ['B', bias],
+  ] as const) {
     if (!s) continue;
     const b = broadcastShapes(ctx.node, [norm, s]);
     if (s.length > norm.length || b.some((d, i) => d !== norm[i])) {
@@ -113,7 +116,16 @@ const layerNorm: OpDef = {
     const inner = size(norm);
     const sm = broadcastIndex(norm, scale.shape);
     const bm = bias ? broadcastIndex(norm, bias.shape) : undefined;
-    return [lowerGroupNorm(ctx, x!, inner, ctx.attrs.float('epsilon', 1e-5), (o) => scale.data[sm[o % inner]], (o) => (bias && bm ? bias.data[bm[o % inner]] : 0))];
+    return [
+      lowerGroupNorm(
+        ctx,
+        x!,
+        inner,
+        ctx.attrs.float('epsilon', 1e-5),
+        (o) => scale.data[sm[o % inner]],
+        (o) => (bias && bm ? bias.data[bm[o % inner]] : 0),
+      ),
+    ];
   },
 };
 

@@ -174,7 +174,11 @@ function averageOf(ctx: LowerCtx, x: QTensor, shape: number[], windows: Form[][]
     return { dtype: x.dtype, shape, scale: x.scale / L, elems: windows.map((v, j) => weightedSum(v.map((f) => [f, L / counts[j]]))) };
   }
   const sums: QTensor = { dtype: x.dtype, shape, scale: x.scale, elems: windows.map((v) => weightedSum(v.map((f) => [f, 1]))) };
-  return ctx.b.requantize(sums, ctx.b.rangeFor(ctx.outStats()), counts.map((c) => x.scale / c));
+  return ctx.b.requantize(
+    sums,
+    ctx.b.rangeFor(ctx.outStats()),
+    counts.map((c) => x.scale / c),
+  );
 }
 
 /** The maximum of each window (MaxOfN: (n - 1) x (width + 2) constraints); an empty window is refused. */
@@ -248,10 +252,23 @@ function planes(x: QTensor): { shape: number[]; windows: Form[][] } {
 // GlobalAveragePool: each plane's exact sum at scale / size (free). GlobalMaxPool: one MaxOfN per plane.
 export const poolOps: OpDef[] = [
   averagePool,
-  globalPool('GlobalAveragePool', (v) => sum(v) / v.length, ['float'], (ctx, [x]) => {
-    const { shape, windows } = planes(x!);
-    return [averageOf(ctx, x!, shape, windows, windows.map((v) => v.length))];
-  }),
+  globalPool(
+    'GlobalAveragePool',
+    (v) => sum(v) / v.length,
+    ['float'],
+    (ctx, [x]) => {
+      const { shape, windows } = planes(x!);
+      return [
+        averageOf(
+          ctx,
+          x!,
+          shape,
+          windows,
+          windows.map((v) => v.length),
+        ),
+      ];
+    },
+  ),
   maxPool,
   globalPool('GlobalMaxPool', max, ['float'], (ctx, [x]) => {
     const { shape, windows } = planes(x!);

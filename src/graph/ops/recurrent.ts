@@ -68,14 +68,18 @@ function plan(ctx: OpCtx, kind: Kind, inputs: Array<OpInput | undefined>): Plan 
   const dirs = direction === 'bidirectional' ? 2 : 1;
   const H = attrs.int('hidden_size', r.shape[2] ?? 0);
   const G = kind.gates;
-  for (const [k, t, want] of [[1, w, [dirs, G * H, I]], [2, r, [dirs, G * H, H]]] as const) {
+  for (const [k, t, want] of [
+    [1, w, [dirs, G * H, I]],
+    [2, r, [dirs, G * H, H]],
+  ] as const) {
     if (!t.value) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: input ${k} (${k === 1 ? 'W' : 'R'}) must be a constant`);
     if (t.shape.join() !== want.join()) fail('BAD_MODEL', `${nodeLabel(node)}: input ${k} has shape [${t.shape}], expected [${want}]`);
   }
   const b = inputs[3];
   if (b && (!b.value || b.shape.join() !== [dirs, 2 * G * H].join())) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: B must be a constant of shape [${dirs}, ${2 * G * H}]`);
   const lens = inputs[4];
-  if (lens && (!lens.value || lens.value.data.some((v) => v !== T))) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: sequence_lens must be a constant equal to the sequence length ${T} for every batch item`);
+  if (lens && (!lens.value || lens.value.data.some((v) => v !== T)))
+    fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: sequence_lens must be a constant equal to the sequence length ${T} for every batch item`);
   const stateShape = layout === 0 ? [dirs, B, H] : [B, dirs, H];
   for (const k of kind.op === 'LSTM' ? [5, 6] : [5]) {
     const s = inputs[k];
@@ -140,7 +144,21 @@ class Writer {
 
   /** Columns [from, from + count) of a [B, n] tensor. */
   cols(x: string, from: number, count: number): string {
-    return this.op('Gather', [x, this.constant('cols', tensor('int', [count], Array.from({ length: count }, (_, i) => from + i)))], { axis: 1 });
+    return this.op(
+      'Gather',
+      [
+        x,
+        this.constant(
+          'cols',
+          tensor(
+            'int',
+            [count],
+            Array.from({ length: count }, (_, i) => from + i),
+          ),
+        ),
+      ],
+      { axis: 1 },
+    );
   }
 }
 
@@ -173,14 +191,19 @@ function expandRecurrent(ctx: OpCtx, kind: Kind, inputs: Array<OpInput | undefin
   const G = kind.gates;
   /** Wb + Rb (or one of them) for gates [g0, g1) of direction d. */
   const bias = (d: number, g0: number, g1: number, which: 'both' | 'W' | 'R' = 'both') =>
-    tensor('float', [(g1 - g0) * H], Array.from({ length: (g1 - g0) * H }, (_, i) => {
-      if (!Bv) return 0;
-      const wb = Bv.data[d * 2 * G * H + g0 * H + i];
-      const rb = Bv.data[d * 2 * G * H + G * H + g0 * H + i];
-      return which === 'both' ? wb + rb : which === 'W' ? wb : rb;
-    }));
+    tensor(
+      'float',
+      [(g1 - g0) * H],
+      Array.from({ length: (g1 - g0) * H }, (_, i) => {
+        if (!Bv) return 0;
+        const wb = Bv.data[d * 2 * G * H + g0 * H + i];
+        const rb = Bv.data[d * 2 * G * H + G * H + g0 * H + i];
+        return which === 'both' ? wb + rb : which === 'W' ? wb : rb;
+      }),
+    );
   const gemm = (a: string, weight: Tensor, b: Tensor) => w.op('Gemm', [a, w.constant('W', weight), w.constant('B', b)], { transB: 1 });
-  const clip = (x: string) => (p.clip === undefined ? x : w.op('Max', [w.op('Min', [x, w.constant('clip', tensor('float', [], [p.clip]))]), w.constant('clip', tensor('float', [], [-p.clip]))]));
+  const clip = (x: string) =>
+    p.clip === undefined ? x : w.op('Max', [w.op('Min', [x, w.constant('clip', tensor('float', [], [p.clip]))]), w.constant('clip', tensor('float', [], [-p.clip]))]);
   // clip bounds the inputs of the gate activations (onnxruntime: not the cell state fed to LSTM's h()).
   const act = (d: number, k: number, x: string, clipped = true) => w.op(p.acts[d][k].op, [clipped ? clip(x) : x], p.acts[d][k].attrs);
   const state = (k: number, d: number): string => {
@@ -247,7 +270,12 @@ function expandRecurrent(ctx: OpCtx, kind: Kind, inputs: Array<OpInput | undefin
     const perStep = pieces.map((ps) => cat(ps, layout === 0 ? 1 : 2));
     cat(perStep, layout === 0 ? 0 : 1, outs[0]);
   }
-  const finalState = (hs: string[], output: string) => cat(hs.map((h) => shaped(h, layout === 0 ? [1, B, H] : [B, 1, H])), layout === 0 ? 0 : 1, output);
+  const finalState = (hs: string[], output: string) =>
+    cat(
+      hs.map((h) => shaped(h, layout === 0 ? [1, B, H] : [B, 1, H])),
+      layout === 0 ? 0 : 1,
+      output,
+    );
   if (outs[1]) finalState(lastH, outs[1]);
   if (kind.op === 'LSTM' && outs[2]) finalState(lastC, outs[2]);
   return { nodes: w.nodes, constants: w.constants };

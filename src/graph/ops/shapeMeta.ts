@@ -60,7 +60,10 @@ const constantOfShape: OpDef = {
   },
   evalFloat(ctx, inputs) {
     const v = fillValue(ctx);
-    const shape = targetShape(ctx, inputs.map((t) => t && { ...t, value: t }));
+    const shape = targetShape(
+      ctx,
+      inputs.map((t) => t && { ...t, value: t }),
+    );
     return [{ dtype: v.dtype, shape, data: new Float64Array(size(shape)).fill(v.data[0]) }];
   },
 };
@@ -77,8 +80,17 @@ const range: OpDef = {
     return [{ dtype: need(ctx, inputs, 0).dtype, shape: [rangeCount(ctx, inputs)[2]] }];
   },
   evalFloat(ctx, inputs) {
-    const [start, delta, n] = rangeCount(ctx, inputs.map((t) => t && { ...t, value: t }));
-    return [tensor(inputs[0]!.dtype, [n], Array.from({ length: n }, (_, i) => start + i * delta))];
+    const [start, delta, n] = rangeCount(
+      ctx,
+      inputs.map((t) => t && { ...t, value: t }),
+    );
+    return [
+      tensor(
+        inputs[0]!.dtype,
+        [n],
+        Array.from({ length: n }, (_, i) => start + i * delta),
+      ),
+    ];
   },
 };
 

@@ -78,11 +78,15 @@ const resize = moveOp({
     } else {
       bad(ctx, 'needs scales or sizes');
     }
-    return [mapPlan(s, out, (idx) => idx.map((x, k) => {
-      if (out[k] === s[k] && scales[k] === 1) return x;
-      const i = round(rounding, original(transform, x, scales[k], s[k], out[k]), scales[k] < 1);
-      return Math.min(Math.max(i, 0), s[k] - 1);
-    }))];
+    return [
+      mapPlan(s, out, (idx) =>
+        idx.map((x, k) => {
+          if (out[k] === s[k] && scales[k] === 1) return x;
+          const i = round(rounding, original(transform, x, scales[k], s[k], out[k]), scales[k] < 1);
+          return Math.min(Math.max(i, 0), s[k] - 1);
+        }),
+      ),
+    ];
   },
 });
 

@@ -83,7 +83,14 @@ const split = moveOp({
 });
 
 /** Per-axis [start, step, count] of a Slice, by ONNX's clamping rules. */
-export function sliceRanges(ctx: OpCtx, shape: number[], starts: number[], ends: number[], axesIn: number[] | undefined, steps: number[] | undefined): Array<[number, number, number]> {
+export function sliceRanges(
+  ctx: OpCtx,
+  shape: number[],
+  starts: number[],
+  ends: number[],
+  axesIn: number[] | undefined,
+  steps: number[] | undefined,
+): Array<[number, number, number]> {
   const axes = normAxes(ctx.node, axesIn ?? starts.map((_, i) => i), shape.length);
   const st = steps ?? starts.map(() => 1);
   if (ends.length !== starts.length || axes.length !== starts.length || st.length !== starts.length) {
@@ -124,7 +131,13 @@ const slice = moveOp({
       axes = ctx.attrs.has('axes') ? ctx.attrs.ints('axes') : undefined;
     }
     const r = sliceRanges(ctx, s, starts, ends, axes, steps);
-    return [mapPlan(s, r.map((x) => x[2]), (idx) => idx.map((i, k) => r[k][0] + i * r[k][1]))];
+    return [
+      mapPlan(
+        s,
+        r.map((x) => x[2]),
+        (idx) => idx.map((i, k) => r[k][0] + i * r[k][1]),
+      ),
+    ];
   },
 });
 
@@ -160,19 +173,26 @@ const pad = moveOp({
     }
     if (mode === 'edge' && s.some((d, i) => d === 0 && (begin[i] > 0 || end[i] > 0))) bad(ctx, 'edge padding of an empty dimension');
     const src = new Array<number>(s.length);
-    return [mapPlan(s, out, (idx) => {
-      for (let k = 0; k < s.length; k++) {
-        let i = idx[k] - begin[k];
-        const d = s[k];
-        if (i < 0 || i >= d) {
-          if (mode === 'constant') return null;
-          if (mode === 'edge') i = i < 0 ? 0 : d - 1;
-          else i = i < 0 ? -i : 2 * (d - 1) - i;
-        }
-        src[k] = i;
-      }
-      return src;
-    }, value)];
+    return [
+      mapPlan(
+        s,
+        out,
+        (idx) => {
+          for (let k = 0; k < s.length; k++) {
+            let i = idx[k] - begin[k];
+            const d = s[k];
+            if (i < 0 || i >= d) {
+              if (mode === 'constant') return null;
+              if (mode === 'edge') i = i < 0 ? 0 : d - 1;
+              else i = i < 0 ? -i : 2 * (d - 1) - i;
+            }
+            src[k] = i;
+          }
+          return src;
+        },
+        value,
+      ),
+    ];
   },
 });
 
@@ -191,11 +211,13 @@ const gatherConst = moveOp({
     const out = [...s.slice(0, axis), ...idx.shape, ...s.slice(axis + 1)];
     const q = idx.shape.length;
     const is = strides(idx.shape);
-    return [mapPlan(s, out, (o) => {
-      let flat = 0;
-      for (let k = 0; k < q; k++) flat += o[axis + k] * is[k];
-      return [...o.slice(0, axis), ix[flat], ...o.slice(axis + q)];
-    })];
+    return [
+      mapPlan(s, out, (o) => {
+        let flat = 0;
+        for (let k = 0; k < q; k++) flat += o[axis + k] * is[k];
+        return [...o.slice(0, axis), ix[flat], ...o.slice(axis + q)];
+      }),
+    ];
   },
 });
 

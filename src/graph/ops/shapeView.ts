@@ -31,7 +31,9 @@ const dropout = moveOp({
 
 /** Reshape's target: 0 copies the input dimension (unless allowzero), one -1 takes what is left. */
 export function reshapeTarget(ctx: OpCtx, inShape: number[], target: number[], allowZero: boolean): number[] {
-  const out = target.map((d, i) => (d === 0 && !allowZero ? (i < inShape.length ? inShape[i] : bad(ctx, `shape ${JSON.stringify(target)}: 0 at dimension ${i} has no input dimension to copy`)) : d));
+  const out = target.map((d, i) =>
+    d === 0 && !allowZero ? (i < inShape.length ? inShape[i] : bad(ctx, `shape ${JSON.stringify(target)}: 0 at dimension ${i} has no input dimension to copy`)) : d,
+  );
   const minus = out.filter((d) => d === -1).length;
   if (minus > 1 || out.some((d) => d < -1)) bad(ctx, `shape ${JSON.stringify(target)} is invalid (at most one -1, no other negative sizes)`);
   const n = size(inShape);
@@ -93,14 +95,19 @@ const transpose = moveOp({
   op: 'Transpose',
   plan(ctx, inputs) {
     const s = need(ctx, inputs, 0).shape;
-    const perm = ctx.attrs.ints('perm', s.map((_, i) => s.length - 1 - i));
+    const perm = ctx.attrs.ints(
+      'perm',
+      s.map((_, i) => s.length - 1 - i),
+    );
     if (perm.length !== s.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) bad(ctx, `perm ${JSON.stringify(perm)} is not a permutation of the ${s.length} axes`);
     const out = perm.map((p) => s[p]);
     const src = new Array<number>(s.length);
-    return [mapPlan(s, out, (idx) => {
-      for (let k = 0; k < perm.length; k++) src[perm[k]] = idx[k];
-      return src;
-    })];
+    return [
+      mapPlan(s, out, (idx) => {
+        for (let k = 0; k < perm.length; k++) src[perm[k]] = idx[k];
+        return src;
+      }),
+    ];
   },
 });
 
@@ -121,10 +128,16 @@ const tile = moveOp({
     const reps = checkInts(ctx, 'repeats', constInput(ctx, inputs, 1, 'repeats'));
     if (reps.length !== s.length || reps.some((r) => r < 0)) bad(ctx, `repeats ${JSON.stringify(reps)} must be ${s.length} non-negative integers (input shape [${s.join(', ')}])`);
     const src = new Array<number>(s.length);
-    return [mapPlan(s, s.map((d, i) => d * reps[i]), (idx) => {
-      for (let k = 0; k < s.length; k++) src[k] = idx[k] % s[k];
-      return src;
-    })];
+    return [
+      mapPlan(
+        s,
+        s.map((d, i) => d * reps[i]),
+        (idx) => {
+          for (let k = 0; k < s.length; k++) src[k] = idx[k] % s[k];
+          return src;
+        },
+      ),
+    ];
   },
 });
 
@@ -142,10 +155,17 @@ const trilu = moveOp({
     const upper = ctx.attrs.int('upper', 1);
     ctx.attrs.require('upper', upper === 0 || upper === 1, 'upper is 0 or 1');
     const r = x.shape.length;
-    return [mapPlan(x.shape, [...x.shape], (idx) => {
-      const d = idx[r - 1] - idx[r - 2];
-      return (upper ? d >= k : d <= k) ? [...idx] : null;
-    }, 0)];
+    return [
+      mapPlan(
+        x.shape,
+        [...x.shape],
+        (idx) => {
+          const d = idx[r - 1] - idx[r - 2];
+          return (upper ? d >= k : d <= k) ? [...idx] : null;
+        },
+        0,
+      ),
+    ];
   },
 });
 

@@ -20,7 +20,10 @@ export function dropBatch(graph: Graph): Graph {
     }
     const k = input.shape.indexOf(-1);
     if (k >= 0) {
-      fail('UNSUPPORTED_LAYER', `graph input '${input.name}': dimension ${k} of [${s.map((d) => (d === -1 ? '?' : d)).join(', ')}] is symbolic or unknown; only a leading batch dimension may be (export the model with fixed sizes)`);
+      fail(
+        'UNSUPPORTED_LAYER',
+        `graph input '${input.name}': dimension ${k} of [${s.map((d) => (d === -1 ? '?' : d)).join(', ')}] is symbolic or unknown; only a leading batch dimension may be (export the model with fixed sizes)`,
+      );
     }
   }
   return graph;

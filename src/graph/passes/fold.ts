@@ -56,7 +56,8 @@ export function inferShapes(graph: Graph): Graph {
     const shapes: TypeShape[] = def.infer(ctx, inputs);
     node.outputs.forEach((o, k) => {
       if (o === '') return;
-      if (!shapes[k]) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: output ${k} ('${o}') is not supported (the op gives ${shapes.length} output${shapes.length === 1 ? '' : 's'})`);
+      if (!shapes[k])
+        fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: output ${k} ('${o}') is not supported (the op gives ${shapes.length} output${shapes.length === 1 ? '' : 's'})`);
       values.set(o, { name: o, dtype: shapes[k].dtype, shape: [...shapes[k].shape] });
     });
     keep.push(node);

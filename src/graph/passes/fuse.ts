@@ -72,8 +72,16 @@ function applyChannelAffine(graph: Graph, host: Node, a: Float64Array, b: Float6
   const beta = host.op === 'Gemm' ? Number(host.attrs.beta ?? 1) : 1;
   const oldBias = host.inputs[biasIndex] ? graph.constants.get(host.inputs[biasIndex]) : undefined;
   if (host.inputs[biasIndex] && (!oldBias || size(oldBias.shape) !== ch.count)) return false;
-  const weight = tensor('float', ch.weight.shape, ch.weight.data.map((v, k) => v * a[ch.channelOf(k)]));
-  const bias = tensor('float', [ch.count], Array.from({ length: ch.count }, (_, c) => (oldBias ? beta * oldBias.data[c] : 0) * a[c] + b[c]));
+  const weight = tensor(
+    'float',
+    ch.weight.shape,
+    ch.weight.data.map((v, k) => v * a[ch.channelOf(k)]),
+  );
+  const bias = tensor(
+    'float',
+    [ch.count],
+    Array.from({ length: ch.count }, (_, c) => (oldBias ? beta * oldBias.data[c] : 0) * a[c] + b[c]),
+  );
   const wName = `${host.name}.weight.${suffix}`;
   const bName = `${host.name}.bias.${suffix}`;
   graph.constants.set(wName, weight);
@@ -133,8 +141,7 @@ export function foldChannelAffine(graph: Graph, outputRank: (value: string) => n
     if (!v || (next.op === 'Div' && v.some((x) => x === 0))) continue;
     const ones = new Float64Array(ch.count).fill(1);
     const zeros = new Float64Array(ch.count);
-    const [a, b] =
-      next.op === 'Mul' ? [v, zeros] : next.op === 'Div' ? [v.map((x) => 1 / x), zeros] : next.op === 'Add' ? [ones, v] : [ones, v.map((x) => -x)];
+    const [a, b] = next.op === 'Mul' ? [v, zeros] : next.op === 'Div' ? [v.map((x) => 1 / x), zeros] : next.op === 'Add' ? [ones, v] : [ones, v.map((x) => -x)];
     if (applyChannelAffine(graph, host, a, b, next.op.toLowerCase())) {
       absorb(graph, host, next);
       graph.notes.push(`${nodeLabel(next)} by a constant folded into ${nodeLabel(host)}`);

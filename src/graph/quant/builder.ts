@@ -91,7 +91,10 @@ export class QBuilder {
       }
     }
     if (Math.abs(lo) > EXACT || Math.abs(hi) > EXACT) {
-      fail('BAD_MODEL', `node '${this.node}': integer values may reach 2^${Math.log2(Math.max(Math.abs(lo), Math.abs(hi))).toFixed(1)}, beyond exact arithmetic (2^52); use fewer activation or weight bits`);
+      fail(
+        'BAD_MODEL',
+        `node '${this.node}': integer values may reach 2^${Math.log2(Math.max(Math.abs(lo), Math.abs(hi))).toFixed(1)}, beyond exact arithmetic (2^52); use fewer activation or weight bits`,
+      );
     }
     return { lo, hi };
   }
@@ -151,13 +154,16 @@ export class QBuilder {
    */
   linear(dtype: DType, shape: number[], forms: RealForm[], range: Range | null, pool?: Pooling): QTensor {
     const factors = forms.map((f) => f.terms.map(([src, , w]) => w * src.scale));
-    const nonzero = factors.flat().filter((e) => e !== 0).map(Math.abs);
+    const nonzero = factors
+      .flat()
+      .filter((e) => e !== 0)
+      .map(Math.abs);
     const unit = nonzero.length ? nonzero.reduce((m, e) => Math.min(m, e), Infinity) : 1;
     const exact = nonzero.every((e) => Math.abs(e / unit - Math.round(e / unit)) < 1e-9 * (e / unit) && e / unit <= 2 ** 20);
     const accumulate = (o: number, u: number): Form => {
       const terms: Term[] = [];
       let bias = Math.round(forms[o].bias / u);
-      forms[o].terms.forEach(([src, i, ], k) => {
+      forms[o].terms.forEach(([src, i], k) => {
         const w = Math.round(factors[o][k] / u);
         if (w === 0) return;
         const f = src.elems[i];
@@ -187,7 +193,11 @@ export class QBuilder {
       }
       const accs = forms.map((_, o) => accumulate(o, units[o]));
       const maxima = pool.groups.map((g) => this.maxForm(g.map((i) => accs[i])));
-      return this.requantize({ dtype, shape: pool.shape, scale: 1, elems: maxima }, range, pool.groups.map((g) => units[g[0]]));
+      return this.requantize(
+        { dtype, shape: pool.shape, scale: 1, elems: maxima },
+        range,
+        pool.groups.map((g) => units[g[0]]),
+      );
     }
     const accs = forms.map((_, o) => accumulate(o, units[o]));
     return this.requantize({ dtype, shape, scale: 1, elems: accs }, range, units);
@@ -249,7 +259,15 @@ export class QBuilder {
    * multiplier's. Undefined when s would exceed `maxShift` (the unfolded requantization's) or the folded
    * weights would pass exact arithmetic: the caller then requantizes as before.
    */
-  requantizeFolded(dtype: DType, shape: number[], parts: Form[][], factors: number[], bias: ArrayLike<number>, range: Range, maxShift = Infinity): { shift: number; tensor: QTensor } | undefined {
+  requantizeFolded(
+    dtype: DType,
+    shape: number[],
+    parts: Form[][],
+    factors: number[],
+    bias: ArrayLike<number>,
+    range: Range,
+    maxShift = Infinity,
+  ): { shift: number; tensor: QTensor } | undefined {
     let reach = 0;
     for (const part of parts) {
       let m = 0;

@@ -8,7 +8,10 @@ import { mergeTerms, type QBuilder, type Range } from './builder.js';
 import type { Form, QTensor } from './qtensor.js';
 
 export const scaleForm = (f: Form, k: number): Form => ({ bias: f.bias * k, terms: f.terms.map(([s, w]) => [s, w * k]) });
-export const addForms = (a: Form, b: Form, kb = 1): Form => ({ bias: a.bias + kb * b.bias, terms: mergeTerms([...a.terms, ...b.terms.map(([s, w]) => [s, w * kb] as [number, number])]) });
+export const addForms = (a: Form, b: Form, kb = 1): Form => ({
+  bias: a.bias + kb * b.bias,
+  terms: mergeTerms([...a.terms, ...b.terms.map(([s, w]) => [s, w * kb] as [number, number])]),
+});
 export const constForm = (v: number): Form => ({ bias: v, terms: [] });
 
 /** The integer ratio r with x * r = y when there is one (|r| <= 2^20), else undefined. */
@@ -63,7 +66,7 @@ export function divide(b: QBuilder, x: Form, sx: number, y: Form, sy: number, ta
 /** 1 if a < b else 0, exactly, for values at scales sa and sb. */
 export function less(b: QBuilder, a: Form, sa: number, c: Form, sc: number): Form {
   // Against a constant: x * s < c  <=>  x < ceil(c / s) for integer x (no rescaling error at all).
-  if (c.terms.length === 0) return lessThanConst(b, a, c.bias * sc / sa);
+  if (c.terms.length === 0) return lessThanConst(b, a, (c.bias * sc) / sa);
   if (a.terms.length === 0) return addForms(constForm(1), lessThanConstNeg(b, c, (a.bias * sa) / sc), -1);
   const m = commonScale({ f: a, scale: sa }, { f: c, scale: sc });
   return b.prim({ kind: 'less', a: m.a, b: m.b });
@@ -153,7 +156,10 @@ export function softmax(b: QBuilder, x: QTensor, groups: number[][], log: boolea
     const masked = (i: number) => isMasked[all.indexOf(i)];
     const g = all.filter((i) => !masked(i));
     for (const i of all) if (masked(i)) elems[i] = constForm(0);
-    const m = maxOf(b, g.map((i) => x.elems[i]));
+    const m = maxOf(
+      b,
+      g.map((i) => x.elems[i]),
+    );
     const d: QTensor = { dtype: 'float', shape: [g.length], scale: x.scale, elems: g.map((i) => addForms(x.elems[i], m, -1)) };
     // The exponent's domain: d in [lo, 0], lo from the calibrated spread of x (with headroom), never below
     // -16 (e^-16 is 0 at this precision): a d below lo is taken as lo.

@@ -104,7 +104,11 @@ export function runFloat(graph: Graph & { opset?: number }, sample: Sample): Map
   for (const node of graph.nodes) {
     const def = OPS.get(node.op);
     if (!def) fail('UNSUPPORTED_LAYER', `${nodeLabel(node)}: op ${node.op} is not supported`);
-    const outs = evalNode(def, opCtx(graph, node), node.inputs.map((n) => (n === '' ? undefined : values.get(n))));
+    const outs = evalNode(
+      def,
+      opCtx(graph, node),
+      node.inputs.map((n) => (n === '' ? undefined : values.get(n))),
+    );
     node.outputs.forEach((name, k) => name !== '' && outs[k] && values.set(name, outs[k]));
   }
   return values;
@@ -182,7 +186,8 @@ function quantInput(b: QBuilder, info: ValueInfo, stats: Stats, spec: InputSpec,
 /** The widths each node is lowered with; every override must name a node or a tensor a node makes. */
 function nodeWidths(graph: Graph, quant: QuantOptions, tensors: Record<string, TensorWidths>): (node: Graph['nodes'][number]) => QuantOptions {
   for (const name of Object.keys(tensors)) {
-    if (!graph.nodes.some((n) => n.name === name || n.outputs.includes(name))) fail('BAD_INPUT', `per-tensor widths name '${name}', which is no node or computed tensor of ${graph.name} (after constant folding)`);
+    if (!graph.nodes.some((n) => n.name === name || n.outputs.includes(name)))
+      fail('BAD_INPUT', `per-tensor widths name '${name}', which is no node or computed tensor of ${graph.name} (after constant folding)`);
   }
   return (node) => {
     const hit = tensors[node.name] ?? node.outputs.map((o) => tensors[o]).find((w) => w !== undefined);
@@ -248,7 +253,16 @@ export function lowerGraph(graph: Graph & { opset?: number }, calibration: Sampl
     const t = get(o.name)!;
     return { name: o.name, dtype: t.dtype, shape: t.shape, scale: t.scale, elems: t.elems };
   });
-  const program: QProgram = { name: graph.name, inputs, outputs, signals: b.signals, prims: b.prims, options: quant, notes: graph.notes, ...(graph.labels ? { labels: graph.labels } : {}) };
+  const program: QProgram = {
+    name: graph.name,
+    inputs,
+    outputs,
+    signals: b.signals,
+    prims: b.prims,
+    options: quant,
+    notes: graph.notes,
+    ...(graph.labels ? { labels: graph.labels } : {}),
+  };
   if (!b.privateWeights) return program;
   if (!b.weights.length) fail('BAD_INPUT', `${graph.name} has no weights to keep private (no Gemm, MatMul, Conv or ConvTranspose with a constant operand)`);
   return placeWeightsFirst({ ...program, weights: b.weights });

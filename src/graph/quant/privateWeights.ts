@@ -39,7 +39,15 @@ export function privateWeightTensor(b: QBuilder, name: string, t: Tensor): QTens
   const top = 2 ** (bits - 1) - 1;
   const absMax = t.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const scale = absMax > 0 ? absMax / top : 1;
-  return register(b, name, 'weights', t, scale, bits, Array.from(t.data, (v) => Math.round(v / scale)));
+  return register(
+    b,
+    name,
+    'weights',
+    t,
+    scale,
+    bits,
+    Array.from(t.data, (v) => Math.round(v / scale)),
+  );
 }
 
 /**
