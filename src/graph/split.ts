@@ -12,7 +12,7 @@
  */
 import { fail } from '../util/errors.js';
 import { gadgetOf } from './gadgets.js';
-import { committedOutputs, outputRange } from './instances.js';
+import { committedOutputs, inputCheckConstraints, outputRange } from './instances.js';
 import { size, type Graph } from './ir.js';
 import { formBounds, lowerGraph, type LowerOptions, type QInput, type QOutput, type QProgram, type Sample } from './quant/lower.js';
 import { unsignedBits, type Prim } from './quant/prims.js';
@@ -61,8 +61,7 @@ function crossingCost(program: QProgram, o: QOutput): number {
 /** The consumer's side of a cut: every input value range-checked, and the commitment. */
 function inputSideCost(program: QProgram, o: QOutput): number {
   const { lo, hi } = outputRange(program, o);
-  const bits = unsignedBits(hi - lo);
-  return o.elems.length * bits + commitmentCost(o.elems.length, bits);
+  return o.elems.length * inputCheckConstraints(lo, hi) + commitmentCost(o.elems.length, unsignedBits(hi - lo));
 }
 
 /** The tensors --split may name: every node output that is not a graph output (not all can be cuts). */
@@ -234,11 +233,14 @@ function chunkProgram(full: QProgram, name: string, prims: Prim[], from: Cut | u
   };
 }
 
+/** The input range checks as instances.ts emits them (a second, top check for a range not a power of two). */
+const inputChecks = (p: QProgram) => p.inputs.reduce((a, i) => a + size(i.shape) * inputCheckConstraints(i.lo, i.hi), 0);
+
 /** cost.ts's primitive costs, plus the input range checks and the commitments at either cut. */
 function chunkEstimate(c: QProgram, committedInput: boolean, committedOutput: boolean): number {
   const bounds = formBounds(c);
   let n = c.prims.reduce((a, p) => a + gadgetOf(p, bounds).constraints, 0);
-  n += c.inputs.reduce((a, i) => a + size(i.shape) * unsignedBits(i.hi - i.lo), 0);
+  n += inputChecks(c);
   if (committedInput) n += commitmentCost(size(c.inputs[0].shape), unsignedBits(c.inputs[0].hi - c.inputs[0].lo));
   if (committedOutput) n += crossingCost(c, c.outputs[0]);
   return n;
@@ -250,7 +252,7 @@ function chooseCuts(full: QProgram, candidates: Cut[], budget: number): Cut[] {
   const prefix = [0];
   for (const p of full.prims) prefix.push(prefix[prefix.length - 1] + gadgetOf(p, bounds).constraints);
   const sorted = [...candidates].sort((a, b) => a.boundary - b.boundary);
-  const inputCost = full.inputs.reduce((a, i) => a + size(i.shape) * unsignedBits(i.hi - i.lo), 0);
+  const inputCost = inputChecks(full);
   const cost = (from: Cut | undefined, to: Cut | undefined) =>
     prefix[to ? to.boundary + 1 : full.prims.length] -
     prefix[from ? from.boundary + 1 : 0] +
