@@ -34,7 +34,7 @@ import { modelIdOfCommitment } from '../format/modelId.js';
 import { graphWeightsCommitment, graphWeightsWitness, type GraphWeightsOptions } from '../graph/pipeline.js';
 import { weightsFromConstants } from '../graph/quant/privateWeights.js';
 import type { QProgram } from '../graph/quant/lower.js';
-import { createProgress } from './progress.js';
+import { createProgress, type Progress } from './progress.js';
 
 export interface GraphFlags {
   model: string;
@@ -140,20 +140,24 @@ function printAgreement(agreement: ReturnType<typeof evaluateAgreement>, what: s
   if (agreement.accuracy) out(`accuracy   float ${(100 * agreement.accuracy.float).toFixed(2)}%, quantized ${(100 * agreement.accuracy.quantized).toFixed(2)}%`);
 }
 
+/** The circuit options every model command (compile, setup/prove, split) takes from its flags. */
+export function circuitOptions(flags: GraphFlags, progress: Progress) {
+  return {
+    artifactsDir: flags.artifacts,
+    visibility: visibilityOf(flags),
+    classify: flags.class ? true : ('auto' as const),
+    emit: flags.emit,
+    onProgress: (stage: string, done: number, total: number) => progress.update(stage, done, total),
+  };
+}
+
 export async function graphCompileCommand(flags: GraphFlags): Promise<void> {
   const progress = createProgress(flags.quiet);
   progress.stage('import + calibrate');
   const { graph, calibration, options } = await loadWithCalibration(flags);
   const program = lowerGraph(graph, calibration, options);
   progress.stage('compile');
-  const compiled = await compileGraphProgram(program, {
-    artifactsDir: flags.artifacts,
-    visibility: visibilityOf(flags),
-    classify: flags.class ? true : 'auto',
-    graph,
-    emit: flags.emit,
-    onProgress: (stage, done, total) => progress.update(stage, done, total),
-  });
+  const compiled = await compileGraphProgram(program, { ...circuitOptions(flags, progress), graph });
   progress.stop();
   out(`model      ${graph.name}: ${graph.nodes.length} nodes (${[...new Set(graph.nodes.map((n) => n.op))].join(', ')})`);
   for (const line of graphCosts(program)) out(`cost       ${line}`);
@@ -181,13 +185,9 @@ export async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
     progress.stage('compile + setup (cached after the first run)');
     const model = await buildGraphModel(graph, calibration, {
       ...options,
-      artifactsDir: flags.artifacts,
+      ...circuitOptions(flags, progress),
       ptauPath: flags.ptau,
-      visibility: visibilityOf(flags),
-      classify: flags.class ? true : 'auto',
       batch: flags.batchSize,
-      emit: flags.emit,
-      onProgress: (stage, done, total) => progress.update(stage, done, total),
     });
     return { graph, model };
   } finally {

@@ -13,7 +13,7 @@ import { keyRegistryDir } from '../setup/index.js';
 import { fail, ZkinferError } from '../util/errors.js';
 import { exists, readJsonFile, writeFileAtomic } from '../util/fs.js';
 import { verifyChain } from '../verify/core.js';
-import { digitSamples, heldOutDigit, loadModelGraph, loadWithCalibration, visibilityOf, type GraphFlags } from './graphCommands.js';
+import { circuitOptions, digitSamples, heldOutDigit, loadModelGraph, loadWithCalibration, type GraphFlags } from './graphCommands.js';
 import { createProgress } from './progress.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -45,14 +45,7 @@ async function compileFromFlags(flags: GraphFlags) {
     const { graph, calibration, options } = await loadWithCalibration(flags);
     const split = splitGraph(graph, calibration, { ...options, ...splitOptions(flags) });
     progress.stage(`compile ${split.chunks.length} chunks`);
-    const circuits = await compileSplit(split, {
-      artifactsDir: flags.artifacts,
-      visibility: visibilityOf(flags),
-      classify: flags.class ? true : 'auto',
-      graph,
-      emit: flags.emit,
-      onProgress: (stage, done, total) => progress.update(stage, done, total),
-    });
+    const circuits = await compileSplit(split, { ...circuitOptions(flags, progress), graph });
     return { graph, circuits, progress };
   } catch (err) {
     progress.stop();
