@@ -4,8 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkWitness, loadR1cs } from '../tools/r1cs.js';
 import { fieldToSigned } from '../src/circuit/witness.js';
-import { compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, quantizeInputs, runProgram, type Sample } from '../src/graph/index.js';
-import { loadMnistSplit, type DigitSample } from '../src/model/mnist.js';
+import { compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, quantizeInputs, runProgram } from '../src/graph/index.js';
+import { loadMnistSplit } from '../src/model/mnist.js';
+import { digitSamples } from '../src/cli/graphCommands.js';
 import { BUNDLED_MODELS, MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
 import { linkedWitness } from '../src/graph/link/index.js';
 import { wtnsValues } from './helpers/r1csCompare.js';
@@ -18,7 +19,6 @@ import { wtnsValues } from './helpers/r1csCompare.js';
  */
 const root = path.resolve(import.meta.dirname, '..');
 const split = loadMnistSplit();
-const samples = (name: string, digits: DigitSample[]): Sample[] => digits.map((d) => new Map([[name, Float64Array.from(d.pixels)]]));
 
 describe('bundled LeNet-5', () => {
   it('>= 98.0% held-out accuracy float and quantized; < 2^17 constraints; linked circuit satisfied by the reference', async () => {
@@ -26,11 +26,11 @@ describe('bundled LeNet-5', () => {
     const input = graph.inputs[0];
     expect([input.dtype, input.bits, input.signed]).toEqual(['int', 8, false]);
     expect(graph.nodes.filter((n) => n.op === 'Conv')).toHaveLength(2);
-    const program = lowerGraph(graph, samples(input.name, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
+    const program = lowerGraph(graph, digitSamples(graph, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
     const acc = evaluateAgreement(
       graph,
       program,
-      samples(input.name, split.test),
+      digitSamples(graph, split.test),
       split.test.map((d) => d.label),
     ).accuracy!;
     expect(acc.float).toBeGreaterThanOrEqual(0.98);
@@ -41,7 +41,7 @@ describe('bundled LeNet-5', () => {
     const { outputsOffset, outputs } = compiled.layout;
     const r1cs = await loadR1cs(compiled.circuit.r1csPath);
     const d = split.test[0];
-    const x = quantizeInputs(program, samples(input.name, [d])[0]);
+    const x = quantizeInputs(program, digitSamples(graph, [d])[0]);
     const w = wtnsValues(await linkedWitness(compiled.linked!, program, [{ x }]));
     expect(checkWitness(r1cs, w)).toEqual({ ok: true, failing: [] });
     expect(w.slice(1 + outputsOffset, 1 + outputsOffset + outputs).map((v) => Number(fieldToSigned(v)))).toEqual(runProgram(program, x));

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { checkWitness, loadR1cs } from '../tools/r1cs.js';
 import { fieldToSigned } from '../src/circuit/witness.js';
 import { programCosts } from '../src/graph/cost.js';
-import { compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, quantizeInputs, runProgram, type Sample } from '../src/graph/index.js';
-import { loadMnistSplit, type DigitSample } from '../src/model/mnist.js';
+import { compileGraphProgram, evaluateAgreement, loadGraph, lowerGraph, quantizeInputs, runProgram } from '../src/graph/index.js';
+import { loadMnistSplit } from '../src/model/mnist.js';
+import { digitSamples } from '../src/cli/graphCommands.js';
 import { BUNDLED_MODELS, loadModelSource, MNIST_CALIBRATION_SAMPLES } from '../src/model/index.js';
 import { linkedWitness } from '../src/graph/link/index.js';
 import { wtnsValues } from './helpers/r1csCompare.js';
@@ -22,7 +23,6 @@ import { expectZkinferError } from './helpers/errors.js';
  */
 const root = path.resolve(import.meta.dirname, '..');
 const split = loadMnistSplit();
-const samples = (name: string, digits: DigitSample[]): Sample[] => digits.map((d) => new Map([[name, Float64Array.from(d.pixels)]]));
 
 describe('bundled transformer', () => {
   it('8-bit pixels and labels from its metadata; accuracy within 1 point of float; < 2^17 constraints; linked circuit satisfied by the reference', async () => {
@@ -31,12 +31,12 @@ describe('bundled transformer', () => {
     expect([input.dtype, input.bits, input.signed]).toEqual(['int', 8, false]);
     expect(graph.labels).toEqual(Array.from({ length: 10 }, (_, i) => String(i)));
     expect(graph.nodes.map((n) => n.op)).toContain('Softmax');
-    const program = lowerGraph(graph, samples(input.name, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
+    const program = lowerGraph(graph, digitSamples(graph, split.train.slice(0, MNIST_CALIBRATION_SAMPLES)));
     expect(program.inputs).toMatchObject([{ dtype: 'int', lo: 0, hi: 255 }]);
     const acc = evaluateAgreement(
       graph,
       program,
-      samples(input.name, split.test),
+      digitSamples(graph, split.test),
       split.test.map((d) => d.label),
     ).accuracy!;
     expect(acc.float).toBeGreaterThan(0.9);
@@ -49,7 +49,7 @@ describe('bundled transformer', () => {
     const { outputsOffset, outputs } = compiled.layout;
     const r1cs = await loadR1cs(compiled.circuit.r1csPath);
     for (const d of split.test.slice(0, 2)) {
-      const x = quantizeInputs(program, samples(input.name, [d])[0]);
+      const x = quantizeInputs(program, digitSamples(graph, [d])[0]);
       const ref = runProgram(program, x);
       const w = wtnsValues(await linkedWitness(compiled.linked!, program, [{ x }]));
       // The witness (each gadget's own calculator, checked against the reference) satisfies the r1cs.
