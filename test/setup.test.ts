@@ -61,8 +61,13 @@ describe('powers of tau', () => {
   });
 
   it('uses a verified ceremony ptau and labels the key as such', async () => {
-    const model = await setupModel(circuit, { artifactsDir: dir, ptauPath: ceremony });
+    const seen = new Map<string, { done: number; total: number }>();
+    const model = await setupModel(circuit, { artifactsDir: dir, ptauPath: ceremony, onProgress: (stage, done, total) => seen.set(stage, { done, total }) });
     expect(model.key.setup.ptau).toMatchObject({ kind: 'ceremony', insecure: false });
+    // snarkjs's counts reach onProgress: the constraints newZKey processed, and the points phase 2 re-keyed.
+    expect(seen.get('zkey processing constraints')).toEqual({ done: 0, total: circuit.circuit.constraints });
+    expect([...seen.keys()].some((s) => s.startsWith('phase 2 applying key'))).toBe(true);
+    for (const { done, total } of seen.values()) expect(done).toBeLessThanOrEqual(total);
     const bundle = await prove(model, randomInputs(1, 8, 8, 5)[0]);
     expect((await verify(bundle, model.key)).valid).toBe(true);
     expect(await readdir(path.join(dir, 'ptau', 'verified'))).toHaveLength(1);

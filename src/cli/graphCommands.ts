@@ -195,6 +195,17 @@ export async function buildFromFlags(flags: GraphFlags, loaded?: Graph) {
   }
 }
 
+/** The witness and Groth16 proof as one progress stage (snarkjs's multiexp counts), silent with -q. */
+async function withProveProgress<T>(flags: GraphFlags, run: (onProgress: (stage: string, done: number, total: number) => void) => Promise<T>): Promise<T> {
+  const progress = createProgress(flags.quiet);
+  progress.stage('witness + prove');
+  try {
+    return await run((stage, done, total) => progress.update(stage, done, total));
+  } finally {
+    progress.stop();
+  }
+}
+
 const INSECURE_WARNING = 'WARNING: local single-party setup. Whoever ran it could forge proofs; for production pass --ptau with a ceremony file and run a multi-party phase 2.';
 
 function describeModel(model: Awaited<ReturnType<typeof buildFromFlags>>['model']): void {
@@ -230,7 +241,9 @@ export async function graphDemoCommand(flags: GraphFlags & { mnistIndex?: string
   describeModel(model);
   const t = Date.now();
   // Private weights: a fresh salt (the demo's model id is then new each run, as commit-weights without --weights-salt).
-  const { bundle } = await proveGraphBatch(model, [sample], model.program.weights ? { weightsSalt: randomSalt() } : {});
+  const { bundle } = await withProveProgress(flags, (onProgress) =>
+    proveGraphBatch(model, [sample], { ...(model.program.weights ? { weightsSalt: randomSalt() } : {}), onProgress }),
+  );
   const proveSeconds = (Date.now() - t) / 1000;
   return finishDemo(bundle, model.key, proveSeconds, flags.artifacts);
 }
@@ -249,7 +262,8 @@ export async function graphProveCommand(flags: GraphFlags & WeightsFlags & { inp
         : await readSamples(graph, flags.batch!, 'batch input');
   if (flags.batch && samples.length < 2) fail('BAD_INPUT', `batch file ${flags.batch} must hold at least 2 samples`);
   const { model } = await buildFromFlags({ ...flags, batchSize: samples.length }, graph);
-  const { bundle, openings } = await proveGraphBatch(model, samples, await graphWeightsOptions(flags, model.program));
+  const weights = await graphWeightsOptions(flags, model.program);
+  const { bundle, openings } = await withProveProgress(flags, (onProgress) => proveGraphBatch(model, samples, { ...weights, onProgress }));
   await writeFileAtomic(flags.out, JSON.stringify(bundle, null, 2));
   if (openings.length) {
     const openingFile = `${flags.out.replace(/\.json$/, '')}.opening.json`;

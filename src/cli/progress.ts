@@ -10,12 +10,15 @@ export interface Progress {
   stop(): void;
 }
 
+const LOG_EVERY_MS = 10_000;
+
 export function createProgress(quiet = false): Progress {
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
   const tty = process.stderr.isTTY && !quiet;
   let bar: cliProgress.SingleBar | undefined;
   let barStage = '';
+  let lastLine = started;
   const closeBar = () => {
     bar?.stop();
     bar = undefined;
@@ -27,7 +30,14 @@ export function createProgress(quiet = false): Progress {
       if (!quiet) process.stderr.write(`[${elapsed()}] ${name}\n`);
     },
     update(stage, done, total) {
-      if (!tty) return;
+      if (!tty) {
+        // A log, not a terminal: at most one line per LOG_EVERY_MS with the step then running, so a long setup shows it is alive and a short one stays quiet.
+        const now = Date.now();
+        if (quiet || now - lastLine < LOG_EVERY_MS) return;
+        lastLine = now;
+        process.stderr.write(`[${elapsed()}]   ${stage} ${done}/${total} (${total ? Math.floor((100 * done) / total) : 100}%)\n`);
+        return;
+      }
       if (barStage !== stage) {
         closeBar();
         bar = new cliProgress.SingleBar(

@@ -11,6 +11,7 @@ import { chainCommitment, inputCommitment, randomSalt } from '../format/commitme
 import { bundleClaims, decodePublicSignals } from '../format/decode.js';
 import type { ZkinferKey } from '../format/key.js';
 import { setupCircuit, type SetupOptions } from '../setup/index.js';
+import { snarkjsProgressLogger, type OnProgress } from '../util/snarkjsProgress.js';
 import { ZkinferError } from '../util/errors.js';
 import type { Visibility } from '../circuit/emit.js';
 import { emitGraphCircuit, type GraphLayout } from './emit.js';
@@ -154,10 +155,10 @@ export interface GraphOpening {
 export async function proveGraph(
   model: GraphModel,
   sample: Sample,
-  options: { salt?: bigint } & GraphWeightsOptions = {},
+  options: { salt?: bigint; onProgress?: OnProgress } & GraphWeightsOptions = {},
 ): Promise<{ bundle: ProofBundle; opening?: GraphOpening }> {
-  const { salt, ...weights } = options;
-  const { bundle, openings } = await proveGraphBatch(model, [sample], { ...(salt !== undefined ? { salts: [salt] } : {}), ...weights });
+  const { salt, ...rest } = options;
+  const { bundle, openings } = await proveGraphBatch(model, [sample], { ...(salt !== undefined ? { salts: [salt] } : {}), ...rest });
   return { bundle, ...(openings.length ? { opening: openings[0] } : {}) };
 }
 
@@ -165,7 +166,7 @@ export async function proveGraph(
 export async function proveGraphBatch(
   model: GraphModel,
   samples: Sample[],
-  options: { salts?: bigint[] } & GraphWeightsOptions = {},
+  options: { salts?: bigint[]; onProgress?: OnProgress } & GraphWeightsOptions = {},
 ): Promise<{ bundle: ProofBundle; openings: GraphOpening[] }> {
   const weights = graphWeightsWitness(model.program, options);
   const k = model.layout.batch;
@@ -191,7 +192,11 @@ export async function proveGraphBatch(
         xs.map((x, b) => ({ x, ...(privateInput ? { salt: salts[b] } : {}), ...(weights ? { weights: weights.values, weightsSalt: weights.salt } : {}) })),
       )
     : await computeWitnessBin(model.circuit.wasmPath, witnessInput);
-  const { proof, publicSignals } = await snarkjs.groth16.prove(model.zkeyPath, { type: 'mem', data: wtns });
+  const { proof, publicSignals } = await snarkjs.groth16.prove(
+    model.zkeyPath,
+    { type: 'mem', data: wtns },
+    options.onProgress && snarkjsProgressLogger('prove', options.onProgress),
+  );
   const decoded = decodePublicSignals(model.key, publicSignals);
   // The circuit and the reference implement one semantics; disagreement is a zkinfer bug, never a result.
   const openings: GraphOpening[] = [];

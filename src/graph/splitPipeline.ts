@@ -5,6 +5,7 @@
  * chain key and chain bundle are src/format/chain.ts; verify/core.ts's verifyChain checks them.
  */
 import * as snarkjs from 'snarkjs';
+import { snarkjsProgressLogger } from '../util/snarkjsProgress.js';
 import { computeWitnessBin, FIELD_P } from '../circuit/witness.js';
 import { CHAIN_BUNDLE_FORMAT, CHAIN_KEY_FORMAT, CHAIN_VERSION, chainIdOf, type ChainBundle, type ChainKey } from '../format/chain.js';
 import { inputCommitment, randomSalt } from '../format/commitment.js';
@@ -110,7 +111,11 @@ export async function proveSplit(
   const prove = async (j: number) => {
     const r = options.threads
       ? await options.threads.proveWitness(chunks[j].zkeyPath, witnesses[j])
-      : await snarkjs.groth16.prove(chunks[j].zkeyPath, { type: 'mem', data: witnesses[j] });
+      : await snarkjs.groth16.prove(
+          chunks[j].zkeyPath,
+          { type: 'mem', data: witnesses[j] },
+          options.onProgress && snarkjsProgressLogger(`chunk ${j + 1}/${n} prove`, options.onProgress),
+        );
     options.onProgress?.('prove', ++done, n);
     return graphBundle(chunks[j], r.proof, r.publicSignals);
   };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as snarkjs from 'snarkjs';
 import type { CompiledCircuit, ModelCircuit } from '../circuit/index.js';
 import { KEY_FORMAT, KEY_VERSION, modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
+import { snarkjsProgressLogger } from '../util/snarkjsProgress.js';
 import { defaultArtifactsDir, exists, produceDirAtomic, sha256Hex, writeFileAtomic } from '../util/fs.js';
 import { ceremonyPtau, localDevPtau, requiredPower } from './ptau.js';
 
@@ -72,12 +73,16 @@ export async function setupCircuit(
   const keyPath = path.join(dir, 'key.json');
   if (!(await exists(keyPath))) {
     await produceDirAtomic(dir, async (tmp) => {
-      progress('zkey', 0, 3);
+      // snarkjs's own counts (constraints processed, points written, key applied), from its logger.
       const zkey0 = path.join(tmp, 'model_0000.zkey');
-      await snarkjs.zKey.newZKey(circuit.r1csPath, ptau.path, zkey0);
-      progress('zkey', 1, 3);
-      await snarkjs.zKey.contribute(zkey0, path.join(tmp, 'model.zkey'), 'zkinfer local phase-2 contribution', randomBytes(32).toString('hex'));
-      progress('zkey', 2, 3);
+      await snarkjs.zKey.newZKey(circuit.r1csPath, ptau.path, zkey0, options.onProgress && snarkjsProgressLogger('zkey', progress));
+      await snarkjs.zKey.contribute(
+        zkey0,
+        path.join(tmp, 'model.zkey'),
+        'zkinfer local phase-2 contribution',
+        randomBytes(32).toString('hex'),
+        options.onProgress && snarkjsProgressLogger('phase 2', progress),
+      );
       const vkey = await snarkjs.zKey.exportVerificationKey(path.join(tmp, 'model.zkey'));
       const key = parseKey({
         format: KEY_FORMAT,
@@ -91,7 +96,6 @@ export async function setupCircuit(
       });
       await writeFileAtomic(path.join(tmp, 'key.json'), JSON.stringify(key, null, 2));
       await rm(zkey0);
-      progress('zkey', 3, 3);
     });
   }
   const key = parseKey(JSON.parse(await readFile(keyPath, 'utf8')));
