@@ -63,7 +63,11 @@ export function chainKeyOf(split: SplitProgram, chunks: GraphModel[]): ChainKey 
 
 export async function setupSplit(c: SplitCircuits, options: SetupOptions = {}): Promise<SplitModel> {
   const chunks: GraphModel[] = [];
-  for (const chunk of c.chunks) chunks.push(await setupGraphCircuit(chunk, options));
+  const n = c.chunks.length;
+  for (const [j, chunk] of c.chunks.entries()) {
+    const progress = options.onProgress && ((stage: string, done: number, total: number) => options.onProgress!(`chunk ${j + 1}/${n} ${stage}`, done, total));
+    chunks.push(await setupGraphCircuit(chunk, { ...options, onProgress: progress }));
+  }
   const chainKey = chainKeyOf(c.split, chunks);
   return { split: c.split, chunks, chainKey, chainId: chainIdOf(chainKey) };
 }
