@@ -11,9 +11,13 @@
  *   npm run bench -- --quick            short: width 16 and the bundled model; 3 proofs (2 for the baseline)
  *   npm run bench -- --widths 16,64     choose the sweep
  *   npm run bench -- --redraw           rewrite bench/results.md and cost.svg from bench/results.json (no measuring)
+ *   npm run bench -- --with split,link  then run those reports too (npm run bench:<name>, each writes its own
+ *                                       bench/<name>.md): split (the CIFAR LeNet whole / 2 / 4 chunks, ~50 min),
+ *                                       link, ops, activation, transformer, sequence
  *
  * Writes bench/results.json, bench/results.md and bench/cost.svg. Every figure is measured in this run.
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -45,6 +49,25 @@ const SETTINGS = {
   ptauPowers: quick ? [10, 12, 14] : [10, 12, 14, 16, 18],
   snarkjsPrepare: quick ? [10] : [10, 12, 14], // 2^14 takes ~7 min in snarkjs; 2^16 does not finish in reasonable time
 };
+
+// Reports of their own, run after the main one with --with (each is `npm run bench:<name>`).
+const WITH = ['split', 'link', 'ops', 'activation', 'transformer', 'sequence'];
+const withArg = args.indexOf('--with');
+const extra = withArg >= 0 ? (args[withArg + 1] ?? '').split(',').filter(Boolean) : [];
+const unknownExtra = extra.filter((x) => !WITH.includes(x));
+if (unknownExtra.length || (withArg >= 0 && !extra.length)) {
+  process.stderr.write(`bench: --with takes a comma-separated list of: ${WITH.join(', ')}\n`);
+  process.exit(2);
+}
+
+/** One extra report, in its own process, with its output shown as it runs. */
+function runReport(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', `bench:${name}`], { cwd: PACKAGE_ROOT, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`npm run bench:${name} failed (exit ${code ?? signal})`))));
+  });
+}
 
 const PARTIAL = path.join(os.tmpdir(), 'zkinfer-bench-partial.json');
 
@@ -215,6 +238,7 @@ async function main() {
     await writeFileAtomic(path.join(dir, 'results.md'), md);
     await writeFileAtomic(path.join(dir, 'cost.svg'), chartSvg(results));
     process.stdout.write(`${md}\n`);
+    for (const name of extra) await runReport(name);
   } finally {
     progress.stop();
     await rm(artifactsDir, { recursive: true, force: true });
