@@ -14,7 +14,11 @@ import { proveStored } from '../prove/stored.js';
 import { ZkinferError } from '../util/errors.js';
 
 /** 'prove': a stored model on an input; 'proveWitness': a zkey on a computed witness (a split model's chunk). */
-export type ThreadRequest = { type: 'prove'; id: number; modelId: string; input: unknown } | { type: 'proveWitness'; id: number; zkeyPath: string; wtns: Uint8Array };
+export type ThreadRequest =
+  | { type: 'prove'; id: number; modelId: string; input: unknown }
+  | { type: 'proveWitness'; id: number; zkeyPath: string; wtns: Uint8Array }
+  /** Finish the queued jobs, then let the thread end by itself (see ProverThreads.close). */
+  | { type: 'close' };
 export interface WitnessProof {
   proof: { pi_a: string[]; pi_b: string[][]; pi_c: string[] };
   publicSignals: string[];
@@ -49,6 +53,10 @@ async function main(): Promise<void> {
   };
   let chain = Promise.resolve();
   parentPort!.on('message', (msg: ThreadRequest) => {
+    if (msg.type === 'close') {
+      void chain.then(() => parentPort!.close());
+      return;
+    }
     chain = chain.then(async () => {
       try {
         if (msg.type === 'proveWitness') {
