@@ -1,5 +1,5 @@
 /**
- * `npm run bench:split [-- --model cifar|reduced|small] [--chunks 2,4] [--artifacts DIR] [--compile-only]
+ * `npm run bench:split [-- --model cifar|reduced|small] [--variants whole,2,4] [--artifacts DIR] [--compile-only]
  * [--no-compile-terms]`: issue 15's split-model figures. A LeNet (bench/lenet.ts; default the 3x32x32
  * CIFAR one) proved whole and split into 2 and 4 chunks (the cut tensors whose largest chunk is smallest,
  * by the cost estimates): constraints, setup s, prove s (here with snarkjs's own threads, and on 1 and 2
@@ -9,7 +9,7 @@
  * setups are timed.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +44,11 @@ const config =
   (() => {
     throw new Error(`--model: one of ${Object.keys(MODELS).join(', ')}`);
   })();
-const chunkCounts = (opt('--chunks') ?? '2,4').split(',').map(Number);
+const variants = (opt('--variants') ?? 'whole,2,4').split(',');
+const order = (variant: string) => (variant === 'whole' ? 0 : parseInt(variant, 10));
 const secs = (t: number) => (performance.now() - t) / 1000;
+const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'split.md');
+const ROWS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'split.json');
 const log = (line: string) => process.stderr.write(`[bench:split] ${line}\n`);
 
 interface Row {
@@ -100,10 +103,11 @@ async function benchWhole(graph: Graph, calibration: Sample[], samples: Sample[]
   const program = splitGraph(graph, calibration, { split: 'auto', chunkConstraints: Number.MAX_SAFE_INTEGER }).whole;
   const circuit = await compileGraphProgram(program, { artifactsDir, graph, emit: 'linked' });
   const compileS = secs(t);
-  await ptauFor([circuit.circuit], artifactsDir);
+  const keysDir = path.join(artifactsDir, 'setup-whole');
+  await ptauFor([circuit.circuit], keysDir);
   log(`whole: setup (${circuit.circuit.constraints} constraints)`);
   t = performance.now();
-  const model = await setupGraphCircuit(circuit, { artifactsDir });
+  const model = await setupGraphCircuit(circuit, { artifactsDir: keysDir });
   const setupS = secs(t);
   log('whole: prove');
   t = performance.now();
@@ -144,13 +148,15 @@ async function benchSplit(graph: Graph, calibration: Sample[], samples: Sample[]
   let t = performance.now();
   const circuits = await compileSplit(split, { artifactsDir, graph, emit: 'linked' });
   const compileS = secs(t);
+  // Keys in a directory of this variant's own: two splits can share a chunk (the same cut), and a cached key would hide its setup time.
+  const keysDir = path.join(artifactsDir, `setup-${n}`);
   await ptauFor(
     circuits.chunks.map((c) => c.circuit),
-    artifactsDir,
+    keysDir,
   );
   log(`setup (${circuits.chunks.map((c) => c.circuit.constraints).join(' + ')} constraints)`);
   t = performance.now();
-  const model: SplitModel = await setupSplit(circuits, { artifactsDir });
+  const model: SplitModel = await setupSplit(circuits, { artifactsDir: keysDir });
   const setupS = secs(t);
   log('prove');
   t = performance.now();
@@ -213,9 +219,19 @@ async function main(): Promise<void> {
     const graph = runPasses(importOnnxGraph(lenetOnnx(config), 'lenet'));
     const calibration = lenetSamples(graph, 4);
     const samples = lenetSamples(graph, 2);
-    const rows = [await benchWhole(graph, calibration, samples, artifactsDir)];
-    for (const n of chunkCounts) rows.push(await benchSplit(graph, calibration, samples, n, artifactsDir));
-    lines.push(
+    // Rows are kept in split.json by variant and merged with earlier runs' (`--variants whole,4` measures again only those).
+    const previous = await readFile(ROWS, 'utf8').then(
+      (t) => JSON.parse(t) as { model: string; rows: Row[] },
+      () => undefined,
+    );
+    const rows: Row[] = previous?.model === lenetName(config) ? previous.rows : [];
+    const put = (r: Row) => {
+      const i = rows.findIndex((x) => x.variant === r.variant);
+      if (i >= 0) rows[i] = r;
+      else rows.push(r);
+      rows.sort((a, b) => order(a.variant) - order(b.variant));
+    };
+    const table = () => [
       '| variant | cuts | constraints | compile s | setup s | prove s (snarkjs threads) | prove s (1 prover thread) | prove s (2 prover threads) | verify ms | bundle bytes | key bytes |',
       '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
       ...rows.map(
@@ -225,7 +241,18 @@ async function main(): Promise<void> {
       '',
       "A chain with one link swapped for the same chunk's proof on another input was rejected for every split.",
       '',
-    );
+    ];
+    // Each row is written as soon as it is measured: a CIFAR run takes over an hour, and a late failure should not lose the rows before it.
+    const partial = async () => {
+      await writeFile(ROWS, JSON.stringify({ model: lenetName(config), rows }, null, 2));
+      await writeFile(OUT, [...lines, ...table()].join('\n'));
+    };
+    for (const v of variants) {
+      put(v === 'whole' ? await benchWhole(graph, calibration, samples, artifactsDir) : await benchSplit(graph, calibration, samples, Number(v), artifactsDir));
+      await partial();
+      log(`peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    }
+    lines.push(...table());
   }
   if (!args.includes('--no-compile-terms')) {
     const rows = await compileTerms();
@@ -243,7 +270,7 @@ async function main(): Promise<void> {
   }
   const text = lines.join('\n');
   process.stdout.write(`${text}\n`);
-  await writeFile(path.join(path.dirname(fileURLToPath(import.meta.url)), 'split.md'), text);
+  await writeFile(OUT, text);
 }
 
 main().then(
