@@ -18,6 +18,7 @@ export const E2E_TESTS = [
   'test/graphPrivateWeights.test.ts',
   'test/graphSplit.test.ts',
   'test/modelStore.test.ts',
+  'test/moduleWorker.test.ts',
   'test/package.test.ts',
   'test/pipeline.test.ts',
   'test/privacy.test.ts',

@@ -5,7 +5,7 @@
  * is replaced.
  */
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../util/moduleWorker.js';
+import { endModuleWorker, startModuleWorker } from '../util/moduleWorker.js';
 import type { ProofBundle } from '../format/bundle.js';
 import type { FailureKind, ThreadRequest, ThreadResponse, WitnessProof } from './proverThread.js';
 
@@ -124,27 +124,6 @@ export class ProverThreads {
       t.worker.removeAllListeners();
       t.task?.reject(new ProveFailure('internal', 'prover threads are closed'));
     }
-    await Promise.all(threads.map((t) => endThread(t.worker)));
+    await Promise.all(threads.map((t) => endModuleWorker(t.worker)));
   }
-}
-
-const CLOSE_GRACE_MS = 30_000;
-
-/**
- * Ask a thread to end by itself and wait for it; terminate() only if it has not within CLOSE_GRACE_MS.
- * Terminating a worker that holds large WebAssembly memories (snarkjs's curve, a 2^18 zkey's buffers)
- * crashed the whole process in Node 20 ("free(): invalid pointer", "corrupted size vs. prev_size" in
- * node::FreeEnvironment, cf. nodejs/node#47748): seen every time a 2-chunk CIFAR LeNet pool was closed
- * and the process went on.
- */
-function endThread(worker: Worker): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => void worker.terminate().then(() => resolve()), CLOSE_GRACE_MS);
-    worker.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    worker.once('error', () => {}); // it is ending either way
-    worker.postMessage({ type: 'close' } satisfies ThreadRequest);
-  });
 }

@@ -3,7 +3,7 @@
 // fixed-base method needs a JS loop per point next to the wasm memory.)
 
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../util/moduleWorker.js';
+import { endModuleWorker, startModuleWorker } from '../util/moduleWorker.js';
 import type { DevPtauJob, WorkerInit, WorkerRequest, WorkerResponse } from './devPtauWorker.js';
 
 const IN_FLIGHT_PER_WORKER = 2; // keeps a worker busy while the main thread writes
@@ -125,16 +125,23 @@ export class DevPtauPool {
     });
   }
 
-  /** Asks every worker to zero its wasm memory, then stops them. */
+  /**
+   * Asks every worker to zero its wasm memory, then to end by itself (endModuleWorker: terminating a
+   * thread holding a large wasm memory can crash the process). If the wipe fails they are terminated.
+   */
   async close(): Promise<void> {
     try {
       await this.each((pw) => pw.worker.postMessage({ type: 'wipe' } satisfies WorkerRequest), 'wiped');
-    } finally {
+    } catch (e) {
       await this.terminate();
+      throw e;
     }
+    this.dead = true;
+    this.failure = undefined;
+    await Promise.all(this.workers.map((pw) => endModuleWorker(pw.worker)));
   }
 
-  /** Stops the workers at once (their memory goes with the thread). */
+  /** Stops the workers at once (their memory goes with the thread); for a pool that has failed. */
   async terminate(): Promise<void> {
     this.dead = true;
     this.failure = undefined;

@@ -51,7 +51,8 @@ export interface WorkerInit {
   expectedPoints: Record<GroupName, number>;
 }
 
-export type WorkerRequest = WorkerInit | { type: 'job'; job: DevPtauJob } | { type: 'wipe' };
+/** `close`: end the thread once the earlier messages are handled (src/util/moduleWorker.ts endModuleWorker). */
+export type WorkerRequest = WorkerInit | { type: 'job'; job: DevPtauJob } | { type: 'wipe' } | { type: 'close' };
 
 export type WorkerResponse = { type: 'ready' } | { type: 'result'; id: number; points: Uint8Array } | { type: 'wiped' } | { type: 'error'; message: string };
 
@@ -333,6 +334,10 @@ if (parentPort) {
   // Messages are handled one at a time, in order.
   let chain: Promise<void> = Promise.resolve();
   parentPort.on('message', (msg: WorkerRequest) => {
+    if (msg.type === 'close') {
+      void chain.then(() => parentPort!.close());
+      return;
+    }
     chain = chain.then(() => onMessage(msg));
   });
 }

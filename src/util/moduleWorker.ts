@@ -26,3 +26,29 @@ export function startModuleWorker(moduleUrl: URL, workerData: Record<string, unk
   const code = `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${href}, ${href})).catch((e) => require('node:worker_threads').parentPort.postMessage({ type: 'error', message: String(e && e.stack || e) }));`;
   return new Worker(code, { eval: true, execArgv: [], workerData: data });
 }
+
+const CLOSE_GRACE_MS = 30_000;
+
+/**
+ * Ask a worker started by startModuleWorker to end by itself ({ type: 'close' }: it finishes the messages
+ * it has, then closes its port) and wait for it; terminate() only if it has not within CLOSE_GRACE_MS.
+ * Terminating a worker that holds large WebAssembly memories (snarkjs's curve, a 2^18 zkey's buffers)
+ * crashed the whole process in Node 20 ("free(): invalid pointer", "corrupted size vs. prev_size" in
+ * node::FreeEnvironment, cf. nodejs/node#47748): seen every time a 2-chunk CIFAR LeNet prover pool was
+ * closed and the process went on. Resolves to how the worker ended.
+ */
+export function endModuleWorker(worker: Worker, graceMs = CLOSE_GRACE_MS): Promise<'ended' | 'terminated'> {
+  return new Promise((resolve) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void worker.terminate();
+    }, graceMs);
+    worker.once('exit', () => {
+      clearTimeout(timer);
+      resolve(timedOut ? 'terminated' : 'ended');
+    });
+    worker.once('error', () => {}); // it is ending either way
+    worker.postMessage({ type: 'close' });
+  });
+}
