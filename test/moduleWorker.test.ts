@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { poseidonHash } from '../src/format/commitment.js';
 import { endModuleWorker, startModuleWorker } from '../src/util/moduleWorker.js';
 
 /** A worker that handles { type: 'close' } as the package's workers do, or ignores it. */
@@ -41,4 +43,19 @@ describe('endModuleWorker', () => {
     },
     60_000,
   );
+});
+
+describe('prover threads in a process that hashes', () => {
+  // circomlibjs's package entry loads blake-hash, a native addon that corrupts the heap once it is loaded
+  // in the main thread and in a worker that exits: this process died (free(): invalid pointer) within a
+  // few of these cycles, and so did `zkinfer serve-prover` and the BullMQ worker on shutdown.
+  it('start and end 12 times without the process crashing, and load no native hash addon', async () => {
+    expect(await poseidonHash([1n, 2n])).toBe(7853200120776062878684798364095072458815029376092732009249414926327459813530n);
+    for (let i = 0; i < 12; i++) {
+      const w = startModuleWorker(new URL('../src/queue/proverThread.js', import.meta.url));
+      await ready(w);
+      expect(await endModuleWorker(w, 20_000)).toBe('ended');
+    }
+    if (process.platform === 'linux') expect(readFileSync('/proc/self/maps', 'utf8')).not.toMatch(/blake-hash/);
+  }, 120_000);
 });

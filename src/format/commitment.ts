@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { buildPoseidonOpt } from 'circomlibjs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { FIELD_P } from '../circuit/witness.js';
 import { ZkinferError } from '../util/errors.js';
 
@@ -9,6 +11,20 @@ import { ZkinferError } from '../util/errors.js';
  */
 type Poseidon = ((inputs: bigint[]) => unknown) & { F: { toObject(x: unknown): bigint } };
 let poseidon: Promise<Poseidon> | undefined;
+
+/**
+ * circomlibjs's optimised Poseidon, imported from its own file rather than the package entry: the entry
+ * also loads eddsa and pedersen, whose `blake-hash` dependency is a native addon that corrupts the heap
+ * when it is loaded in the main thread and in a worker thread that then exits ("free(): invalid pointer"
+ * in the worker's Isolate teardown; every prover thread loads this module). The exports map hides the
+ * file, so it is found beside the CommonJS entry (build/main.cjs).
+ */
+async function buildPoseidonOpt(): Promise<Poseidon> {
+  const entry = createRequire(import.meta.url).resolve('circomlibjs');
+  const file = path.join(path.dirname(entry), '..', 'src', 'poseidon_opt.js');
+  const mod = (await import(pathToFileURL(file).href)) as { default: () => Promise<Poseidon> };
+  return mod.default();
+}
 
 /** A uniformly random field element: the blinding salt of one commitment. */
 export function randomSalt(): bigint {
@@ -29,7 +45,7 @@ export function packInputs(values: number[], bits: number): bigint[] {
 
 /** circomlib's Poseidon(inputs.length) of field elements. */
 export async function poseidonHash(inputs: bigint[]): Promise<bigint> {
-  poseidon ??= buildPoseidonOpt() as Promise<Poseidon>;
+  poseidon ??= buildPoseidonOpt();
   const hash = await poseidon;
   return hash.F.toObject(hash(inputs));
 }

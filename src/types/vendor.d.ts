@@ -45,7 +45,3 @@ declare module 'r1csfile' {
   }
   export function readR1cs(fileName: string, loadConstraints?: boolean, loadMap?: boolean, singleThread?: boolean, logger?: unknown, loggerCtx?: string): Promise<R1cs>;
 }
-
-declare module 'circomlibjs' {
-  export function buildPoseidonOpt(): Promise<((inputs: Array<bigint | number>) => unknown) & { F: { toObject(x: unknown): bigint } }>;
-}
