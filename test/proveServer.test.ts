@@ -181,6 +181,29 @@ describe('proving routes with Redis unreachable', () => {
     // Verification does not need Redis.
     expect((await app.inject({ method: 'POST', url: '/v1/verify', payload: fx.bundle })).json().valid).toBe(true);
   });
+
+  it('close() while a reconnect attempt is in flight leaves no unhandled rejection', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const queue = new BullProveQueue({ redisUrl: `redis://127.0.0.1:${await closedPort()}`, queueName: `down-${randomUUID()}` });
+        const connection = (queue as unknown as { connection: { status: string; once(e: string, f: () => void): void } }).connection;
+        await new Promise<void>((resolve) => connection.once('error', resolve));
+        // ioredis retries after ~50 ms; catch it mid-attempt (before, closing here was an
+        // ECONNREFUSED unhandled rejection every time: BullMQ re-emitted it after its listeners were gone).
+        const deadline = Date.now() + 5000;
+        while (connection.status !== 'connecting' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+        expect(connection.status).toBe('connecting');
+        await queue.close();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect(rejections.map(String)).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
 });
 
 describe('zkinfer serve-prover (CLI, no Redis)', () => {

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { hostname } from 'node:os';
 import { Job, Queue, UnrecoverableError, Worker, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -154,10 +155,23 @@ export class BullProveQueue implements ProveBackend {
   }
 
   async close(): Promise<void> {
+    if (this.connection.status === 'ready') {
+      await this.queue.close();
+      await this.connection.quit();
+      return;
+    }
+    // Not connected. quit() is a command: it would wait in the offline queue forever, so disconnect, and
+    // do it before the queue closes. If a connection attempt is in flight, disconnecting ends it with
+    // 'end', which makes BullMQ's wait for 'ready' reject with the last error (ECONNREFUSED); BullMQ
+    // re-emits that as 'error', which the queue's listener takes only until queue.close() removes it,
+    // after which it was an unhandled rejection. So wait for that 'end' and let the re-emit run first.
+    const ended = this.connection.status === 'connecting' || this.connection.status === 'connect' ? once(this.connection, 'end') : undefined;
+    this.connection.disconnect();
+    if (ended) {
+      await ended;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     await this.queue.close();
-    // quit() is a command: with Redis unreachable it would wait in the offline queue forever.
-    if (this.connection.status === 'ready') await this.connection.quit();
-    else this.connection.disconnect();
   }
 }
 
