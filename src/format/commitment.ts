@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FIELD_P } from '../circuit/witness.js';
 import { ZkinferError } from '../util/errors.js';
+import { hiddenPackageFile } from '../util/packageFile.js';
 
 /**
  * Off-circuit twin of circuits/commit.circom: whoever holds an input and its salt (the opening) can check
@@ -16,12 +15,10 @@ let poseidon: Promise<Poseidon> | undefined;
  * circomlibjs's optimised Poseidon, imported from its own file rather than the package entry: the entry
  * also loads eddsa and pedersen, whose `blake-hash` dependency is a native addon that corrupts the heap
  * when it is loaded in the main thread and in a worker thread that then exits ("free(): invalid pointer"
- * in the worker's Isolate teardown; every prover thread loads this module). The exports map hides the
- * file, so it is found beside the CommonJS entry (build/main.cjs).
+ * in the worker's Isolate teardown; every prover thread loads this module).
  */
 async function buildPoseidonOpt(): Promise<Poseidon> {
-  const entry = createRequire(import.meta.url).resolve('circomlibjs');
-  const file = path.join(path.dirname(entry), '..', 'src', 'poseidon_opt.js');
+  const file = hiddenPackageFile('circomlibjs', 'src', 'poseidon_opt.js');
   const mod = (await import(pathToFileURL(file).href)) as { default: () => Promise<Poseidon> };
   return mod.default();
 }

@@ -33,10 +33,10 @@ const CLOSE_GRACE_MS = 30_000;
  * Ask a worker started by startModuleWorker to end by itself ({ type: 'close' }: it finishes the messages
  * it has, then closes its port) and wait for it; terminate() only if it has not within CLOSE_GRACE_MS.
  * A worker that ends by itself has finished what it was sent (terminate() stops it mid-job), and
- * terminate() of a thread running WebAssembly has known teardown bugs in Node (nodejs/node#47748). The
- * process crashes once seen when pools closed ("free(): invalid pointer" in the worker's Isolate
- * teardown) were the blake-hash addon's, not terminate()'s: see src/format/commitment.ts. Resolves to
- * how the worker ended.
+ * terminate() of a thread running WebAssembly has known teardown bugs in Node (nodejs/node#47748). (The
+ * crashes once seen when pools closed, "free(): invalid pointer" in the worker's Isolate teardown, came
+ * from the blake-hash addon, not from terminate(): see src/format/commitment.ts.) Resolves to how the
+ * worker ended.
  */
 export function endModuleWorker(worker: Worker, graceMs = CLOSE_GRACE_MS): Promise<'ended' | 'terminated'> {
   return new Promise((resolve) => {

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { keccak_256 } from '@noble/hashes/sha3';
 import { render } from 'ejs';
 import * as snarkjs from 'snarkjs';
 import { parseBundle, type ProofBundle } from '../format/bundle.js';
 import { modelIdOf, parseKey, type ZkinferKey } from '../format/key.js';
 import { ZkinferError } from '../util/errors.js';
+import { hiddenPackageFile } from '../util/packageFile.js';
 
 /**
  * On-chain verification. snarkjs's `zkey export solidityverifier` only reads the verification key out of
@@ -17,12 +16,9 @@ import { ZkinferError } from '../util/errors.js';
 
 let template: string | undefined;
 
-/** snarkjs's own Groth16 template, from the installed snarkjs (its exports map hides the folder). */
+/** snarkjs's own Groth16 template, from the installed snarkjs. */
 export function groth16Template(): string {
-  if (template === undefined) {
-    const entry = createRequire(import.meta.url).resolve('snarkjs'); // .../snarkjs/build/main.cjs
-    template = readFileSync(path.join(path.dirname(entry), '..', 'templates', 'verifier_groth16.sol.ejs'), 'utf8');
-  }
+  if (template === undefined) template = readFileSync(hiddenPackageFile('snarkjs', 'templates', 'verifier_groth16.sol.ejs'), 'utf8');
   return template;
 }
 
